@@ -1,0 +1,43 @@
+# Two commands for a fresh machine: `make report` runs the whole study, `make test` the tests.
+# Both create .venv and install the project into it first.
+
+VENV ?= .venv
+PY := $(VENV)/bin/python
+SNAKEMAKE := $(VENV)/bin/snakemake
+STAMP := $(VENV)/.installed-stamp
+PROFILE := workflow/profiles/default
+
+.PHONY: setup report quick test lint test-slurm bench clean
+
+$(STAMP): pyproject.toml
+	@test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check --upgrade pip
+	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[test]'
+	@touch $@
+
+setup: $(STAMP)
+
+report: setup
+	$(SNAKEMAKE) --workflow-profile $(PROFILE)
+	@echo "Report: $(CURDIR)/results/report.html"
+
+# One seed, few epochs, the same rules; runs in results/quick/ beside the full study.
+quick: setup
+	$(SNAKEMAKE) --workflow-profile $(PROFILE) --directory results/quick \
+		--configfile $(CURDIR)/config.yaml $(CURDIR)/workflow/quick.yaml
+	@echo "Report: $(CURDIR)/results/quick/results/report.html"
+
+test: setup
+	$(PY) -m pytest
+
+lint: setup
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/snakefmt --check Snakefile rules
+	$(SNAKEMAKE) --lint
+
+bench: setup
+	$(PY) -m mnist_study.bench
+
+clean:
+	rm -rf results logs benchmarks .snakemake

@@ -1,0 +1,21 @@
+# The MNIST study: why linear models, MLPs and CNNs behave as they do.
+# Wiring only; helpers live in rules/common.smk, the work in src/mnist_study/.
+from snakemake.utils import min_version
+
+min_version("9.0")
+
+
+configfile: "config.yaml"
+
+
+include: "rules/common.smk"
+include: "rules/data.smk"
+include: "rules/train.smk"
+include: "rules/evaluate.smk"
+include: "rules/tables.smk"
+
+
+rule all:
+    default_target: True
+    input:
+        all_targets(),

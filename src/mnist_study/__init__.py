@@ -1,0 +1,6 @@
+"""Why do linear models, MLPs and CNNs behave as they do on MNIST?
+
+The package behind the Snakemake study: data, models, training, evaluation, analysis, report.
+"""
+
+__version__ = "0.1.0"

@@ -1,0 +1,68 @@
+"""Aggregate run outputs into tables: one row per run, then one per variant over seeds.
+
+Every later analysis (plots, claims, the report) reads these two CSV files.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+
+from .atomic import write_csv
+
+SUMMARY_METRICS = ("test_acc", "val_acc", "train_acc", "gap", "train_seconds", "best_epoch")
+
+
+def run_row(variant: str, seed: int, info: dict, history: pd.DataFrame, metrics: dict) -> dict:
+    final = history.iloc[-1]
+    return {
+        "variant": variant,
+        "seed": int(seed),
+        "params": int(info["params"]),
+        "flops_per_sample": int(info["flops_per_sample"]),
+        "test_acc": float(metrics["test_acc"]),
+        "test_loss": float(metrics["test_loss"]),
+        "val_acc": float(final["val_acc"]),
+        "val_loss": float(final["val_loss"]),
+        # The eval-mode figure on training images: the honest side of the generalization gap.
+        "train_acc": float(final["train_eval_acc"]),
+        "train_loss": float(final["train_eval_loss"]),
+        "gap": float(final["train_eval_acc"]) - float(metrics["test_acc"]),
+        "best_epoch": int(history["epoch"][history["val_acc"].idxmax()]),
+        "epochs": int(final["epoch"]),
+        "train_seconds": float(info["train_seconds"]),
+    }
+
+
+def runs_table(keys, info_paths, history_paths, metrics_paths) -> pd.DataFrame:
+    if not len(keys) == len(info_paths) == len(history_paths) == len(metrics_paths):
+        raise ValueError("runs_table: one (variant, seed) key is needed per run file")
+    rows = []
+    for (variant, seed), info, history, metrics in zip(
+        keys, info_paths, history_paths, metrics_paths, strict=True
+    ):
+        with open(info) as f_info, open(metrics) as f_metrics:
+            rows.append(
+                run_row(
+                    variant, seed, json.load(f_info), pd.read_csv(history), json.load(f_metrics)
+                )
+            )
+    return pd.DataFrame(rows)
+
+
+def summary_table(runs: pd.DataFrame) -> pd.DataFrame:
+    """Mean and sample std over seeds (std is NaN with one seed: there is no spread to show)."""
+    grouped = runs.groupby("variant", sort=False)
+    summary = grouped[["params", "flops_per_sample"]].first()
+    summary["n_seeds"] = grouped.size()
+    for metric in SUMMARY_METRICS:
+        summary[f"{metric}_mean"] = grouped[metric].mean()
+        summary[f"{metric}_std"] = grouped[metric].std(ddof=1)
+    return summary.reset_index()
+
+
+def write_tables(keys, info_paths, history_paths, metrics_paths, runs, summary) -> None:
+    table = runs_table(keys, info_paths, history_paths, metrics_paths)
+    write_csv(runs, table)
+    write_csv(summary, summary_table(table))

@@ -1,0 +1,172 @@
+"""Synthetic MNIST-shaped data and a smoke study configuration for the tests.
+
+Small, learnable and made on the spot: no test touches the network or the real dataset.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import os
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import yaml
+
+from mnist_study.data import FILES, write_idx
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def synthetic_digits(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Ten fixed random stroke templates plus noise and a small shift: learnable, not trivial."""
+    templates = np.random.default_rng(1234).random((10, 28, 28)) > 0.8
+    rng = np.random.default_rng(seed)
+    labels = rng.integers(0, 10, n)
+    images = templates[labels] * 200.0 + rng.normal(0, 40, (n, 28, 28))
+    shifts = rng.integers(-1, 2, (n, 2))
+    for i, (dy, dx) in enumerate(shifts):
+        images[i] = np.roll(images[i], (dy, dx), axis=(0, 1))
+    return np.clip(images, 0, 255).astype(np.uint8), labels.astype(np.uint8)
+
+
+def write_dataset(folder: Path, n_train: int = 600, n_test: int = 200, gz: bool = False) -> dict:
+    """Write the four IDX files; returns {file name: sha256 of the uncompressed file}."""
+    folder.mkdir(parents=True, exist_ok=True)
+    train_x, train_y = synthetic_digits(n_train, seed=1)
+    test_x, test_y = synthetic_digits(n_test, seed=2)
+    arrays = dict(zip(FILES, (train_x, train_y, test_x, test_y), strict=True))
+    sha = {}
+    for name, array in arrays.items():
+        path = folder / name
+        write_idx(path, array)
+        sha[name] = hashlib.sha256(path.read_bytes()).hexdigest()
+        if gz:
+            path.with_name(name + ".gz").write_bytes(gzip.compress(path.read_bytes()))
+            path.unlink()
+    return sha
+
+
+def smoke_config(local_dir: Path, sha256: dict) -> dict:
+    """The full study's structure, shrunk: every rule runs, in well under a minute of training."""
+    config = yaml.safe_load((REPO / "config.yaml").read_text())
+    config["data"].update(
+        sources=["local"],
+        local_dir=str(local_dir),
+        sha256=sha256,
+        val_size=100,
+        root="data",
+    )
+    config["seeds"] = [0]
+    config["device"] = "cpu"
+    config["training"].update(epochs=2, batch_size=64)
+    config["variants"] = {
+        "linear": {"label": "Linear", "model": {"kind": "linear"}, "training": {"lr": 0.01}},
+        "mlp": {"label": "MLP 32", "model": {"kind": "mlp", "hidden": [32]}},
+        "mlp_tanh": {
+            "label": "MLP 32 tanh",
+            "model": {"kind": "mlp", "hidden": [32], "activation": "tanh"},
+        },
+        "mlp_dropout": {
+            "label": "MLP 32 dropout",
+            "model": {"kind": "mlp", "hidden": [32], "dropout": 0.5, "input_dropout": 0.2},
+            "training": {"epochs": 3},
+        },
+        "cnn": {"label": "CNN", "model": {"kind": "cnn", "channels": [4, 8], "kernel_size": 3}},
+    }
+    config["studies"] = {
+        "baseline": {
+            "title": "Model families",
+            "question": "Which family wins?",
+            "variants": ["linear", "mlp", "mlp_dropout", "cnn"],
+            "factor": {"label": "Model", "values": ["Linear", "MLP", "MLP + dropout", "CNN"]},
+        },
+        "activation": {
+            "title": "Activation",
+            "question": "ReLU or tanh?",
+            "variants": ["mlp_tanh", "mlp"],
+            "factor": {"label": "Activation", "values": ["tanh", "ReLU"]},
+        },
+    }
+    return config
+
+
+WORKFLOW_PARTS = ("Snakefile", "config.yaml", "rules", "workflow", "src", "report")
+
+
+@dataclass
+class SmokeStudy:
+    """A copy of the workflow plus a working directory with the smoke config.yaml.
+
+    The copy lets tests edit a source file or template and watch what reruns, without touching
+    the repository (whose real results would then rerun too).
+    """
+
+    root: Path
+
+    @property
+    def repo(self) -> Path:
+        return self.root / "repo"
+
+    @property
+    def snakefile(self) -> Path:
+        return self.repo / "Snakefile"
+
+    @property
+    def workdir(self) -> Path:
+        return self.root / "study"
+
+    @property
+    def configfile(self) -> Path:
+        return self.workdir / "config.yaml"
+
+    def snakemake(self, *args: str, timeout: float = 900, check: bool = False):
+        cmd = [
+            sys.executable,
+            "-m",
+            "snakemake",
+            "-s",
+            str(self.snakefile),
+            "-d",
+            str(self.workdir),
+        ]
+        cmd += ["--cores", "2", *args]
+        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        done = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env)
+        if check and done.returncode != 0:
+            raise AssertionError(
+                f"{' '.join(cmd)} failed:\n{done.stdout[-4000:]}\n{done.stderr[-8000:]}"
+            )
+        return done
+
+    def write_config(self, config: dict) -> None:
+        self.configfile.write_text(yaml.safe_dump(config, sort_keys=False))
+
+    def read_config(self) -> dict:
+        return yaml.safe_load(self.configfile.read_text())
+
+
+def make_smoke_study(root: Path) -> SmokeStudy:
+    study = SmokeStudy(root)
+    study.repo.mkdir(parents=True)
+    for part in WORKFLOW_PARTS:
+        source = REPO / part
+        if source.is_dir():
+            shutil.copytree(source, study.repo / part, ignore=shutil.ignore_patterns("__pycache__"))
+        elif source.exists():
+            shutil.copy2(source, study.repo / part)
+    sha = write_dataset(root / "incoming", gz=True)
+    study.workdir.mkdir()
+    study.write_config(smoke_config(root / "incoming", sha))
+    return study
+
+
+def copy_study(study: SmokeStudy, root: Path) -> SmokeStudy:
+    """A private copy of a study (workflow, data and results), modification times kept."""
+    shutil.copytree(study.root, root, symlinks=True)
+    copy = SmokeStudy(root)
+    return copy

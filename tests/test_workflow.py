@@ -1,0 +1,143 @@
+"""The workflow end to end on synthetic data: outputs, what reruns after a change, config errors."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from helpers import REPO, SmokeStudy
+
+pytestmark = pytest.mark.slow
+
+JOB = re.compile(r"^(?:local)?rule (\w+):\n(.*?)(?:\n\n|\Z)", re.S | re.M)
+
+
+def planned_jobs(study, *args) -> set[str]:
+    """The jobs a dry run would execute, as 'rule' or 'rule[variant/seed]'."""
+    done = study.snakemake("--dry-run", *args, check=True)
+    jobs = set()
+    for rule, body in JOB.findall(done.stdout):
+        if rule == "all":
+            continue
+        wildcards = re.search(r"wildcards: variant=(\w+), seed=(\d+)", body)
+        jobs.add(f"{rule}[{wildcards[1]}/{wildcards[2]}]" if wildcards else rule)
+    return jobs
+
+
+def per_run(variant: str, seed: int = 0) -> set[str]:
+    return {f"{rule}[{variant}/{seed}]" for rule in ("train", "evaluate", "misclassified")}
+
+
+def touch(path: Path) -> None:
+    """Make a source file newer than every output, as an edit would."""
+    later = time.time() + 5
+    os.utime(path, (later, later))
+
+
+# Rules downstream of the tables: everything that reads them.
+AGGREGATES = {"tables"}
+
+
+def test_end_to_end_outputs(smoke_run):
+    work = smoke_run.workdir
+    runs = pd.read_csv(work / "results/tables/runs.csv")
+    summary = pd.read_csv(work / "results/tables/summary.csv")
+    config = smoke_run.read_config()
+    assert sorted(runs["variant"]) == sorted(config["variants"])
+    assert list(summary["variant"]) == list(config["variants"])
+    assert runs["test_acc"].between(0, 1).all()
+    # The synthetic digits are learnable: every model beats chance by far.
+    assert (runs["test_acc"] > 0.5).all(), runs[["variant", "test_acc"]]
+    for variant in config["variants"]:
+        run = work / f"results/runs/{variant}/seed0"
+        metrics = json.loads((run / "metrics.json").read_text())
+        assert len(metrics["confusion"]) == 10 and sum(map(sum, metrics["confusion"])) == 200
+        assert (work / f"benchmarks/train/{variant}/seed0.tsv").exists()
+        assert (work / f"logs/train/{variant}/seed0.log").exists()
+        assert not (run / "resume.pt").exists()
+    assert (work / "results/data/mnist.pt").exists()
+
+
+def test_nothing_to_do_after_a_complete_run(smoke_run):
+    assert planned_jobs(smoke_run) == set()
+
+
+def test_learning_rate_change_reruns_only_that_variant(smoke_copy):
+    config = smoke_copy.read_config()
+    config["variants"]["mlp"].setdefault("training", {})["lr"] = 0.005
+    smoke_copy.write_config(config)
+    assert planned_jobs(smoke_copy) == per_run("mlp") | AGGREGATES
+
+
+def test_added_seed_trains_only_new_runs(smoke_copy):
+    config = smoke_copy.read_config()
+    config["seeds"] = [0, 1]
+    smoke_copy.write_config(config)
+    expected = set().union(*(per_run(v, 1) for v in config["variants"])) | AGGREGATES
+    assert planned_jobs(smoke_copy) == expected
+
+
+def test_model_module_edit_reruns_training(smoke_copy):
+    touch(smoke_copy.repo / "src/mnist_study/models.py")
+    variants = smoke_copy.read_config()["variants"]
+    assert planned_jobs(smoke_copy) == set().union(*(per_run(v) for v in variants)) | AGGREGATES
+
+
+def test_tables_module_edit_reruns_only_aggregates(smoke_copy):
+    touch(smoke_copy.repo / "src/mnist_study/tables.py")
+    assert planned_jobs(smoke_copy) == AGGREGATES
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        (
+            lambda c: c.update(epochs_typo=3),
+            r"Additional properties are not allowed \('epochs_typo'",
+        ),
+        (lambda c: c.update(seeds="0,1"), r"'0,1' is not of type 'array'"),
+        (lambda c: c.update(seeds=[]), r"\[\] should be non-empty"),
+        (
+            lambda c: c["studies"]["baseline"]["variants"].append("nope"),
+            r"studies.baseline.variants names \['nope'\], which are not variants; valid: \[",
+        ),
+        (
+            lambda c: (
+                c["variants"]["mlp"]["training"].update(lr="fast")
+                if "training" in c["variants"]["mlp"]
+                else c["variants"]["mlp"].update(training={"lr": "fast"})
+            ),
+            r"'fast' is not of type 'number'",
+        ),
+    ],
+    ids=["unknown-key", "wrong-type", "empty-seeds", "unknown-variant", "bad-lr"],
+)
+def test_config_errors_stop_before_any_job(tmp_path, smoke_study, edit, message):
+    config = smoke_study.read_config()
+    edit(config)
+    study = SmokeStudy(tmp_path)
+    (tmp_path / "repo").symlink_to(smoke_study.repo)
+    study.workdir.mkdir()
+    study.write_config(config)
+    done = study.snakemake("--dry-run")
+    assert done.returncode != 0
+    assert re.search(message, done.stdout + done.stderr), done.stderr[-3000:]
+    assert not (study.workdir / "results").exists()
+
+
+def test_snakemake_lint_is_clean():
+    done = subprocess.run(
+        [sys.executable, "-m", "snakemake", "--lint"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr

@@ -1,0 +1,11 @@
+"""Fetch and verify the dataset's four IDX files (rule fetch_data)."""
+
+from mnist_study.logs import to_file
+
+to_file(snakemake.log[0])
+
+from mnist_study.data import FILES, acquire
+
+p = snakemake.params
+targets = dict(zip(FILES, snakemake.output, strict=True))
+acquire(p.dataset, targets, p.sources, p.local_dir, p.sha256, p.timeout)

@@ -1,0 +1,10 @@
+"""Aggregate every run into the runs and summary tables (rule tables)."""
+
+from mnist_study.logs import to_file
+
+to_file(snakemake.log[0])
+
+from mnist_study.tables import write_tables
+
+i, o = snakemake.input, snakemake.output
+write_tables(snakemake.params.run_keys, i.info, i.history, i.metrics, runs=o.runs, summary=o.summary)
