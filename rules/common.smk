@@ -29,6 +29,14 @@ def _check_config():
                 f"for {len(entry['variants'])} variants; give one value per variant"
             )
 
+    for name, claim in config.get("claims", {}).items():
+        unknown = [v for v in claim["variants"] if v not in variants]
+        if unknown:
+            raise ValueError(
+                f"config.yaml: claims.{name}.variants names {unknown}, "
+                f"which are not variants; valid: {sorted(variants)}"
+            )
+
 
 _check_config()
 

@@ -92,6 +92,39 @@ def smoke_config(local_dir: Path, sha256: dict) -> dict:
             "factor": {"label": "Activation", "values": ["tanh", "ReLU"]},
         },
     }
+    config["claims"] = {
+        "hidden_layer_helps": {
+            "statement": "A hidden layer improves on the linear model.",
+            "metric": "test_acc",
+            "variants": ["linear", "mlp"],
+            "expect": "increase",
+        },
+        "relu_converges_faster": {
+            "statement": "ReLU converges faster than tanh.",
+            "metric": "epochs_to_val_acc",
+            "threshold": 0.9,
+            "variants": ["mlp_tanh", "mlp"],
+            "expect": "decrease",
+        },
+        "dropout_closes_gap": {
+            "statement": "Dropout improves generalization.",
+            "metric": "gap",
+            "variants": ["mlp", "mlp_dropout"],
+            "expect": "decrease",
+        },
+        "capacity_raises_gap": {
+            "statement": "More capacity raises the gap.",
+            "metric": "gap",
+            "variants": ["linear", "mlp", "cnn"],
+            "expect": "increase",
+        },
+        "dropout_loses_examples": {
+            "statement": "Regularization may lower accuracy on particular examples.",
+            "metric": "disagreements",
+            "variants": ["mlp", "mlp_dropout"],
+            "expect": "present",
+        },
+    }
     return config
 
 
