@@ -36,6 +36,21 @@ lint: setup
 	$(VENV)/bin/snakefmt --check Snakefile rules
 	$(SNAKEMAKE) --lint
 
+# The real-SLURM test, as root: installs Debian's SLURM and munge when missing, starts a one-node
+# cluster (state in $(SLURM_STATE)), runs the tests marked slurm, and always stops the daemons it
+# started again, also when a test fails or the run is interrupted (bash's EXIT trap).
+SLURM_STATE ?= /tmp/mnist-study-slurm
+SLURM_STAMP := $(VENV)/.slurm-stamp
+
+$(SLURM_STAMP): pyproject.toml $(STAMP)
+	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[test,slurm]'
+	@touch $@
+
+test-slurm: $(SLURM_STAMP)
+	bash -c 'trap "tests/slurm/down.sh $(SLURM_STATE)" EXIT; \
+		tests/slurm/up.sh $(SLURM_STATE) && \
+		MNIST_REQUIRE_SLURM=1 $(PY) -m pytest -m slurm -rs --durations=5'
+
 bench: setup
 	$(PY) -m mnist_study.bench
 

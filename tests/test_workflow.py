@@ -16,18 +16,21 @@ from helpers import REPO, SmokeStudy
 
 pytestmark = pytest.mark.slow
 
-JOB = re.compile(r"^(?:local)?rule (\w+):\n(.*?)(?:\n\n|\Z)", re.S | re.M)
+RULE = re.compile(r"^(?:local)?rule (\w+):$")
+WILDCARDS = re.compile(r"^\s+wildcards: variant=(\w+), seed=(\d+)")
 
 
 def planned_jobs(study, *args) -> set[str]:
     """The jobs a dry run would execute, as 'rule' or 'rule[variant/seed]'."""
     done = study.snakemake("--dry-run", *args, check=True)
-    jobs = set()
-    for rule, body in JOB.findall(done.stdout):
-        if rule == "all":
-            continue
-        wildcards = re.search(r"wildcards: variant=(\w+), seed=(\d+)", body)
-        jobs.add(f"{rule}[{wildcards[1]}/{wildcards[2]}]" if wildcards else rule)
+    jobs, rule, wildcards = set(), None, None
+    for line in (done.stdout + "\n" + done.stderr).splitlines() + ["rule end:"]:
+        if match := RULE.match(line):
+            if rule not in (None, "all"):
+                jobs.add(f"{rule}[{wildcards[0]}/{wildcards[1]}]" if wildcards else rule)
+            rule, wildcards = match[1], None
+        elif rule and (match := WILDCARDS.match(line)):
+            wildcards = match.groups()
     return jobs
 
 
