@@ -19,12 +19,14 @@ setup: $(STAMP)
 
 report: setup
 	$(SNAKEMAKE) --workflow-profile $(PROFILE)
+	@cat results/analysis/claims.md
 	@echo "Report: $(CURDIR)/results/report.html"
 
 # One seed, few epochs, the same rules; runs in results/quick/ beside the full study.
 quick: setup
 	$(SNAKEMAKE) --workflow-profile $(PROFILE) --directory results/quick \
 		--configfile $(CURDIR)/config.yaml $(CURDIR)/workflow/quick.yaml
+	@cat results/quick/results/analysis/claims.md
 	@echo "Report: $(CURDIR)/results/quick/results/report.html"
 
 test: setup

@@ -13,6 +13,31 @@ include: "rules/data.smk"
 include: "rules/train.smk"
 include: "rules/evaluate.smk"
 include: "rules/tables.smk"
+include: "rules/analysis.smk"
+include: "rules/plots.smk"
+include: "rules/report.smk"
+
+
+# Cheap rules stay on the submit host under SLURM; the download needs the internet that compute
+# nodes often lack.
+localrules:
+    all,
+    fetch_data,
+    cache_data,
+    misclassified,
+    tables,
+    statistics,
+    claims,
+    errors,
+    plot_curves,
+    plot_studies,
+    plot_confusion,
+    plot_galleries,
+    plot_errors,
+    plot_weights,
+    plot_rulegraph,
+    rulegraph,
+    report,
 
 
 rule all:

@@ -106,4 +106,5 @@ def all_targets():
         *runs("misclassified.csv"),
         "results/tables/runs.csv",
         "results/tables/summary.csv",
+        "results/report.html",
     ]

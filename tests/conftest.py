@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from helpers import SmokeStudy, copy_study, make_smoke_study
+from helpers import SmokeStudy, make_smoke_study
 
 
 @pytest.fixture(scope="session")
@@ -17,9 +17,3 @@ def smoke_run(smoke_study) -> SmokeStudy:
     """The smoke study after one complete Snakemake run (shared by the tests that read results)."""
     smoke_study.snakemake(check=True)
     return smoke_study
-
-
-@pytest.fixture
-def smoke_copy(smoke_run, tmp_path) -> SmokeStudy:
-    """A private copy of the finished smoke study, for tests that change config or code stamps."""
-    return copy_study(smoke_run, tmp_path / "copy")

@@ -196,10 +196,3 @@ def make_smoke_study(root: Path) -> SmokeStudy:
     study.workdir.mkdir()
     study.write_config(smoke_config(root / "incoming", sha))
     return study
-
-
-def copy_study(study: SmokeStudy, root: Path) -> SmokeStudy:
-    """A private copy of a study (workflow, data and results), modification times kept."""
-    shutil.copytree(study.root, root, symlinks=True)
-    copy = SmokeStudy(root)
-    return copy

@@ -7,4 +7,5 @@ to_file(snakemake.log[0])
 from mnist_study.tables import write_tables
 
 i, o = snakemake.input, snakemake.output
-write_tables(snakemake.params.run_keys, i.info, i.history, i.metrics, runs=o.runs, summary=o.summary)
+keys = snakemake.params.run_keys
+write_tables(keys, i.info, i.history, i.metrics, runs=o.runs, summary=o.summary)

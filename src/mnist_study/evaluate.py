@@ -1,0 +1,122 @@
+"""Test-set evaluation of one trained run, and its table of misclassified images.
+
+One forward pass gives one logits tensor; every metric and the saved probabilities derive from it.
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+
+N_CLASSES = 10
+MISCLASSIFIED_COLUMNS = ("index", "true", "pred", "confidence", "runner_up", "runner_up_prob")
+
+
+def test_logits(model, images, mean: float, std: float, batch_size: int = 1000):
+    """Logits [N, 10] for uint8 images [N, 28, 28], computed in eval mode on the model's device."""
+    import torch
+
+    from .models import normalise
+
+    device = next(model.parameters()).device
+    model.eval()
+    with torch.inference_mode():
+        x = normalise(images.to(device), mean, std)
+        return torch.cat([model(x[i : i + batch_size]) for i in range(0, len(x), batch_size)])
+
+
+def metrics_from_logits(logits, labels) -> dict:
+    """Test loss and accuracy, per-class accuracy, confusion matrix (rows true, columns pred)."""
+    import torch
+    import torch.nn.functional as F
+
+    logits, labels = logits.float().cpu(), labels.cpu()
+    pred = logits.argmax(1)
+    confusion = torch.bincount(labels * N_CLASSES + pred, minlength=N_CLASSES**2).reshape(
+        N_CLASSES, N_CLASSES
+    )
+    per_class = confusion.diag().double() / confusion.sum(1).clamp(min=1).double()
+    return {
+        "test_loss": F.cross_entropy(logits, labels).item(),
+        "test_acc": (pred == labels).double().mean().item(),
+        "n_test": len(labels),
+        "per_class_acc": per_class.tolist(),
+        "confusion": confusion.tolist(),
+    }
+
+
+def evaluate_run(
+    cache,
+    checkpoint: str | os.PathLike,
+    metrics: str | os.PathLike,
+    predictions: str | os.PathLike,
+    device: str = "auto",
+    threads: int | None = None,
+) -> dict:
+    """Write metrics.json and predictions.npz (float16 softmax ``probs``, int64 ``labels``)
+    for one checkpoint on the test set; returns the metrics dict."""
+    import torch
+
+    from .atomic import atomic_path, write_json
+    from .models import load_checkpoint
+    from .train import resolve_device
+
+    if threads is not None:
+        torch.set_num_threads(threads)
+    if not isinstance(cache, dict):
+        from .data import load_cache
+
+        cache = load_cache(cache)
+    device = resolve_device(device)
+    model, ckpt = load_checkpoint(checkpoint, map_location=device)
+    labels = cache["test_labels"]
+    logits = test_logits(model, cache["test_images"], ckpt["mean"], ckpt["std"])
+    result = metrics_from_logits(logits, labels)
+    probs = torch.softmax(logits.float(), 1).cpu().numpy().astype(np.float16)
+    with atomic_path(predictions) as tmp:
+        # A file object: np.savez would otherwise append ".npz" to the temporary name.
+        with open(tmp, "wb") as f:
+            np.savez_compressed(f, probs=probs, labels=labels.numpy().astype(np.int64))
+    write_json(metrics, result)
+    return result
+
+
+def misclassified_table(probs: np.ndarray, labels: np.ndarray):
+    """One row per misclassified image, most confident mistakes first (numpy and pandas only)."""
+    import pandas as pd
+
+    probs = np.asarray(probs, dtype=np.float32)
+    labels = np.asarray(labels, dtype=np.int64)
+    if probs.ndim != 2 or len(probs) != len(labels):
+        raise ValueError(
+            f"probs has shape {probs.shape}, labels {labels.shape}; need [N, classes] and [N]"
+        )
+    # Descending order, ties to the lower class (as argmax); stable so equal probs keep order.
+    order = np.argsort(-probs, axis=1, kind="stable")
+    pred, runner_up = order[:, 0], order[:, 1]
+    rows = np.flatnonzero(pred != labels)
+    frame = pd.DataFrame(
+        {
+            "index": rows,
+            "true": labels[rows],
+            "pred": pred[rows],
+            "confidence": probs[rows, pred[rows]],
+            "runner_up": runner_up[rows],
+            "runner_up_prob": probs[rows, runner_up[rows]],
+        },
+        columns=list(MISCLASSIFIED_COLUMNS),
+    )
+    return frame.sort_values(
+        ["confidence", "index"], ascending=[False, True], kind="stable"
+    ).reset_index(drop=True)
+
+
+def write_misclassified(predictions_npz: str | os.PathLike, out_csv: str | os.PathLike):
+    """Read predictions.npz and write misclassified.csv; returns the table."""
+    from .atomic import write_csv
+
+    with np.load(predictions_npz) as npz:
+        table = misclassified_table(npz["probs"], npz["labels"])
+    write_csv(out_csv, table)
+    return table

@@ -1,0 +1,699 @@
+"""Figures of the study: learning curves, per-study factor plots, confusion, weights, galleries.
+
+Each public ``plot_*`` function writes PNG files (atomically) that the report embeds.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import warnings
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .atomic import atomic_path
+
+DPI = 100
+# (history column prefix, legend label, line style) of the three curves per variant.
+CURVES = (
+    ("train", "train (train mode)", ":"),
+    ("train_eval", "train (eval mode)", "--"),
+    ("val", "validation", "-"),
+)
+
+
+def _plt():
+    """pyplot on the Agg backend: jobs have no display, and import costs only when plotting."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    plt.rcParams.update(
+        {
+            "figure.dpi": DPI,
+            "axes.spines.top": False,
+            "axes.spines.right": False,
+            "axes.grid": True,
+            "grid.alpha": 0.3,
+            "font.size": 9,
+        }
+    )
+    return plt
+
+
+def _save(fig, path, layout: str = "tight_layout") -> None:
+    """``layout``: "tight_layout" (cheap, the default: the study has a figure or more per
+    variant), "bbox" (crop to the drawn content, an extra draw; image grids, colour bars) or
+    "fixed" (the figure placed its axes itself)."""
+    plt = _plt()
+    if layout == "tight_layout":
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)
+            fig.tight_layout()
+    with atomic_path(path) as tmp:
+        # The temporary name ends in .tmp, so the format must be given.
+        fig.savefig(tmp, format="png", dpi=DPI, bbox_inches="tight" if layout == "bbox" else None)
+    plt.close(fig)
+
+
+def _log_y(ax) -> None:
+    """Log scale with plain tick labels: mathtext labels and minor ticks triple drawing time."""
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullLocator
+
+    ax.set_yscale("log")
+    ax.yaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+    ax.yaxis.set_minor_locator(NullLocator())
+
+
+def _epochs_axis(ax) -> None:
+    from matplotlib.ticker import MaxNLocator
+
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+
+
+def _label(labels: Mapping | None, variant: str) -> str:
+    return (labels or {}).get(variant) or variant
+
+
+def read_histories(run_keys, history_paths) -> dict[str, list[pd.DataFrame]]:
+    """{variant: [history per seed]} in run order."""
+    out: dict[str, list[pd.DataFrame]] = {}
+    for (variant, _), path in zip(run_keys, history_paths, strict=True):
+        out.setdefault(variant, []).append(pd.read_csv(path))
+    return out
+
+
+def _band(frames: Sequence[pd.DataFrame], column: str):
+    """Epochs, mean over seeds and the min-max range (seeds may differ in length)."""
+    table = pd.concat([f.set_index("epoch")[column] for f in frames], axis=1)
+    return table.index.to_numpy(), table.mean(axis=1), table.min(axis=1), table.max(axis=1)
+
+
+def _plot_band(ax, frames, column, label, color, style="-"):
+    x, mean, low, high = _band(frames, column)
+    ax.plot(x, mean, style, color=color, label=label, lw=1.5)
+    if len(frames) > 1:
+        ax.fill_between(x, low, high, color=color, alpha=0.2, lw=0)
+    return x, mean
+
+
+# ----------------------------------------------------------------------------- learning curves
+
+
+def plot_variant_curves(frames: Sequence[pd.DataFrame], title: str, out) -> None:
+    """Loss and accuracy per epoch: train mode, eval mode on training images, validation."""
+    plt = _plt()
+    fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(8, 3))
+    colors = ("tab:orange", "tab:blue", "tab:green")
+    for (prefix, name, style), color in zip(CURVES, colors, strict=True):
+        _plot_band(ax_loss, frames, f"{prefix}_loss", name, color, style)
+        _plot_band(ax_acc, frames, f"{prefix}_acc", name, color, style)
+    ax_loss.set(xlabel="epoch", ylabel="cross-entropy loss")
+    _log_y(ax_loss)
+    for ax in (ax_loss, ax_acc):
+        _epochs_axis(ax)
+    ax_acc.set(xlabel="epoch", ylabel="accuracy")
+    ax_acc.legend(loc="lower right", fontsize=8)
+    seeds = f"{len(frames)} seed" + ("s, band: range over seeds" if len(frames) > 1 else "")
+    fig.suptitle(f"{title} ({seeds})")
+    _save(fig, out)
+
+
+def plot_curves(run_keys, history_paths, outputs: Mapping[str, str], labels=None) -> None:
+    """Rule plot_curves: one learning-curve figure per variant (``outputs``: variant -> path)."""
+    histories = read_histories(run_keys, history_paths)
+    for variant, out in outputs.items():
+        if variant not in histories:
+            raise ValueError(f"no history for variant {variant!r}; have {list(histories)}")
+        plot_variant_curves(histories[variant], _label(labels, variant), out)
+
+
+def plot_study_curves(study: Mapping, histories: Mapping, out, labels=None) -> None:
+    """Overlay of a study's variants: validation accuracy, and validation (solid) against
+    eval-mode training loss (dashed); a dot marks each variant's lowest validation loss."""
+    plt = _plt()
+    fig, (ax_acc, ax_loss) = plt.subplots(1, 2, figsize=(9, 3.4))
+    cmap = plt.get_cmap("viridis" if len(study["variants"]) > 6 else "tab10")
+    n = len(study["variants"])
+    for i, (variant, value) in enumerate(
+        zip(study["variants"], study["factor"]["values"], strict=True)
+    ):
+        color = cmap(i / max(n - 1, 1)) if n > 6 else cmap(i)
+        frames = histories[variant]
+        name = f"{_label(labels, variant)} ({value})"
+        _plot_band(ax_acc, frames, "val_acc", name, color)
+        x, mean = _plot_band(ax_loss, frames, "val_loss", None, color)
+        _plot_band(ax_loss, frames, "train_eval_loss", None, color, "--")
+        best = int(np.argmin(mean.to_numpy()))
+        ax_loss.plot(x[best], mean.iloc[best], "o", color=color, ms=4)
+    ax_acc.set(xlabel="epoch", ylabel="validation accuracy")
+    ax_loss.set(xlabel="epoch", ylabel="loss (solid: validation, dashed: train)")
+    _log_y(ax_loss)
+    for ax in (ax_loss, ax_acc):
+        _epochs_axis(ax)
+    ax_acc.legend(fontsize=7, title=study["factor"]["label"], title_fontsize=7)
+    fig.suptitle(study.get("title", ""))
+    _save(fig, out)
+
+
+def _factor_axis(ax, study: Mapping):
+    """Numeric factor values on a (log) axis; anything else as evenly spaced categories."""
+    values = study["factor"]["values"]
+    numeric = all(isinstance(v, int | float) and not isinstance(v, bool) for v in values)
+    if numeric:
+        x = np.asarray(values, dtype=float)
+        if study["factor"].get("log"):
+            ax.set_xscale(
+                "log", base=2 if all(v > 0 and math.log2(v).is_integer() for v in x) else 10
+            )
+        ax.set_xticks(x, [f"{v:g}" for v in x])
+        ax.minorticks_off()
+    else:
+        x = np.arange(len(values), dtype=float)
+        ax.set_xticks(x, [str(v) for v in values])
+        ax.tick_params(axis="x", labelrotation=15 if len(values) > 3 else 0)
+    ax.set_xlabel(study["factor"]["label"])
+    return x
+
+
+def plot_study_factor(study: Mapping, stats: pd.DataFrame, out) -> None:
+    """The study's factor on the x-axis against accuracy (train, validation, test), the
+    generalization gap with its 95% interval, and the cost (parameters, training time)."""
+    plt = _plt()
+    lookup = {(r["variant"], r["metric"]): r for r in stats.to_dict("records")}
+    variants = study["variants"]
+
+    def series(metric):
+        rows = [lookup.get((v, metric)) for v in variants]
+        if any(r is None for r in rows):
+            missing = [v for v, r in zip(variants, rows, strict=True) if r is None]
+            raise ValueError(f"statistics lack {metric!r} for variants {missing}")
+        return (
+            np.array([r[k] for r in rows], dtype=float)
+            for k in ("mean", "std", "ci_low", "ci_high")
+        )
+
+    fig, axes = plt.subplots(1, 3, figsize=(11, 3.2))
+    ax_acc, ax_gap, ax_cost = axes
+    for metric, name, color, marker in (
+        ("train_acc", "train (eval mode)", "tab:blue", "s"),
+        ("val_acc", "validation", "tab:green", "^"),
+        ("test_acc", "test", "tab:red", "o"),
+    ):
+        x = _factor_axis(ax_acc, study)
+        mean, std, _, _ = series(metric)
+        ax_acc.errorbar(
+            x,
+            mean,
+            yerr=np.nan_to_num(std),
+            color=color,
+            marker=marker,
+            ms=4,
+            capsize=3,
+            label=name,
+        )
+    ax_acc.set_ylabel("accuracy (mean ± std over seeds)")
+    ax_acc.legend(fontsize=7)
+    x = _factor_axis(ax_gap, study)
+    mean, _, low, high = series("gap")
+    ax_gap.plot(x, 100 * mean, "o-", color="tab:purple")
+    if not np.all(np.isnan(low)):
+        ax_gap.fill_between(x, 100 * low, 100 * high, color="tab:purple", alpha=0.2, lw=0)
+    ax_gap.axhline(0, color="gray", lw=0.8)
+    ax_gap.set_ylabel("train − test accuracy (pp, 95% CI)")
+    x = _factor_axis(ax_cost, study)
+    seconds, sec_std, _, _ = series("train_seconds")
+    ax_cost.errorbar(
+        x, seconds, yerr=np.nan_to_num(sec_std), color="tab:gray", marker="o", ms=4, capsize=3
+    )
+    ax_cost.set_ylabel("training time (s)")
+    params = [lookup.get((v, "params"), {}).get("mean") for v in variants]
+    if all(p is not None and not pd.isna(p) for p in params):
+        for xi, yi, p in zip(x, seconds, params, strict=True):
+            ax_cost.annotate(
+                _human(p),
+                (xi, yi),
+                textcoords="offset points",
+                xytext=(0, 6),
+                ha="center",
+                fontsize=7,
+            )
+    fig.suptitle(study.get("title", ""))
+    _save(fig, out)
+
+
+def _human(n: float) -> str:
+    for unit, size in (("M", 1e6), ("k", 1e3)):
+        if n >= size:
+            return f"{n / size:.3g}{unit}"
+    return f"{n:.0f}"
+
+
+def plot_studies(
+    studies: Mapping,
+    run_keys,
+    history_paths,
+    stats_csv,
+    curve_outputs: Mapping[str, str],
+    factor_outputs: Mapping[str, str],
+    labels=None,
+) -> None:
+    """Rule plot_studies: per study, the overlaid learning curves and the factor plot."""
+    histories = read_histories(run_keys, history_paths)
+    stats = pd.read_csv(stats_csv)
+    for name, study in studies.items():
+        plot_study_curves(study, histories, curve_outputs[name], labels)
+        plot_study_factor(study, stats, factor_outputs[name])
+
+
+# ----------------------------------------------------------------------------- confusion
+
+
+def read_confusions(run_keys, metrics_paths) -> dict[str, np.ndarray]:
+    """{variant: confusion summed over seeds} (rows true, columns predicted)."""
+    out: dict[str, np.ndarray] = {}
+    for (variant, _), path in zip(run_keys, metrics_paths, strict=True):
+        with open(path, encoding="utf-8") as f:
+            matrix = np.asarray(json.load(f)["confusion"], dtype=float)
+        out[variant] = out.get(variant, 0) + matrix
+    return out
+
+
+def plot_confusion_grid(confusions: Mapping, variants, title: str, out, labels=None) -> None:
+    """Row-normalised confusion per variant; the colour shows the errors only (the diagonal,
+    near 100%, would otherwise wash out every mistake) and is printed as accuracy instead."""
+    plt = _plt()
+    n = len(variants)
+    cols = min(n, 4)
+    rows = math.ceil(n / cols)
+    # Fixed margins and shared, outer-only tick labels: tick text layout dominates drawing
+    # time here, and a cropping second draw would double it.
+    cell, left, right, top, bottom = 2.4, 0.5, 1.0, 0.75, 0.45
+    width, height = left + cols * cell + right, top + rows * cell + bottom
+    fig, axes = plt.subplots(
+        rows, cols, figsize=(width, height), squeeze=False, sharex=True, sharey=True
+    )
+    fig.subplots_adjust(
+        left=left / width,
+        right=1 - right / width,
+        top=1 - top / height,
+        bottom=bottom / height,
+        wspace=0.12,
+        hspace=0.3,
+    )
+    rates = {
+        v: confusions[v] / np.maximum(confusions[v].sum(axis=1, keepdims=True), 1) for v in variants
+    }
+    vmax = max(max((r - np.diag(np.diag(r))).max() for r in rates.values()), 1e-3)
+    image = None
+    for k_ax, (ax, variant) in enumerate(zip(axes.flat, variants, strict=False)):
+        rate = rates[variant]
+        off = np.ma.masked_where(np.eye(len(rate), dtype=bool), rate * 100)
+        image = ax.imshow(off, cmap="Reds", vmin=0, vmax=vmax * 100)
+        k = len(rate)
+        for i in range(k):
+            ax.text(
+                i,
+                i,
+                f"{100 * rate[i, i]:.0f}",
+                ha="center",
+                va="center",
+                fontsize=5.5,
+                color="tab:blue",
+            )
+        ax.set_xticks(range(k))
+        ax.set_yticks(range(k))
+        ax.tick_params(labelsize=6, length=2)
+        ax.grid(False)
+        ax.set_title(_label(labels, variant), fontsize=8)
+        if k_ax % cols == 0:
+            ax.set_ylabel("true", fontsize=7)
+        if k_ax >= n - cols:
+            ax.set_xlabel("predicted", fontsize=7)
+            ax.xaxis.set_tick_params(labelbottom=True)
+    for ax in list(axes.flat)[n:]:
+        ax.set_visible(False)
+    if image is not None:
+        bar_ax = fig.add_axes(
+            (1 - (right - 0.2) / width, bottom / height, 0.12 / width, 1 - (top + bottom) / height)
+        )
+        bar = fig.colorbar(image, cax=bar_ax)
+        bar.set_label("% of the true class (off-diagonal)", fontsize=7)
+        bar.ax.tick_params(labelsize=6)
+    fig.suptitle(title, y=1 - 0.25 / height)
+    _save(fig, out, layout="fixed")
+
+
+def plot_confusion(studies: Mapping, run_keys, metrics_paths, outputs, labels=None) -> None:
+    """Rule plot_confusion: one grid of confusion heatmaps per study (summed over seeds)."""
+    confusions = read_confusions(run_keys, metrics_paths)
+    for name, study in studies.items():
+        plot_confusion_grid(
+            confusions, study["variants"], study.get("title", name), outputs[name], labels
+        )
+
+
+# ----------------------------------------------------------------------------- weights
+
+
+def first_layer_weights(checkpoint) -> np.ndarray:
+    """The first dense layer that reads the 784 pixels, as [units, 784]."""
+    import torch
+
+    ckpt = torch.load(checkpoint, map_location="cpu", weights_only=True)
+    for tensor in ckpt["state_dict"].values():
+        if tensor.ndim == 2 and tensor.shape[1] == 28 * 28:
+            return tensor.float().numpy()
+    raise ValueError(f"{checkpoint}: no dense layer reads the 784 pixels; is it a CNN?")
+
+
+def _grid(images: np.ndarray, nrow: int, padding: int = 2, pad_value: float = 0.0) -> np.ndarray:
+    """Tile [N,H,W] images with torchvision.utils.make_grid; returns [H', W']."""
+    import torch
+    from torchvision.utils import make_grid
+
+    tensor = torch.as_tensor(np.asarray(images, dtype=np.float32))[:, None]
+    return make_grid(tensor, nrow=nrow, padding=padding, pad_value=pad_value)[0].numpy()
+
+
+def plot_linear_templates(checkpoint, out, classes=None) -> None:
+    """The linear model's ten weight vectors as 28x28 templates (red: evidence for the class)."""
+    plt = _plt()
+    weights = first_layer_weights(checkpoint)
+    if weights.shape[0] != 10:
+        raise ValueError(
+            f"{checkpoint}: the linear model should have 10 units, not {weights.shape[0]}"
+        )
+    classes = classes or [str(c) for c in range(10)]
+    fig, axes = plt.subplots(1, 10, figsize=(12, 1.8))
+    # A few border pixels carry extreme weights; a robust limit keeps the strokes visible.
+    limit = float(np.percentile(np.abs(weights), 99.5)) or 1.0
+    for ax, w, name in zip(axes, weights, classes, strict=True):
+        image = ax.imshow(w.reshape(28, 28), cmap="RdBu_r", vmin=-limit, vmax=limit)
+        ax.set_title(name, fontsize=9)
+        ax.axis("off")
+    fig.colorbar(image, ax=list(axes), shrink=0.8, label="weight")
+    _save(fig, out, layout="bbox")
+
+
+def plot_mlp_features(checkpoint, out, n: int = 64, title: str = "") -> None:
+    """The first hidden layer's receptive fields: the ``n`` units with the largest weight norm,
+    each scaled to its own range (red positive, blue negative)."""
+    plt = _plt()
+    weights = first_layer_weights(checkpoint)
+    order = np.argsort(-np.linalg.norm(weights, axis=1))[:n]
+    chosen = weights[order]
+    scaled = chosen / np.maximum(np.abs(chosen).max(axis=1, keepdims=True), 1e-12)
+    grid = _grid(
+        (scaled.reshape(-1, 28, 28) + 1) / 2, nrow=int(math.ceil(math.sqrt(n))), pad_value=0.5
+    )
+    fig, ax = plt.subplots(figsize=(6, 6))
+    ax.imshow(grid, cmap="RdBu_r", vmin=0, vmax=1)
+    ax.axis("off")
+    ax.set_title(title or f"first-layer features: {len(order)} of {weights.shape[0]} units")
+    _save(fig, out, layout="bbox")
+
+
+def plot_weights(
+    linear_checkpoint, mlp_checkpoint, templates_out, features_out, mlp_label: str = ""
+) -> None:
+    """Rule plot_weights: linear templates and an MLP's first-layer features."""
+    plot_linear_templates(linear_checkpoint, templates_out)
+    label = f"{mlp_label}: " if mlp_label else ""
+    plot_mlp_features(
+        mlp_checkpoint,
+        features_out,
+        title=f"{label}first-layer features (64 units of largest norm)",
+    )
+
+
+# ----------------------------------------------------------------------------- galleries
+
+
+def load_test_images(cache_path) -> np.ndarray:
+    from .data import load_cache
+
+    return load_cache(cache_path)["test_images"].numpy()
+
+
+def plot_gallery(
+    images: np.ndarray,
+    captions: Sequence[str],
+    title: str,
+    out,
+    nrow: int = 10,
+    colors: Sequence[str] | None = None,
+) -> None:
+    """Digits tiled with make_grid, each with its caption in a strip above it."""
+    plt = _plt()
+    strip, size, pad = 11, images.shape[-1] if len(images) else 28, 2
+    if not len(images):
+        fig, ax = plt.subplots(figsize=(6, 1))
+        ax.axis("off")
+        ax.text(0.5, 0.5, "no images to show", ha="center", va="center")
+        ax.set_title(title)
+        _save(fig, out, layout="bbox")
+        return
+    # A blank strip on top of each digit holds its caption without covering it.
+    tall = np.ones((len(images), size + strip, size), dtype=np.float32)
+    tall[:, strip:, :] = 1.0 - np.asarray(images, dtype=np.float32) / 255.0
+    ncols = min(nrow, len(images))
+    grid = _grid(tall, nrow=ncols, padding=pad, pad_value=1.0)
+    rows = math.ceil(len(images) / ncols)
+    fig, ax = plt.subplots(figsize=(0.95 * ncols, 1.05 * rows + 0.4))
+    ax.imshow(grid, cmap="gray", vmin=0, vmax=1, interpolation="nearest")
+    for k, caption in enumerate(captions):
+        r, c = divmod(k, ncols)
+        x = pad + c * (size + pad) + size / 2
+        y = pad + r * (size + strip + pad) + strip / 2
+        ax.text(
+            x,
+            y,
+            caption,
+            ha="center",
+            va="center",
+            fontsize=6.5,
+            color=(colors[k] if colors else "black"),
+        )
+    ax.axis("off")
+    ax.set_title(title, fontsize=9)
+    _save(fig, out, layout="bbox")
+
+
+def gallery_of_misclassified(
+    table: pd.DataFrame, images: np.ndarray, title: str, out, n: int = 40, classes=None
+) -> None:
+    """A run's misclassified digits, most confident mistakes first: true→pred and confidence."""
+    shown = table.sort_values("confidence", ascending=False, kind="stable").head(n)
+    names = classes or [str(c) for c in range(10)]
+    captions = [
+        f"{names[int(t)]}→{names[int(p)]} {100 * c:.0f}%"
+        for t, p, c in zip(shown["true"], shown["pred"], shown["confidence"], strict=True)
+    ]
+    plot_gallery(images[shown["index"].to_numpy(int)], captions, title, out)
+
+
+def plot_galleries(
+    cache, run_keys, misclassified_paths, outputs: Mapping[str, str], labels=None, n: int = 40
+) -> None:
+    """Rule plot_galleries: per variant, its first seed's most confident mistakes."""
+    images = load_test_images(cache)
+    first = {}
+    for (variant, seed), path in zip(run_keys, misclassified_paths, strict=True):
+        if variant not in first or int(seed) < first[variant][0]:
+            first[variant] = (int(seed), path)
+    for variant, out in outputs.items():
+        seed, path = first[variant]
+        table = pd.read_csv(path)
+        title = (
+            f"{_label(labels, variant)}, seed {seed}: {min(n, len(table))} most confident "
+            f"of {len(table)} mistakes (true→predicted, confidence)"
+        )
+        gallery_of_misclassified(table, images, title, out, n=n)
+
+
+def plot_errors(
+    cache,
+    errors_json,
+    hardest_out,
+    pairs_out,
+    overlap_out,
+    disagreements_out,
+    labels=None,
+    n: int = 40,
+) -> None:
+    """Rule plot_errors: hardest digits, most confused pairs and per-class error, the overlap
+    of error sets, and the images one model gets right and its partner wrong in every seed."""
+    with open(errors_json, encoding="utf-8") as f:
+        errors = json.load(f)
+    images = load_test_images(cache)
+    hardest = errors["hardest"][:n]
+    plot_gallery(
+        images[[h["index"] for h in hardest]] if hardest else images[:0],
+        [f"{h['true']}→{h['pred']} {h['runs_wrong']}/{errors['n_runs']}" for h in hardest],
+        f"Hardest test digits: wrong in most of the {errors['n_runs']} runs "
+        "(true→most common prediction, runs wrong)",
+        hardest_out,
+    )
+    plot_confused_pairs(errors, pairs_out)
+    plot_overlap(errors, overlap_out, labels)
+    pair = errors.get("pair")
+    if pair:
+        detail = pair["b_wrong_a_right_detail"][:n]
+        title = (
+            f"{len(pair['b_wrong_a_right'])} images {_label(labels, pair['a'])} gets right "
+            f"and {_label(labels, pair['b'])} gets wrong in all {len(pair['seeds'])} "
+            f"seed(s) (true→{_label(labels, pair['b'])}'s prediction, confidence)"
+        )
+        plot_gallery(
+            images[[d["index"] for d in detail]] if detail else images[:0],
+            [f"{d['true']}→{d['pred']} {100 * d['confidence']:.0f}%" for d in detail],
+            title,
+            disagreements_out,
+        )
+    else:
+        plot_gallery(images[:0], [], "no model pair configured", disagreements_out)
+
+
+def plot_confused_pairs(errors: Mapping, out, top: int = 15) -> None:
+    plt = _plt()
+    fig, (ax_pairs, ax_class) = plt.subplots(
+        1, 2, figsize=(9, 3.4), gridspec_kw={"width_ratios": [3, 2]}
+    )
+    pairs = errors["confused_pairs"][:top][::-1]
+    ax_pairs.barh(
+        [f"{p['true']}→{p['pred']}" for p in pairs], [p["per_run"] for p in pairs], color="tab:red"
+    )
+    ax_pairs.set_xlabel("test images per run (mean over all runs)")
+    ax_pairs.set_title("Most confused pairs (true→predicted)", fontsize=9)
+    rates = [100 * (r if r is not None else math.nan) for r in errors["class_error"]]
+    ax_class.bar([str(c) for c in range(len(rates))], rates, color="tab:orange")
+    ax_class.set_xlabel("true digit")
+    ax_class.set_ylabel("error rate (%, all runs)")
+    ax_class.set_title("Error rate per digit", fontsize=9)
+    _save(fig, out)
+
+
+def plot_overlap(errors: Mapping, out, labels=None) -> None:
+    """Jaccard overlap of error sets; off the diagonal the same seed of two variants, on it
+    two seeds of one variant (how reproducible its mistakes are)."""
+    plt = _plt()
+    variants = errors["jaccard"]["variants"]
+    matrix = np.array(
+        [[math.nan if x is None else x for x in row] for row in errors["jaccard"]["matrix"]],
+        dtype=float,
+    )
+    n = len(variants)
+    size = max(4.0, 0.42 * n + 2)
+    fig, ax = plt.subplots(figsize=(size + 1, size))
+    image = ax.imshow(matrix, cmap="viridis", vmin=0, vmax=1)
+    names = [_label(labels, v) for v in variants]
+    ax.set_xticks(range(n), names, rotation=60, ha="right", fontsize=7)
+    ax.set_yticks(range(n), names, fontsize=7)
+    ax.grid(False)
+    if n <= 24:
+        for i in range(n):
+            for j in range(n):
+                if not np.isnan(matrix[i, j]):
+                    ax.text(
+                        j,
+                        i,
+                        f"{matrix[i, j]:.2f}",
+                        ha="center",
+                        va="center",
+                        fontsize=5.5,
+                        color="white" if matrix[i, j] < 0.6 else "black",
+                    )
+    fig.colorbar(image, ax=ax, shrink=0.8, label="Jaccard index of error sets")
+    ax.set_title("Overlap of error sets (diagonal: across seeds of one variant)", fontsize=9)
+    _save(fig, out, layout="bbox")
+
+
+# ----------------------------------------------------------------------------- rule graph
+
+
+_NODE = re.compile(r'^\s*(\d+)\s*\[\s*label\s*=\s*"([^"]+)"', re.M)
+_EDGE = re.compile(r"^\s*(\d+)\s*->\s*(\d+)", re.M)
+
+
+def parse_dot(text: str) -> tuple[dict[str, str], list[tuple[str, str]]]:
+    """Nodes {id: label} and edges of Snakemake's --rulegraph output."""
+    nodes = dict(_NODE.findall(text))
+    edges = [(a, b) for a, b in _EDGE.findall(text) if a in nodes and b in nodes]
+    if not nodes:
+        raise ValueError("rule graph: no nodes found; expected Snakemake's --rulegraph DOT text")
+    return nodes, edges
+
+
+def plot_rulegraph(dot_path, out) -> None:
+    """The rule graph drawn in layers (every rule one layer below its deepest input)."""
+    plt = _plt()
+    nodes, edges = parse_dot(Path(dot_path).read_text(encoding="utf-8"))
+    parents: dict[str, list[str]] = {n: [] for n in nodes}
+    for a, b in edges:
+        parents[b].append(a)
+    depth: dict[str, int] = {}
+
+    def level(node, seen=()):
+        if node not in depth:
+            if node in seen:
+                raise ValueError(f"rule graph has a cycle through {nodes[node]!r}")
+            depth[node] = 1 + max((level(p, (*seen, node)) for p in parents[node]), default=-1)
+        return depth[node]
+
+    for node in nodes:
+        level(node)
+    layers: dict[int, list[str]] = {}
+    for node in sorted(nodes, key=lambda n: nodes[n]):
+        layers.setdefault(depth[node], []).append(node)
+    # A few barycentre sweeps put each rule under its inputs and cut most edge crossings.
+    children: dict[str, list[str]] = {n: [] for n in nodes}
+    for a, b in edges:
+        children[a].append(b)
+    for sweep in range(4):
+        order = sorted(layers) if sweep % 2 == 0 else sorted(layers, reverse=True)
+        for d in order:
+            rank = {n: i / max(len(m) - 1, 1) for m in layers.values() for i, n in enumerate(m)}
+            near = parents if sweep % 2 == 0 else children
+            layers[d].sort(
+                key=lambda n: sum(rank[x] for x in near[n]) / len(near[n]) if near[n] else rank[n]
+            )
+    width = max(len(v) for v in layers.values())
+    pos = {}
+    for d, members in layers.items():
+        for i, node in enumerate(members):
+            pos[node] = ((i + 0.5) * width / len(members), -d)
+    fig, ax = plt.subplots(figsize=(max(6, 1.9 * width), 0.9 * (len(layers) + 1)))
+    for a, b in edges:
+        ax.annotate(
+            "",
+            xy=pos[b],
+            xytext=pos[a],
+            arrowprops={
+                "arrowstyle": "->",
+                "color": "gray",
+                "lw": 0.8,
+                "shrinkA": 11,
+                "shrinkB": 11,
+            },
+        )
+    for node, (x, y) in pos.items():
+        ax.text(
+            x,
+            y,
+            nodes[node],
+            ha="center",
+            va="center",
+            fontsize=8,
+            bbox={"boxstyle": "round", "fc": "#e8f0fe", "ec": "#4a76c9"},
+        )
+    ax.set_xlim(-0.2, width + 0.2)
+    ax.set_ylim(-max(layers) - 0.6, 0.6)
+    ax.axis("off")
+    _save(fig, out, layout="bbox")

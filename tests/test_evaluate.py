@@ -1,0 +1,161 @@
+"""Tests of test-set evaluation and the misclassified table, on logits and probabilities made here.
+
+Expected values are worked out by hand from small constructed inputs.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from test_train import make_cache
+
+from mnist_study.evaluate import (
+    MISCLASSIFIED_COLUMNS,
+    evaluate_run,
+    metrics_from_logits,
+    misclassified_table,
+    write_misclassified,
+)
+from mnist_study.models import save_checkpoint, spec_from_dict
+
+SRC = Path(__file__).resolve().parents[1] / "src"
+
+
+def one_hot_logits(pred: list[int], scale: float = 5.0) -> torch.Tensor:
+    return torch.nn.functional.one_hot(torch.tensor(pred), 10).float() * scale
+
+
+def test_metrics_from_constructed_logits():
+    labels = torch.tensor([0, 0, 1, 1, 1, 2, 9, 9])
+    pred = [0, 1, 1, 1, 0, 2, 9, 3]
+    logits = one_hot_logits(pred)
+    m = metrics_from_logits(logits, labels)
+    assert m["n_test"] == 8
+    assert m["test_acc"] == 5 / 8
+    expected_loss = torch.nn.functional.cross_entropy(logits, labels).item()
+    assert m["test_loss"] == pytest.approx(expected_loss)
+    confusion = np.zeros((10, 10), dtype=int)
+    for t, p in zip(labels.tolist(), pred, strict=True):
+        confusion[t, p] += 1
+    assert m["confusion"] == confusion.tolist()
+    assert m["confusion"][0] == [1, 1, 0, 0, 0, 0, 0, 0, 0, 0]  # rows are the true class
+    assert m["per_class_acc"][:3] == [0.5, 2 / 3, 1.0]
+    assert m["per_class_acc"][9] == 0.5
+    assert m["per_class_acc"][4] == 0.0  # a class absent from the labels counts as 0, not NaN
+    json.dumps(m)  # plain Python types only
+
+
+def test_misclassified_table_from_constructed_probs():
+    probs = np.full((5, 10), 0.01, dtype=np.float32)
+    labels = np.array([3, 7, 1, 0, 2])
+    probs[0, [3, 5]] = [0.90, 0.02]  # right
+    probs[1, [1, 7]] = [0.60, 0.30]  # wrong: 1 over 7
+    probs[2, [4, 1, 8]] = [0.45, 0.20, 0.30]  # wrong: 4, runner-up 8 (not the true 1)
+    probs[3, [0, 6]] = [0.50, 0.40]  # right
+    probs[4, [9, 2]] = [0.85, 0.05]  # wrong and most confident
+    table = misclassified_table(probs, labels)
+    assert list(table.columns) == list(MISCLASSIFIED_COLUMNS)
+    assert table["index"].tolist() == [4, 1, 2]  # by confidence, highest first
+    assert table["true"].tolist() == [2, 7, 1]
+    assert table["pred"].tolist() == [9, 1, 4]
+    assert table["runner_up"].tolist() == [2, 7, 8]
+    np.testing.assert_allclose(table["confidence"], [0.85, 0.60, 0.45])
+    np.testing.assert_allclose(table["runner_up_prob"], [0.05, 0.30, 0.30])
+
+
+def test_misclassified_table_refuses_mismatched_inputs():
+    with pytest.raises(ValueError, match=r"probs has shape \(3, 10\), labels \(4,\)"):
+        misclassified_table(np.zeros((3, 10)), np.zeros(4))
+
+
+def test_write_misclassified_reads_npz_and_imports_no_torch(tmp_path):
+    probs = np.eye(10, dtype=np.float16)[[1, 2, 3]] * np.float16(0.9) + np.float16(0.01)
+    npz = tmp_path / "predictions.npz"
+    np.savez_compressed(npz, probs=probs, labels=np.array([1, 5, 3], dtype=np.int64))
+    out = tmp_path / "misclassified.csv"
+    # A fresh interpreter: the misclassified rule must not pay for importing torch.
+    code = (
+        "import sys; from mnist_study.evaluate import write_misclassified; "
+        f"write_misclassified({str(npz)!r}, {str(out)!r}); "
+        "assert 'torch' not in sys.modules, 'torch was imported'"
+    )
+    env = {**os.environ, "PYTHONPATH": str(SRC)}
+    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    table = pd.read_csv(out)
+    assert list(table.columns) == list(MISCLASSIFIED_COLUMNS)
+    assert table[["index", "true", "pred", "runner_up"]].values.tolist() == [[1, 5, 2, 0]]
+    returned = write_misclassified(npz, tmp_path / "again.csv")
+    pd.testing.assert_frame_equal(returned, table, check_dtype=False)
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    """A checkpoint of an MLP fitted for a few steps on the synthetic cache."""
+    cache = make_cache()
+    folder = tmp_path_factory.mktemp("run")
+    torch.manual_seed(0)
+    spec = spec_from_dict({"kind": "mlp", "hidden": [32]})
+    model = spec.build()
+    x = (cache["train_images"].reshape(-1, 784).float() / 255 - cache["mean"]) / cache["std"]
+    optimizer = torch.optim.Adam(model.parameters(), lr=0.01)
+    for _ in range(30):
+        optimizer.zero_grad()
+        torch.nn.functional.cross_entropy(model(x), cache["train_labels"]).backward()
+        optimizer.step()
+    save_checkpoint(folder / "model.pt", model, spec, {}, cache["mean"], cache["std"])
+    return cache, folder, model.eval()
+
+
+def test_evaluate_run_writes_metrics_and_predictions(trained, tmp_path):
+    cache, folder, model = trained
+    metrics = evaluate_run(
+        cache,
+        folder / "model.pt",
+        tmp_path / "metrics.json",
+        tmp_path / "predictions.npz",
+        "cpu",
+        1,
+    )
+    assert json.loads((tmp_path / "metrics.json").read_text()) == metrics
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["metrics.json", "predictions.npz"]
+    x = (cache["test_images"].reshape(-1, 784).float() / 255 - cache["mean"]) / cache["std"]
+    with torch.no_grad():
+        logits = model(x)
+    labels = cache["test_labels"]
+    assert metrics["n_test"] == 200
+    assert metrics["test_acc"] == pytest.approx((logits.argmax(1) == labels).double().mean().item())
+    assert metrics["test_acc"] > 0.8
+    assert metrics["test_loss"] == pytest.approx(
+        torch.nn.functional.cross_entropy(logits, labels).item(), rel=1e-5
+    )
+    assert np.sum(metrics["confusion"]) == 200
+    assert np.trace(metrics["confusion"]) == round(metrics["test_acc"] * 200)
+
+    with np.load(tmp_path / "predictions.npz") as npz:
+        assert sorted(npz.files) == ["labels", "probs"]
+        probs, saved_labels = npz["probs"], npz["labels"]
+    assert probs.dtype == np.float16 and probs.shape == (200, 10)
+    assert saved_labels.dtype == np.int64 and saved_labels.tolist() == labels.tolist()
+    np.testing.assert_allclose(probs.astype(np.float32).sum(1), 1, atol=5e-3)
+    np.testing.assert_allclose(probs, torch.softmax(logits, 1).numpy(), atol=1e-3)
+    wrong = misclassified_table(probs, saved_labels)
+    assert len(wrong) == 200 - np.trace(metrics["confusion"])
+
+
+def test_evaluate_run_reads_the_cache_from_a_path(trained, tmp_path):
+    cache, folder, _ = trained
+    torch.save(cache, tmp_path / "cache.pt")
+    from_dict = evaluate_run(cache, folder / "model.pt", tmp_path / "a.json", tmp_path / "a.npz")
+    from_path = evaluate_run(
+        tmp_path / "cache.pt", folder / "model.pt", tmp_path / "b.json", tmp_path / "b.npz"
+    )
+    assert from_dict == from_path

@@ -1,0 +1,391 @@
+"""Plots and the HTML report from small run outputs the test writes itself (no training).
+
+Every figure must be a real PNG; the report must embed each one with a caption and alt text.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+from html.parser import HTMLParser
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from mnist_study import analysis, plots, report
+from mnist_study.evaluate import misclassified_table
+from mnist_study.tables import write_tables
+
+REPO = Path(__file__).resolve().parents[1]
+PNG = b"\x89PNG\r\n\x1a\n"
+N_TEST = 60
+SEEDS = (0, 1)
+VARIANTS = {
+    "lin": {"label": "Linear", "model": {"kind": "linear"}, "seed_reference": 92.1},
+    "mlp": {"label": "MLP 16", "model": {"kind": "mlp", "hidden": [16]}, "seed_reference": 98.1},
+    "drop": {
+        "label": "MLP 16 dropout",
+        "model": {"kind": "mlp", "hidden": [16], "dropout": 0.5},
+        "seed_reference": 97.9,
+    },
+    "wide": {"label": "MLP 32", "model": {"kind": "mlp", "hidden": [32]}},
+}
+STUDIES = {
+    "baseline": {
+        "title": "Model families",
+        "question": "Which family wins?",
+        "variants": ["lin", "mlp", "drop"],
+        "factor": {"label": "Model", "values": ["Linear", "MLP", "MLP + dropout"]},
+    },
+    "width": {
+        "title": "Width",
+        "question": "Does width help?",
+        "variants": ["mlp", "wide"],
+        "factor": {"label": "Hidden units", "values": [16, 32], "log": True},
+    },
+}
+CLAIMS = {
+    "hidden": {
+        "statement": "A hidden layer improves on the linear model.",
+        "metric": "test_acc",
+        "variants": ["lin", "mlp"],
+        "expect": "increase",
+    },
+    "gap": {
+        "statement": "Dropout improves generalization.",
+        "metric": "gap",
+        "variants": ["mlp", "drop"],
+        "expect": "decrease",
+    },
+    "examples": {
+        "statement": "Regularization may lower accuracy on particular examples.",
+        "metric": "disagreements",
+        "variants": ["mlp", "drop"],
+        "expect": "present",
+    },
+}
+SKILL = {"lin": 1.5, "mlp": 3.0, "drop": 2.5, "wide": 3.2}
+DOT = """digraph snakemake_dag {
+    graph[bgcolor=white, margin=0];
+    0[label = "all", color = "0.1 0.6 0.85", style="rounded"];
+    1[label = "train", color = "0.2 0.6 0.85", style="rounded"];
+    2[label = "cache_data", color = "0.3 0.6 0.85", style="rounded"];
+    3[label = "report", color = "0.4 0.6 0.85", style="rounded"];
+    2 -> 1
+    1 -> 3
+    3 -> 0
+}
+"""
+
+
+def write_run(run: Path, variant: str, seed: int, labels: np.ndarray) -> None:
+    rng = np.random.default_rng(100 * seed + len(variant))
+    run.mkdir(parents=True)
+    epochs = 3
+    acc = np.array([0.6, 0.8, 0.9]) + 0.02 * SKILL[variant] / 3 + rng.normal(0, 0.005, epochs)
+    history = pd.DataFrame(
+        {
+            "epoch": range(1, epochs + 1),
+            "train_loss": [1.2, 0.6, 0.4],
+            "train_acc": acc - 0.03,
+            "train_eval_loss": [1.0, 0.5, 0.3],
+            "train_eval_acc": acc + 0.02,
+            "val_loss": [1.1, 0.55, 0.45],
+            "val_acc": acc,
+            "lr": [0.01, 0.005, 0.0],
+            "seconds": [0.1, 0.1, 0.1],
+        }
+    )
+    history.to_csv(run / "history.csv", index=False)
+    logits = rng.normal(0, 1, (len(labels), 10))
+    logits[np.arange(len(labels)), labels] += SKILL[variant]
+    probs = np.exp(logits) / np.exp(logits).sum(1, keepdims=True)
+    pred = probs.argmax(1)
+    confusion = np.zeros((10, 10), int)
+    np.add.at(confusion, (labels, pred), 1)
+    metrics = {
+        "test_loss": 0.5,
+        "test_acc": float((pred == labels).mean()),
+        "n_test": len(labels),
+        "per_class_acc": (np.diag(confusion) / np.maximum(confusion.sum(1), 1)).tolist(),
+        "confusion": confusion.tolist(),
+    }
+    (run / "metrics.json").write_text(json.dumps(metrics))
+    np.savez(run / "predictions.npz", probs=probs.astype(np.float16), labels=labels)
+    misclassified_table(probs, labels).to_csv(run / "misclassified.csv", index=False)
+    info = {
+        "params": 7850 if variant == "lin" else 12730,
+        "flops_per_sample": 15680,
+        "train_seconds": 1.5 + seed,
+        "device": "cpu",
+        "threads": 1,
+    }
+    (run / "train.json").write_text(json.dumps(info))
+    hidden = VARIANTS[variant]["model"].get("hidden", [])
+    sizes = [784, *hidden, 10]
+    state = {
+        f"{2 * i + 1}.weight": torch.randn(b, a, generator=torch.Generator().manual_seed(i))
+        for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:], strict=True))
+    }
+    torch.save(
+        {"format": 1, "spec": VARIANTS[variant]["model"], "state_dict": state}, run / "model.pt"
+    )
+
+
+@pytest.fixture(scope="module")
+def study(tmp_path_factory) -> dict:
+    """A finished mini study: run outputs, tables, analysis files, figures and the report."""
+    root = tmp_path_factory.mktemp("mini")
+    rng = np.random.default_rng(7)
+    labels = np.tile(np.arange(10), N_TEST // 10)
+    images = (rng.random((N_TEST, 28, 28)) * 255).astype(np.uint8)
+    cache = root / "cache.pt"
+    torch.save(
+        {
+            "dataset": "mnist",
+            "test_images": torch.from_numpy(images),
+            "test_labels": torch.from_numpy(labels),
+            "train_idx": torch.arange(50),
+            "val_idx": torch.arange(50, 60),
+            "sha256": {"t10k-labels-idx1-ubyte": "ab" * 32},
+        },
+        cache,
+    )
+    keys = [(v, s) for v in VARIANTS for s in SEEDS]
+    runs = {k: root / "runs" / k[0] / f"seed{k[1]}" for k in keys}
+    for (v, s), path in runs.items():
+        write_run(path, v, s, labels)
+
+    def files(name):
+        return [runs[k] / name for k in keys]
+
+    tables = root / "tables"
+    write_tables(
+        keys,
+        files("train.json"),
+        files("history.csv"),
+        files("metrics.json"),
+        runs=tables / "runs.csv",
+        summary=tables / "summary.csv",
+    )
+    a = root / "analysis"
+    analysis.write_statistics(
+        tables / "runs.csv",
+        keys,
+        files("predictions.npz"),
+        STUDIES,
+        a / "variants.csv",
+        a / "pairs.csv",
+    )
+    analysis.write_claims(
+        tables / "runs.csv",
+        keys,
+        files("history.csv"),
+        files("predictions.npz"),
+        CLAIMS,
+        a / "claims.json",
+        a / "claims.md",
+    )
+    analysis.write_errors(
+        keys,
+        files("misclassified.csv"),
+        runs[keys[0]] / "predictions.npz",
+        ("mlp", "drop"),
+        a / "errors.json",
+    )
+
+    f = root / "figures"
+    labels_of = {v: e["label"] for v, e in VARIANTS.items()}
+    out = {
+        "curves": {v: f / "curves" / f"{v}.png" for v in VARIANTS},
+        "galleries": {v: f / "galleries" / f"{v}.png" for v in VARIANTS},
+        "study_curves": {s: f / "studies" / f"{s}_curves.png" for s in STUDIES},
+        "study_factor": {s: f / "studies" / f"{s}_factor.png" for s in STUDIES},
+        "confusion": {s: f / "confusion" / f"{s}.png" for s in STUDIES},
+    }
+    plots.plot_curves(keys, files("history.csv"), out["curves"], labels_of)
+    plots.plot_studies(
+        STUDIES,
+        keys,
+        files("history.csv"),
+        a / "variants.csv",
+        out["study_curves"],
+        out["study_factor"],
+        labels_of,
+    )
+    plots.plot_confusion(STUDIES, keys, files("metrics.json"), out["confusion"], labels_of)
+    plots.plot_weights(
+        runs[("lin", 0)] / "model.pt",
+        runs[("mlp", 0)] / "model.pt",
+        f / "weights/templates.png",
+        f / "weights/features.png",
+        "MLP 16",
+    )
+    plots.plot_galleries(cache, keys, files("misclassified.csv"), out["galleries"], labels_of)
+    singles = {
+        n: f / "errors" / f"{n}.png" for n in ("hardest", "confused", "overlap", "disagreements")
+    }
+    plots.plot_errors(cache, a / "errors.json", *singles.values(), labels=labels_of)
+    (root / "rulegraph.dot").write_text(DOT)
+    plots.plot_rulegraph(root / "rulegraph.dot", f / "rulegraph.png")
+    bench = root / "benchmarks"
+    for v, s in keys:
+        path = bench / "train" / v / f"seed{s}.tsv"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("s\th:m:s\tmax_rss\n1.25\t0:00:01\t100\n")
+    (bench / "plot_curves.tsv").write_text("s\th:m:s\n0.5\t0:00:00\n")
+
+    inputs = {
+        "runs": tables / "runs.csv",
+        "stats": a / "variants.csv",
+        "pairs": a / "pairs.csv",
+        "claims": a / "claims.json",
+        "errors": a / "errors.json",
+        "cache": cache,
+        "info": files("train.json"),
+        "benchmarks": sorted(bench.rglob("*.tsv")),
+        "curves": list(out["curves"].values()),
+        "galleries": list(out["galleries"].values()),
+        "study_curves": list(out["study_curves"].values()),
+        "study_factor": list(out["study_factor"].values()),
+        "confusion": list(out["confusion"].values()),
+        "templates": f / "weights/templates.png",
+        "features": f / "weights/features.png",
+        **singles,
+        "rulegraph_png": f / "rulegraph.png",
+        "rulegraph_dot": root / "rulegraph.dot",
+        "template": REPO / "report/report.html.j2",
+        "css": REPO / "report/style.css",
+    }
+    params = {
+        "variants": VARIANTS,
+        "studies": STUDIES,
+        "config_hash": "0123456789ab",
+        "repo": str(root),
+        "linear_variant": "lin",
+        "mlp_variant": "mlp",
+    }
+    report.write_report(inputs, params, root / "report.html")
+    return {"root": root, "figures": f, "html": (root / "report.html").read_text()}
+
+
+class Images(HTMLParser):
+    def __init__(self):
+        super().__init__()
+        self.images, self.captions, self.rows, self.links = [], 0, [], []
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        if tag == "img":
+            self.images.append(attrs)
+        if tag == "figcaption":
+            self.captions += 1
+        if tag == "tr" and "data-variant" in attrs:
+            self.rows.append(attrs["data-variant"])
+        for key in ("src", "href"):
+            if key in attrs:
+                self.links.append(attrs[key])
+
+
+def parsed(html: str) -> Images:
+    parser = Images()
+    parser.feed(html)
+    return parser
+
+
+def test_every_plot_is_a_png(study):
+    pngs = sorted(study["figures"].rglob("*.png"))
+    # 4 curves + 4 galleries + 2x2 study figures + 2 confusion + 2 weights + 4 errors + graph
+    assert len(pngs) == 4 + 4 + 4 + 2 + 2 + 4 + 1
+    for path in pngs:
+        data = path.read_bytes()
+        assert data.startswith(PNG), path
+        assert len(data) > 2000, path  # a real image, not an empty canvas
+    assert not list(study["figures"].rglob("*.tmp"))
+
+
+def test_report_lists_every_variant_in_the_results_table(study):
+    page = parsed(study["html"])
+    assert page.rows == list(VARIANTS)
+    for entry in VARIANTS.values():
+        assert entry["label"] in study["html"]
+
+
+def test_report_embeds_every_figure_with_alt_text_and_caption(study):
+    page = parsed(study["html"])
+    # Per variant curves and galleries, 3 per study, 4 error figures, 2 weights, the graph.
+    assert len(page.images) == 4 + 4 + 3 * 2 + 4 + 2 + 1
+    assert page.captions == len(page.images)
+    for img in page.images:
+        assert img["alt"].strip(), img["src"][:40]
+        assert img["src"].startswith("data:image/png;base64,")
+        assert base64.b64decode(img["src"].split(",", 1)[1]).startswith(PNG)
+    # Self-contained: nothing is fetched from elsewhere.
+    assert not [link for link in page.links if re.match(r"(https?:)?//|file:", link)]
+
+
+def test_report_sections_in_order_with_numbers(study):
+    html = study["html"]
+    ids = [
+        "summary",
+        "results",
+        "claims",
+        "study-baseline",
+        "study-width",
+        "misclassified",
+        "provenance",
+    ]
+    positions = [html.index(f'<section id="{i}"') for i in ids]
+    assert positions == sorted(positions)
+    # The seed's figures sit beside their rows; the claims carry their verdicts.
+    assert "92.1%" in html and "98.1%" in html and "97.9%" in html
+    verdicts = json.loads((study["root"] / "analysis/claims.json").read_text())
+    for claim in verdicts:
+        assert f'id="claim-{claim["name"]}"' in html
+        assert f'class="verdict {claim["verdict"]}"' in html
+    assert "ab" * 32 in html  # dataset checksum
+    assert "0123456789ab" in html  # config hash
+    assert "not a git checkout" in html
+    assert re.search(r"<td>train</td><td class=\"num\">8</td>", html)  # 8 benchmarked jobs
+
+
+def test_study_paragraph_numbers_come_from_the_results(study):
+    stats = pd.read_csv(study["root"] / "analysis/variants.csv")
+    acc = stats[stats["metric"] == "test_acc"].set_index("variant")["mean"]
+    best = max(STUDIES["baseline"]["variants"], key=lambda v: acc[v])
+    assert f"to {100 * acc[best]:.2f}% ({VARIANTS[best]['label']}" in study["html"]
+
+
+def test_report_refuses_a_figure_without_alt_text(tmp_path):
+    png = tmp_path / "x.png"
+    png.write_bytes(PNG + b"rest")
+    with pytest.raises(ValueError, match="caption and alt text"):
+        report.figure(png, "caption", "", "x")
+    not_png = tmp_path / "y.png"
+    not_png.write_text("text")
+    with pytest.raises(ValueError, match="not a PNG"):
+        report.data_uri(not_png)
+
+
+def test_benchmark_times_per_rule(tmp_path):
+    for rule, values in {"train": [1.0, 3.0], "evaluate": [0.5]}.items():
+        for i, s in enumerate(values):
+            path = tmp_path / "benchmarks" / rule / f"v{i}" / "seed0.tsv"
+            path.parent.mkdir(parents=True)
+            path.write_text(f"s\th:m:s\n{s}\t0:00:01\n")
+    table = report.benchmark_times(sorted((tmp_path / "benchmarks").rglob("*.tsv")))
+    rows = table.set_index("rule")
+    assert rows.loc["train", "jobs"] == 2 and rows.loc["train", "total_s"] == 4.0
+    assert rows.loc["train", "max_s"] == 3.0 and rows.loc["evaluate", "mean_s"] == 0.5
+
+
+def test_rulegraph_parser_reads_snakemake_dot():
+    nodes, edges = plots.parse_dot(DOT)
+    assert nodes == {"0": "all", "1": "train", "2": "cache_data", "3": "report"}
+    assert edges == [("2", "1"), ("1", "3"), ("3", "0")]
+    with pytest.raises(ValueError, match="no nodes"):
+        plots.parse_dot("digraph {}")

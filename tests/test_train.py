@@ -1,0 +1,326 @@
+"""Tests of the training loop: it learns, it is deterministic, and it resumes after a kill.
+
+The data is a small synthetic cache in the tensor cache's format, made here.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+
+import pandas as pd
+import pytest
+import torch
+from helpers import synthetic_digits
+
+from mnist_study import train as train_mod
+from mnist_study.models import load_checkpoint
+from mnist_study.train import (
+    HISTORY_COLUMNS,
+    Optimizer,
+    TrainConfig,
+    lr_at,
+    prepare_data,
+    train_run,
+)
+
+MLP = {"kind": "mlp", "hidden": [32]}
+DROPOUT_MLP = {"kind": "mlp", "hidden": [32], "dropout": 0.5, "input_dropout": 0.2}
+CNN = {"kind": "cnn", "channels": [4, 8], "dropout": 0.25}
+FAST = {"optimizer": "adamw", "lr": 0.01, "batch_size": 32, "epochs": 4, "threads": 1}
+
+
+def make_cache(n_train: int = 600, n_val: int = 100, n_test: int = 200) -> dict:
+    """A tensor cache as mnist_study.data builds it, on synthetic digits."""
+    images, labels = synthetic_digits(n_train, seed=1)
+    test_images, test_labels = synthetic_digits(n_test, seed=2)
+    images = torch.from_numpy(images)
+    pixels = images[n_val:].float() / 255
+    return {
+        "dataset": "synthetic",
+        "classes": [str(d) for d in range(10)],
+        "train_images": images,
+        "train_labels": torch.from_numpy(labels).long(),
+        "test_images": torch.from_numpy(test_images),
+        "test_labels": torch.from_numpy(test_labels).long(),
+        "train_idx": torch.arange(n_val, n_train),
+        "val_idx": torch.arange(n_val),
+        "mean": pixels.mean().item(),
+        "std": pixels.std().item(),
+    }
+
+
+@pytest.fixture(scope="module")
+def cache():
+    return make_cache()
+
+
+def run(cache, folder, spec=MLP, config=None, **kwargs):
+    """Train into ``folder``; returns (train.json, history frame, checkpoint state dict)."""
+    config = {**FAST, "seed": 0, **(config or {})}
+    info = train_run(
+        cache,
+        spec,
+        config,
+        checkpoint=folder / "model.pt",
+        history=folder / "history.csv",
+        info=folder / "train.json",
+        resume=folder / "resume.pt",
+        **kwargs,
+    )
+    state = torch.load(folder / "model.pt", weights_only=True)["state_dict"]
+    return info, pd.read_csv(folder / "history.csv"), state
+
+
+def same_weights(a: dict, b: dict) -> bool:
+    return a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+
+
+def metrics_text(folder) -> str:
+    """history.csv without its wall-clock column: everything that must repeat bit for bit."""
+    lines = (folder / "history.csv").read_text().splitlines()
+    return "\n".join(line.rsplit(",", 1)[0] for line in lines)
+
+
+def test_training_lowers_the_loss_and_learns(cache, tmp_path):
+    info, history, _ = run(cache, tmp_path, config={"epochs": 5})
+    assert list(history.columns) == list(HISTORY_COLUMNS)
+    assert list(history["epoch"]) == [1, 2, 3, 4, 5]
+    assert history["train_loss"].iloc[-1] < 0.5 * history["train_loss"].iloc[0]
+    assert history["val_loss"].iloc[-1] < history["val_loss"].iloc[0]
+    assert history["val_acc"].iloc[-1] >= 0.9
+    assert history["train_eval_acc"].iloc[-1] >= 0.95
+    for column in ("train_acc", "train_eval_acc", "val_acc"):
+        assert history[column].between(0, 1).all()
+    assert (history["seconds"] > 0).all()
+    assert not (tmp_path / "resume.pt").exists()  # deleted once the outputs are written
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["history.csv", "model.pt", "train.json"]
+
+    on_disk = json.loads((tmp_path / "train.json").read_text())
+    assert on_disk == info
+    assert info["params"] == 784 * 32 + 32 + 32 * 10 + 10
+    assert info["flops_per_sample"] == 2 * (784 * 32 + 32 * 10)
+    assert info["epochs"] == 5 and info["device"] == "cpu" and info["threads"] == 1
+    assert info["torch_version"] == torch.__version__
+    assert info["final"] == {k: history[k].iloc[-1] for k in HISTORY_COLUMNS[1:7]}
+    assert info["best_epoch"] == int(history.loc[history["val_acc"].idxmax(), "epoch"])
+    assert info["train_seconds"] == pytest.approx(history["seconds"].sum())
+    assert info["spec"]["hidden"] == [32] and info["train_config"]["lr"] == FAST["lr"]
+
+
+def test_dropout_shows_in_train_mode_metrics_only(cache, tmp_path):
+    """The running train loss (train mode, dropout on) is worse than the eval-mode one."""
+    _, history, _ = run(cache, tmp_path, spec=DROPOUT_MLP, config={"epochs": 5})
+    last = history.iloc[-1]
+    assert last["train_loss"] > last["train_eval_loss"]
+
+
+def test_checkpoint_rebuilds_the_trained_model(cache, tmp_path):
+    info, _, _ = run(cache, tmp_path, spec=CNN, config={"epochs": 2})
+    model, ckpt = load_checkpoint(tmp_path / "model.pt")
+    assert ckpt["spec"] == info["spec"] and ckpt["train_config"] == info["train_config"]
+    assert (ckpt["mean"], ckpt["std"]) == (cache["mean"], cache["std"])
+    data = prepare_data(cache, "cpu")
+    with torch.inference_mode():
+        acc = (model(data.val_x).argmax(1) == data.val_y).double().mean().item()
+    assert acc == info["final"]["val_acc"]
+
+
+@pytest.mark.parametrize("spec", [DROPOUT_MLP, CNN], ids=["dropout_mlp", "cnn"])
+def test_same_seed_same_run_different_seed_different_run(cache, tmp_path, spec):
+    _, _, a = run(cache, tmp_path / "a", spec=spec, config={"epochs": 2})
+    _, _, b = run(cache, tmp_path / "b", spec=spec, config={"epochs": 2})
+    _, _, c = run(cache, tmp_path / "c", spec=spec, config={"epochs": 2, "seed": 1})
+    assert same_weights(a, b)
+    assert metrics_text(tmp_path / "a") == metrics_text(tmp_path / "b")
+    assert not same_weights(a, c)
+    assert metrics_text(tmp_path / "a") != metrics_text(tmp_path / "c")
+
+
+class Killed(Exception):
+    """Stands in for SIGKILL: the process stops wherever it is."""
+
+
+@pytest.mark.parametrize("schedule", ["onecycle", "constant"])
+@pytest.mark.parametrize("optimizer", ["adamw", "sgd_momentum"])
+def test_a_run_killed_mid_epoch_resumes_to_the_same_result(
+    cache, tmp_path, monkeypatch, optimizer, schedule
+):
+    config = {"epochs": 4, "optimizer": optimizer, "schedule": schedule}
+    _, whole_history, whole = run(cache, tmp_path / "whole", spec=DROPOUT_MLP, config=config)
+
+    real_epoch = train_mod.train_epoch
+    calls = []
+
+    def dies_in_epoch_3(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 3:
+            real_epoch(*args, **kwargs)  # half the work of epoch 3 is lost with the process
+            raise Killed
+        return real_epoch(*args, **kwargs)
+
+    folder = tmp_path / "killed"
+    monkeypatch.setattr(train_mod, "train_epoch", dies_in_epoch_3)
+    with pytest.raises(Killed):
+        run(cache, folder, spec=DROPOUT_MLP, config=config)
+    assert sorted(p.name for p in folder.iterdir()) == ["resume.pt"]  # nothing looks finished
+    monkeypatch.setattr(train_mod, "train_epoch", real_epoch)
+
+    messages = []
+    info, history, resumed = run(
+        cache, folder, spec=DROPOUT_MLP, config=config, log=messages.append
+    )
+    assert info["resumed_after_epoch"] == 2
+    assert any("continuing after epoch 2 of 4" in m for m in messages)
+    assert same_weights(whole, resumed)
+    assert metrics_text(tmp_path / "whole") == metrics_text(folder)
+    assert list(history["epoch"]) == list(whole_history["epoch"])
+    assert not (folder / "resume.pt").exists()
+
+
+def test_resume_state_of_another_config_is_ignored(cache, tmp_path):
+    folder = tmp_path / "run"
+
+    def stop(epoch, row):
+        if epoch == 1:
+            raise Killed
+
+    with pytest.raises(Killed):
+        run(cache, folder, config={"lr": 0.02}, on_epoch_end=stop)
+    assert (folder / "resume.pt").exists()
+    messages = []
+    info, _, weights = run(cache, folder, config={"lr": 0.01}, log=messages.append)
+    assert info["resumed_after_epoch"] == 0
+    assert any("another spec, config or device; starting fresh" in m for m in messages)
+    _, _, fresh = run(cache, tmp_path / "fresh", config={"lr": 0.01})
+    assert same_weights(weights, fresh)
+
+
+def test_unreadable_resume_state_means_a_fresh_start(cache, tmp_path):
+    (tmp_path / "resume.pt").write_bytes(b"not a torch file")
+    messages = []
+    info, _, _ = run(cache, tmp_path, config={"epochs": 1}, log=messages.append)
+    assert info["resumed_after_epoch"] == 0
+    assert any("unreadable" in m for m in messages)
+
+
+def test_a_different_thread_count_still_resumes(cache, tmp_path):
+    def stop(epoch, row):
+        if epoch == 1:
+            raise Killed
+
+    with pytest.raises(Killed):
+        run(cache, tmp_path, config={"epochs": 2, "threads": 1}, on_epoch_end=stop)
+    info, _, _ = run(cache, tmp_path, config={"epochs": 2, "threads": 2})
+    assert info["resumed_after_epoch"] == 1 and info["threads"] == 2
+
+
+@pytest.mark.parametrize("kind", ["sgd", "sgd_momentum", "adam", "adamw"])
+def test_optimizer_steps_like_torch_optim(kind):
+    """The functional fused kernels give the same weights as torch.optim's fused classes."""
+    config = TrainConfig(optimizer=kind, lr=0.05, weight_decay=0.01, momentum=0.9)
+    torch.manual_seed(0)
+    ours = torch.nn.Sequential(torch.nn.Linear(6, 5), torch.nn.Tanh(), torch.nn.Linear(5, 3))
+    theirs = torch.nn.Sequential(torch.nn.Linear(6, 5), torch.nn.Tanh(), torch.nn.Linear(5, 3))
+    theirs.load_state_dict(ours.state_dict())
+    cls, extra = {
+        "sgd": (torch.optim.SGD, {}),
+        "sgd_momentum": (torch.optim.SGD, {"momentum": 0.9}),
+        "adam": (torch.optim.Adam, {}),
+        "adamw": (torch.optim.AdamW, {}),
+    }[kind]
+    reference = cls(theirs.parameters(), lr=0.05, weight_decay=0.01, fused=True, **extra)
+    optimizer = Optimizer(ours.parameters(), config)
+    x, y = torch.randn(8, 6), torch.randint(0, 3, (8,))
+    for step in range(4):
+        lr = 0.05 * (step + 1) / 4  # a changing rate, as the schedules make
+        for group in reference.param_groups:
+            group["lr"] = lr
+        for model, opt in ((ours, optimizer), (theirs, reference)):
+            opt.zero_grad()
+            torch.nn.functional.cross_entropy(model(x), y).backward()
+        optimizer.step(lr)
+        reference.step()
+    for a, b in zip(ours.parameters(), theirs.parameters(), strict=True):
+        assert torch.equal(a, b)
+    assert not torch.equal(ours[0].weight, torch.nn.Linear(6, 5).weight)
+
+
+def test_schedules():
+    total = 100
+    constant = TrainConfig(schedule="constant", lr=0.1)
+    assert {lr_at(constant, s, total) for s in range(total)} == {0.1}
+    cosine = TrainConfig(schedule="cosine", lr=0.1)
+    lrs = [lr_at(cosine, s, total) for s in range(total)]
+    assert lrs[0] == 0.1 and all(a > b for a, b in zip(lrs, lrs[1:], strict=False))
+    assert lrs[-1] < 0.001
+    onecycle = TrainConfig(schedule="onecycle", lr=0.1)
+    lrs = [lr_at(onecycle, s, total) for s in range(total)]
+    peak = max(range(total), key=lrs.__getitem__)
+    assert peak == 25 and math.isclose(lrs[peak], 0.1)
+    assert math.isclose(lrs[0], 0.1 / 25)
+    assert all(a < b for a, b in zip(lrs[:peak], lrs[1 : peak + 1], strict=True))
+    assert all(a > b for a, b in zip(lrs[peak:], lrs[peak + 1 :], strict=False))
+    assert lrs[-1] < 0.001
+
+
+def test_history_records_the_schedule(cache, tmp_path):
+    _, history, _ = run(cache, tmp_path, config={"schedule": "cosine", "lr": 0.01})
+    steps = math.ceil(500 / FAST["batch_size"])
+    config = TrainConfig(schedule="cosine", lr=0.01, epochs=FAST["epochs"])
+    expected = [lr_at(config, e * steps - 1, steps * FAST["epochs"]) for e in (1, 2, 3, 4)]
+    assert list(history["lr"]) == expected
+
+
+def test_eval_subset_is_fixed_and_inside_the_training_split(cache):
+    a = prepare_data(cache, "cpu", eval_train_size=50)
+    b = prepare_data(cache, "cpu", eval_train_size=50)
+    assert len(a.train_eval_x) == 50 and torch.equal(a.train_eval_x, b.train_eval_x)
+    # Every eval image is a training image, never a validation one.
+    train_rows = {tuple(r.tolist()) for r in a.train_x}
+    assert all(tuple(r.tolist()) in train_rows for r in a.train_eval_x)
+    assert len(a.val_x) == 100 and len(a.train_x) == 500
+    assert a.train_x.mean().abs() < 0.05 and (a.train_x.std() - 1).abs() < 0.05
+
+
+@pytest.mark.parametrize(
+    "config, words",
+    [
+        ({"optimizer": "rmsprop"}, ["training.optimizer", "'rmsprop'", "'sgd_momentum'"]),
+        ({"schedule": "step"}, ["training.schedule", "'onecycle'"]),
+        ({"device": "tpu"}, ["training.device", "'cuda'"]),
+        ({"lr": 0}, ["training.lr", "(0, inf)"]),
+        ({"lr": "fast"}, ["training.lr", "'fast'"]),
+        ({"weight_decay": -1}, ["training.weight_decay", "[0, inf)"]),
+        ({"momentum": 1.0}, ["training.momentum", "[0, 1)"]),
+        ({"batch_size": 0}, ["training.batch_size", ">= 1"]),
+        ({"epochs": 2.5}, ["training.epochs", "integer"]),
+        ({"seed": -1}, ["training.seed", ">= 0"]),
+        ({"threads": 0}, ["training.threads", "positive integer or null"]),
+        ({"learning_rate": 0.1}, ["'learning_rate'", "'lr'", "'batch_size'"]),
+    ],
+)
+def test_bad_training_configs_name_the_key_and_what_is_valid(config, words):
+    with pytest.raises(ValueError) as err:
+        TrainConfig.from_dict(config)
+    for word in words:
+        assert word in str(err.value)
+
+
+def test_config_round_trip():
+    config = TrainConfig.from_dict({"optimizer": "sgd", "lr": 1, "epochs": 3, "threads": None})
+    assert config.lr == 1.0 and isinstance(config.lr, float)
+    assert TrainConfig.from_dict(config.to_dict()) == config
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_training_on_cuda_keeps_data_on_the_gpu(cache, tmp_path):
+    data = prepare_data(cache, "cuda")
+    assert data.train_x.is_cuda and data.val_y.is_cuda and data.train_eval_x.is_cuda
+    info, history, state = run(cache, tmp_path, spec=CNN, config={"device": "cuda", "epochs": 3})
+    assert info["device"] == "cuda"
+    assert history["train_loss"].iloc[-1] < history["train_loss"].iloc[0]
+    assert history["val_acc"].iloc[-1] >= 0.8
+    assert all(t.device.type == "cpu" for t in state.values())  # checkpoints load anywhere
+    model, _ = load_checkpoint(tmp_path / "model.pt", map_location="cuda")
+    assert next(model.parameters()).is_cuda

@@ -1,0 +1,10 @@
+"""A verdict with its numbers for every configured claim (rule claims)."""
+
+from mnist_study.logs import to_file
+
+to_file(snakemake.log[0])
+
+from mnist_study.analysis import write_claims
+
+i, o, p = snakemake.input, snakemake.output, snakemake.params
+write_claims(i.runs, p.run_keys, i.history, i.predictions, p.claims, o.verdicts, o.text)

@@ -1,0 +1,11 @@
+"""Confusion heatmaps of every study's variants (rule plot_confusion)."""
+
+from mnist_study.logs import to_file
+
+to_file(snakemake.log[0])
+
+from mnist_study.plots import plot_confusion
+
+p = snakemake.params
+outputs = dict(zip(p.studies, snakemake.output.confusion, strict=True))
+plot_confusion(p.studies, p.run_keys, snakemake.input.metrics, outputs, p.labels)

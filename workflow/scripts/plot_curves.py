@@ -1,0 +1,11 @@
+"""Learning curves, one figure per variant (rule plot_curves)."""
+
+from mnist_study.logs import to_file
+
+to_file(snakemake.log[0])
+
+from mnist_study.plots import plot_curves
+
+p = snakemake.params
+outputs = dict(zip(p.variants, snakemake.output.curves, strict=True))
+plot_curves(p.run_keys, snakemake.input.history, outputs, p.labels)

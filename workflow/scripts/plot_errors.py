@@ -1,0 +1,18 @@
+"""Figures of the error analysis across models (rule plot_errors)."""
+
+from mnist_study.logs import to_file
+
+to_file(snakemake.log[0])
+
+from mnist_study.plots import plot_errors
+
+i, o = snakemake.input, snakemake.output
+plot_errors(
+    i.cache,
+    i.errors,
+    o.hardest,
+    o.confused,
+    o.overlap,
+    o.disagreements,
+    labels=snakemake.params.labels,
+)

@@ -1,0 +1,11 @@
+"""Galleries of misclassified test digits, one per variant (rule plot_galleries)."""
+
+from mnist_study.logs import to_file
+
+to_file(snakemake.log[0])
+
+from mnist_study.plots import plot_galleries
+
+i, p = snakemake.input, snakemake.params
+outputs = dict(zip(p.variants, snakemake.output.galleries, strict=True))
+plot_galleries(i.cache, p.run_keys, i.misclassified, outputs, p.labels)

@@ -1,0 +1,10 @@
+"""Linear weight templates and an MLP's first-layer features (rule plot_weights)."""
+
+from mnist_study.logs import to_file
+
+to_file(snakemake.log[0])
+
+from mnist_study.plots import plot_weights
+
+i, o = snakemake.input, snakemake.output
+plot_weights(i.linear, i.mlp, o.templates, o.features, snakemake.params.mlp_label)

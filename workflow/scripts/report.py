@@ -1,0 +1,11 @@
+"""Render the self-contained HTML report (rule report)."""
+
+from mnist_study.logs import to_file
+
+to_file(snakemake.log[0])
+
+from mnist_study.report import write_report
+
+inputs = dict(snakemake.input.items())
+params = dict(snakemake.params.items())
+write_report(inputs, params, snakemake.output.html)

@@ -1,0 +1,11 @@
+"""The workflow's rule graph as DOT text (rule rulegraph)."""
+
+from mnist_study.logs import to_file
+
+to_file(snakemake.log[0])
+
+import os
+
+from mnist_study.report import write_rulegraph
+
+write_rulegraph(snakemake.params.snakefile, os.getcwd(), snakemake.config, snakemake.output.dot)

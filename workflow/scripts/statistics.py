@@ -1,0 +1,10 @@
+"""Per-variant intervals over seeds and paired McNemar tests in every study (rule statistics)."""
+
+from mnist_study.logs import to_file
+
+to_file(snakemake.log[0])
+
+from mnist_study.analysis import write_statistics
+
+i, o, p = snakemake.input, snakemake.output, snakemake.params
+write_statistics(i.runs, p.run_keys, i.predictions, p.studies, o.variants, o.pairs)
