@@ -1,5 +1,6 @@
-"""Training-speed benchmark: this engine against the pytorch/examples MNIST loop, and against
-the machine's matmul peak. Prints numbers; run with ``python -m mnist_study.bench``.
+"""Training-speed benchmark: this engine against pytorch/examples' MNIST loop and a matmul.
+
+Prints numbers, it is not a test: ``python -m mnist_study.bench [--threads N] [--device cuda]``.
 
 (a) reference: torchvision MNIST, ToTensor + Normalize, DataLoader(batch_size=64, shuffle=True);
 (b) this engine's epoch; both train MLP 784-256-10 (ReLU, Adam 1e-3) for one epoch of the 60000
