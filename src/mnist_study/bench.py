@@ -157,6 +157,12 @@ def main(argv: list[str] | None = None) -> dict:
     # Paired ratios: a burst of load from elsewhere slows one repeat of both, not the median.
     speedup = statistics.median(e / r for e, r in zip(eng_rates, ref_rates, strict=True))
     print(f"  median: (a) {ref_rate:.0f}, (b) {eng_rate:.0f} samples/s, ratio {speedup:.1f}x")
+    # Best of each: the repeat least disturbed by other processes (timeit's advice).
+    best_speedup = max(eng_rates) / max(ref_rates)
+    print(
+        f"  best: (a) {max(ref_rates):.0f}, (b) {max(eng_rates):.0f} samples/s, "
+        f"ratio {best_speedup:.1f}x"
+    )
 
     config = TrainConfig(optimizer="adamw", lr=1e-3, batch_size=batch_size)
     big = Engine(images, labels, device, MLP_1024x2, config)
@@ -179,17 +185,27 @@ def main(argv: list[str] | None = None) -> dict:
     mlp_rate, mm_rate = statistics.median(mlp_rates), statistics.median(mm_rates)
     use = statistics.median(m / x for m, x in zip(mlp_rates, mm_rates, strict=True))
     print(f"  median: training {mlp_rate:.1f}, matmul {mm_rate:.1f} GFLOP/s, ratio {use:.1%}")
-    print(f"\nsummary: speedup {speedup:.1f}x over the reference; hardware use {use:.0%} of matmul")
+    best_use = max(mlp_rates) / max(mm_rates)
+    print(
+        f"  best: training {max(mlp_rates):.1f}, matmul {max(mm_rates):.1f} GFLOP/s, "
+        f"ratio {best_use:.1%}"
+    )
+    print(
+        f"\nsummary, median of paired repeats (best of each): speedup {speedup:.1f}x "
+        f"({best_speedup:.1f}x); hardware use {use:.0%} ({best_use:.0%}) of matmul"
+    )
     return {
         "device": where,
         "threads": threads,
         "reference_samples_per_s": ref_rate,
         "engine_samples_per_s": eng_rate,
         "speedup": speedup,
+        "speedup_best": best_speedup,
         "batch_size": batch_size,
         "mlp_gflops": mlp_rate,
         "matmul_gflops": mm_rate,
         "hardware_use": use,
+        "hardware_use_best": best_use,
     }
 
 

@@ -47,7 +47,7 @@ class TrainConfig:
     schedule: str = "onecycle"
     weight_decay: float = 0.0  # decoupled for adamw, L2 in the gradient otherwise
     momentum: float = 0.9  # sgd_momentum only
-    batch_size: int = 256
+    batch_size: int = 128
     epochs: int = 10
     seed: int = 0
     device: str = "auto"
@@ -252,18 +252,21 @@ def train_epoch(model, optimizer, x, y, perm, batch_size: int, lrs: list[float])
 
     model.train()
     loss_sum = torch.zeros((), device=x.device)
-    correct = torch.zeros((), dtype=torch.long, device=x.device)
+    predictions = torch.empty_like(perm)
     for i, start in enumerate(range(0, len(perm), batch_size)):
         idx = perm[start : start + batch_size]
-        inputs, targets = x[idx], y[idx]
+        # index_select gathers rows ~4x faster than x[idx] here (13 vs 60 us at batch 64), and
+        # beats a permuted copy of the whole set per epoch (120-200 ms).
+        inputs, targets = x.index_select(0, idx), y.index_select(0, idx)
         logits = model(inputs)
         loss = F.cross_entropy(logits, targets)
         optimizer.zero_grad()
         loss.backward()
         optimizer.step(lrs[i])
-        loss_sum += loss.detach() * len(idx)
-        correct += (logits.argmax(1) == targets).sum()
-    return loss_sum, correct
+        loss_sum.add_(loss.detach(), alpha=len(idx))
+        # One op per step; the comparison with the labels waits for the end of the epoch.
+        torch.argmax(logits.detach(), 1, out=predictions[start : start + batch_size])
+    return loss_sum, (predictions == y[perm]).sum()
 
 
 def evaluate(model, x, y, batch_size: int = EVAL_BATCH) -> tuple[float, float]:
