@@ -97,7 +97,6 @@ def write_run(run: Path, variant: str, seed: int, labels: np.ndarray) -> None:
             "val_loss": [1.1, 0.55, 0.45],
             "val_acc": acc,
             "lr": [0.01, 0.005, 0.0],
-            "seconds": [0.1, 0.1, 0.1],
         }
     )
     history.to_csv(run / "history.csv", index=False)

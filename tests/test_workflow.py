@@ -88,7 +88,7 @@ PLOTS_AND_REPORT = {rule for rule in AGGREGATES if rule.startswith("plot_")} | {
     "plot_rulegraph",
     "report",
 }
-# What reads runs.csv or its statistics; the other figures and the error sets read the runs directly.
+# What reads runs.csv or its statistics; other figures and the error sets read the runs.
 READ_TABLES = {"tables", "statistics", "claims", "plot_studies", "report"}
 
 
@@ -120,7 +120,7 @@ def test_nothing_to_do_after_a_complete_run(smoke_run):
 
 def test_learning_rate_change_reruns_only_that_variant(smoke_run):
     def edit(config):
-        config["variants"]["mlp"].setdefault("training", {})["lr"] = 0.005
+        config["variants"]["mlp"].setdefault("training", {})["lr"] = 0.0123
 
     with edited_config(smoke_run, edit):
         assert planned_jobs(smoke_run) == per_run("mlp") | AGGREGATES
