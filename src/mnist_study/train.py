@@ -32,7 +32,7 @@ HISTORY_COLUMNS = (
 )
 # Wall time per epoch goes to train.json, not history.csv: the history repeats bit for bit.
 FINAL_KEYS = HISTORY_COLUMNS[1:7]
-RESUME_FORMAT = 1
+RESUME_FORMAT = 2  # 2: wall times left history rows for their own list
 EVAL_BATCH = 1000  # images per forward pass when evaluating: memory, not speed, sets it
 ONECYCLE_WARMUP = 0.25  # fraction of the steps spent ramping up to the peak learning rate
 ONECYCLE_START = 1 / 25  # the ramp starts at this fraction of the peak (as torch's OneCycleLR)
@@ -370,7 +370,7 @@ def train_run(
         if device == "cuda":
             torch.cuda.set_rng_state(state["cuda_rng"])
         rows = list(state["history"])
-        epoch_seconds = list(state.get("epoch_seconds", [0.0] * len(rows)))
+        epoch_seconds = list(state["epoch_seconds"])
         log(f"resume: continuing after epoch {len(rows)} of {cfg.epochs} from {resume}")
     start_epoch = len(rows)
 
