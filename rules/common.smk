@@ -40,6 +40,27 @@ def _check_config():
 
 _check_config()
 
+
+def _select_studies():
+    """With only_studies set, the rest of the workflow sees just those studies, their variants
+    and the claims about them: fewer jobs through the same rules (make quick)."""
+    chosen = config["only_studies"]
+    if not chosen:
+        return
+    unknown = [s for s in chosen if s not in config["studies"]]
+    if unknown:
+        raise ValueError(
+            f"config.yaml: only_studies names {unknown}, which are not studies; "
+            f"valid: {sorted(config['studies'])}"
+        )
+    config["studies"] = {s: e for s, e in config["studies"].items() if s in chosen}
+    kept = {v for e in config["studies"].values() for v in e["variants"]}
+    config["variants"] = {v: e for v, e in config["variants"].items() if v in kept}
+    config["claims"] = {c: e for c, e in config["claims"].items() if set(e["variants"]) <= kept}
+
+
+_select_studies()
+
 VARIANTS = list(config["variants"])
 SEEDS = [int(s) for s in config["seeds"]]
 DATASET = config["data"]["dataset"]

@@ -158,6 +158,26 @@ def test_template_edit_reruns_only_report(smoke_run):
         assert planned_jobs(smoke_run) == {"report"}
 
 
+def test_only_studies_runs_just_their_variants_and_claims(tmp_path, smoke_study):
+    """The quick study's mechanism: the same rules over a subset of the study."""
+    config = smoke_study.read_config()
+    config["only_studies"] = ["activation"]
+    study = SmokeStudy(tmp_path)
+    (tmp_path / "repo").symlink_to(smoke_study.repo)
+    study.workdir.mkdir()
+    study.write_config(config)
+    trains = {job for job in planned_jobs(study) if job.startswith("train[")}
+    assert trains == {"train[mlp_tanh/0]", "train[mlp/0]"}
+    study.snakemake(check=True)
+    summary = pd.read_csv(study.workdir / "results/tables/summary.csv")
+    assert sorted(summary["variant"]) == ["mlp", "mlp_tanh"]
+    claims = json.loads((study.workdir / "results/analysis/claims.json").read_text())
+    # Only the claim decided by these two variants; the others need variants not run.
+    assert [c["name"] for c in claims] == ["relu_converges_faster"]
+    html = (study.workdir / "results/report.html").read_text()
+    assert "ReLU or tanh?" in html and "Which family wins?" not in html
+
+
 @pytest.mark.parametrize(
     ("edit", "message"),
     [
@@ -179,8 +199,13 @@ def test_template_edit_reruns_only_report(smoke_run):
             ),
             r"'fast' is not of type 'number'",
         ),
+        (
+            lambda c: c.update(only_studies=["baseline", "depht"]),
+            r"only_studies names \['depht'\], which are not studies; "
+            r"valid: \['activation', 'baseline'\]",
+        ),
     ],
-    ids=["unknown-key", "wrong-type", "empty-seeds", "unknown-variant", "bad-lr"],
+    ids=["unknown-key", "wrong-type", "empty-seeds", "unknown-variant", "bad-lr", "unknown-study"],
 )
 def test_config_errors_stop_before_any_job(tmp_path, smoke_study, edit, message):
     config = smoke_study.read_config()

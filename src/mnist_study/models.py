@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import asdict, dataclass, fields
+from functools import cache
 
 ACTIVATIONS = ("relu", "tanh", "sigmoid", "gelu")
 IMAGE_SIZE = 28
@@ -136,7 +137,7 @@ class CNNSpec:
         layers.append(nn.Flatten())
         if self.hidden:
             layers += [nn.Linear(self._flat(), self.hidden), nn.ReLU(inplace=True)]
-        layers += [nn.Dropout(self.dropout), nn.Linear(self._dense()[-2], N_CLASSES)]
+        layers += [dropout(self.dropout), nn.Linear(self._dense()[-2], N_CLASSES)]
         # Channels-last convolutions measured 1.6-2x faster on this CPU (oneDNN); the layout
         # follows the weights, and the 1-channel input is the same bytes either way.
         return nn.Sequential(*layers).to(memory_format=torch.channels_last)
@@ -171,18 +172,49 @@ def _to_dict(spec) -> dict:
     return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(spec).items()}
 
 
-def _build_mlp(hidden: list[int], activation: str, dropout: float, input_dropout: float):
+def dropout(p: float):
+    """A dropout layer: ``nn.Dropout``'s semantics (zero with probability ``p`` in train mode,
+    scale the rest by 1/(1-p), identity in eval mode) with a cheaper mask. ``nn.Dropout`` draws
+    its mask with ``bernoulli_``: forward and backward of a 256x512 batch take 3.7 ms on one thread
+    here, against 2.1 ms with ``rand_like`` (a fifth of a dropout MLP's training time)."""
+    return _dropout_class()(p)
+
+
+@cache
+def _dropout_class():
+    import torch
+    import torch.nn as nn
+
+    class Dropout(nn.Module):
+        def __init__(self, p: float):
+            super().__init__()
+            self.p = float(p)
+
+        def forward(self, x):
+            if not self.training or self.p == 0:
+                return x
+            # In place: one float mask, already scaled, and one multiply that autograd records.
+            mask = torch.rand_like(x).ge_(self.p).mul_(1 / (1 - self.p))
+            return x * mask
+
+        def extra_repr(self) -> str:
+            return f"p={self.p}"
+
+    return Dropout
+
+
+def _build_mlp(hidden: list[int], activation: str, rate: float, input_rate: float):
     import torch.nn as nn
 
     act = {"relu": nn.ReLU, "tanh": nn.Tanh, "sigmoid": nn.Sigmoid, "gelu": nn.GELU}[activation]
     layers = [nn.Flatten()]
-    if input_dropout:
-        layers.append(nn.Dropout(input_dropout))
+    if input_rate:
+        layers.append(dropout(input_rate))
     width = N_PIXELS
     for h in hidden:
         layers += [nn.Linear(width, h), act()]
-        if dropout:
-            layers.append(nn.Dropout(dropout))
+        if rate:
+            layers.append(dropout(rate))
         width = h
     layers.append(nn.Linear(width, N_CLASSES))
     return nn.Sequential(*layers)

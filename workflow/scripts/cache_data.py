@@ -1,8 +1,8 @@
 """Build the tensor cache from the verified IDX files (rule cache_data)."""
 
-from mnist_study.logs import to_file
+from mnist_study.logs import start_job
 
-to_file(snakemake.log[0])
+start_job(snakemake.log[0])
 
 from mnist_study.data import FILES, build_cache
 

@@ -1,8 +1,8 @@
 """Hardest digits, confused pairs and overlap of error sets across runs (rule errors)."""
 
-from mnist_study.logs import to_file
+from mnist_study.logs import start_job
 
-to_file(snakemake.log[0])
+start_job(snakemake.log[0])
 
 from mnist_study.analysis import write_errors
 

@@ -1,8 +1,8 @@
 """List one run's misclassified test images (rule misclassified)."""
 
-from mnist_study.logs import to_file
+from mnist_study.logs import start_job
 
-to_file(snakemake.log[0])
+start_job(snakemake.log[0])
 
 from mnist_study.evaluate import write_misclassified
 

@@ -1,8 +1,8 @@
 """Galleries of misclassified test digits, one per variant (rule plot_galleries)."""
 
-from mnist_study.logs import to_file
+from mnist_study.logs import start_job
 
-to_file(snakemake.log[0])
+start_job(snakemake.log[0])
 
 from mnist_study.plots import plot_galleries
 

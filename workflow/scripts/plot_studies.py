@@ -1,8 +1,8 @@
 """Overlaid learning curves and the factor plot of every study (rule plot_studies)."""
 
-from mnist_study.logs import to_file
+from mnist_study.logs import start_job
 
-to_file(snakemake.log[0])
+start_job(snakemake.log[0])
 
 from mnist_study.plots import plot_studies
 

@@ -1,8 +1,8 @@
 """Render the self-contained HTML report (rule report)."""
 
-from mnist_study.logs import to_file
+from mnist_study.logs import start_job
 
-to_file(snakemake.log[0])
+start_job(snakemake.log[0])
 
 from mnist_study.report import write_report
 

@@ -1,8 +1,8 @@
 """The workflow's rule graph as DOT text (rule rulegraph)."""
 
-from mnist_study.logs import to_file
+from mnist_study.logs import start_job
 
-to_file(snakemake.log[0])
+start_job(snakemake.log[0])
 
 import os
 

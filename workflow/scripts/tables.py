@@ -1,8 +1,8 @@
 """Aggregate every run into the runs and summary tables (rule tables)."""
 
-from mnist_study.logs import to_file
+from mnist_study.logs import start_job
 
-to_file(snakemake.log[0])
+start_job(snakemake.log[0])
 
 from mnist_study.tables import write_tables
 

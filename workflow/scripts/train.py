@@ -1,8 +1,8 @@
 """Train one variant with one seed (rule train)."""
 
-from mnist_study.logs import to_file
+from mnist_study.logs import start_job
 
-to_file(snakemake.log[0])
+start_job(snakemake.log[0])
 
 from mnist_study.train import train_run
 
