@@ -12,30 +12,29 @@ from mnist_study.data import FILES, raw_paths
 validate(config, schema="../workflow/schemas/config.schema.yaml")
 
 
+def _check_names(key, names, valid, kind):
+    """Stop when ``key`` names something that is not among ``valid`` (the ``kind``)."""
+    unknown = [n for n in names if n not in valid]
+    if unknown:
+        raise ValueError(
+            f"config.yaml: {key} names {unknown}, which are not {kind}; valid: {sorted(valid)}"
+        )
+
+
 def _check_config():
     """What a schema cannot say: names that must refer to each other."""
     variants = config["variants"]
     for study, entry in config["studies"].items():
-        unknown = [v for v in entry["variants"] if v not in variants]
-        if unknown:
-            raise ValueError(
-                f"config.yaml: studies.{study}.variants names {unknown}, "
-                f"which are not variants; valid: {sorted(variants)}"
-            )
+        _check_names(f"studies.{study}.variants", entry["variants"], variants, "variants")
         values = entry["factor"]["values"]
         if len(values) != len(entry["variants"]):
             raise ValueError(
                 f"config.yaml: studies.{study}.factor.values has {len(values)} values "
                 f"for {len(entry['variants'])} variants; give one value per variant"
             )
-
     for name, claim in config.get("claims", {}).items():
-        unknown = [v for v in claim["variants"] if v not in variants]
-        if unknown:
-            raise ValueError(
-                f"config.yaml: claims.{name}.variants names {unknown}, "
-                f"which are not variants; valid: {sorted(variants)}"
-            )
+        _check_names(f"claims.{name}.variants", claim["variants"], variants, "variants")
+    _check_names("only_studies", config["only_studies"], config["studies"], "studies")
 
 
 _check_config()
@@ -47,12 +46,6 @@ def _select_studies():
     chosen = config["only_studies"]
     if not chosen:
         return
-    unknown = [s for s in chosen if s not in config["studies"]]
-    if unknown:
-        raise ValueError(
-            f"config.yaml: only_studies names {unknown}, which are not studies; "
-            f"valid: {sorted(config['studies'])}"
-        )
     config["studies"] = {s: e for s, e in config["studies"].items() if s in chosen}
     kept = {v for e in config["studies"].values() for v in e["variants"]}
     config["variants"] = {v: e for v, e in config["variants"].items() if v in kept}
