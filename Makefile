@@ -7,7 +7,7 @@ SNAKEMAKE := $(VENV)/bin/snakemake
 STAMP := $(VENV)/.installed-stamp
 PROFILE := workflow/profiles/default
 
-.PHONY: setup report quick test lint test-slurm bench clean
+.PHONY: setup report quick unlock unlock-quick test lint test-slurm bench clean
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || python3 -m venv $(VENV)
@@ -17,17 +17,37 @@ $(STAMP): pyproject.toml
 
 setup: $(STAMP)
 
+# Run Snakemake with $(1), the extra arguments, in folder $(2). When it fails and lock files
+# remain there (another Snakemake runs there, or a killed one left them), workflow/lock-hint.sh
+# prints the one command that unlocks it, make $(3), and when that is safe. Nothing is unlocked
+# automatically.
+define run_snakemake
+$(SNAKEMAKE) --workflow-profile $(PROFILE) $(1) || { status=$$?; \
+	sh workflow/lock-hint.sh $(2) 'make $(3)'; exit $$status; }
+endef
+
 report: setup
-	$(SNAKEMAKE) --workflow-profile $(PROFILE)
+	$(call run_snakemake,,.,unlock)
 	@cat results/analysis/claims.md
 	@echo "Report: $(CURDIR)/results/report.html"
 
 # One seed, few epochs, the same rules; runs in results/quick/ beside the full study.
+QUICK := --directory results/quick \
+	--configfile $(CURDIR)/config.yaml $(CURDIR)/workflow/quick.yaml
+
 quick: setup
-	$(SNAKEMAKE) --workflow-profile $(PROFILE) --directory results/quick \
-		--configfile $(CURDIR)/config.yaml $(CURDIR)/workflow/quick.yaml
+	$(call run_snakemake,$(QUICK),results/quick,unlock-quick)
 	@cat results/quick/results/analysis/claims.md
 	@echo "Report: $(CURDIR)/results/quick/results/report.html"
+
+# Remove the locks a killed Snakemake left (make report / make quick print this when needed).
+# Only when no other Snakemake uses the folder: unlocking under a running one lets two runs
+# write the same files.
+unlock: setup
+	$(SNAKEMAKE) --workflow-profile $(PROFILE) --unlock
+
+unlock-quick: setup
+	$(SNAKEMAKE) --workflow-profile $(PROFILE) $(QUICK) --unlock
 
 test: setup
 	$(PY) -m pytest

@@ -18,29 +18,8 @@ include: "rules/plots.smk"
 include: "rules/report.smk"
 
 
-# Cheap rules stay on the submit host under SLURM; the download needs the internet that compute
-# nodes often lack.
-localrules:
-    all,
-    fetch_data,
-    cache_data,
-    misclassified,
-    tables,
-    statistics,
-    claims,
-    errors,
-    plot_curves,
-    plot_studies,
-    plot_confusion,
-    plot_galleries,
-    plot_errors,
-    plot_weights,
-    plot_rulegraph,
-    rulegraph,
-    report,
-
-
 rule all:
     default_target: True
     input:
         all_targets(),
+    localrule: True

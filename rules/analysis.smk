@@ -22,7 +22,6 @@ rule statistics:
     input:
         runs="results/tables/runs.csv",
         predictions=runs("predictions.npz"),
-        code=src("analysis"),
     output:
         variants=f"{ANALYSIS}/variants.csv",
         pairs=f"{ANALYSIS}/pairs.csv",
@@ -30,16 +29,15 @@ rule statistics:
         "logs/analysis/statistics.log",
     benchmark:
         "benchmarks/statistics.tsv"
+    localrule: True
     conda:
         ENV
-    resources:
-        mem_mb=resources_of("light")["mem_mb"],
-        runtime=resources_of("light")["runtime"],
     params:
         run_keys=run_keys(),
         studies=config["studies"],
+        code=code("statistics"),
     script:
-        "../workflow/scripts/statistics.py"
+        job_script("statistics")
 
 
 rule claims:
@@ -47,28 +45,22 @@ rule claims:
         runs="results/tables/runs.csv",
         history=runs("history.csv"),
         predictions=runs("predictions.npz"),
-        code=src("analysis"),
     output:
         verdicts=f"{ANALYSIS}/claims.json",
-        text=report(
-            f"{ANALYSIS}/claims.md",
-            caption="../report/captions/claims.rst",
-            category="Claims",
-        ),
+        text=figure(f"{ANALYSIS}/claims.md", "claims", "Claims"),
     log:
         "logs/analysis/claims.log",
     benchmark:
         "benchmarks/claims.tsv"
+    localrule: True
     conda:
         ENV
-    resources:
-        mem_mb=resources_of("light")["mem_mb"],
-        runtime=resources_of("light")["runtime"],
     params:
         run_keys=run_keys(),
         claims=config.get("claims", {}),
+        code=code("claims"),
     script:
-        "../workflow/scripts/claims.py"
+        job_script("claims")
 
 
 rule errors:
@@ -76,20 +68,18 @@ rule errors:
         misclassified=runs("misclassified.csv"),
         # Any run's predictions hold the test labels (for per-class error rates).
         labels=runs("predictions.npz")[0],
-        code=src("analysis"),
     output:
         summary=f"{ANALYSIS}/errors.json",
     log:
         "logs/analysis/errors.log",
     benchmark:
         "benchmarks/errors.tsv"
+    localrule: True
     conda:
         ENV
-    resources:
-        mem_mb=resources_of("light")["mem_mb"],
-        runtime=resources_of("light")["runtime"],
     params:
         run_keys=run_keys(),
         pair=OVERLAP_PAIR,
+        code=code("errors"),
     script:
-        "../workflow/scripts/errors.py"
+        job_script("errors")

@@ -1,4 +1,4 @@
-# Config validation, wildcard constraints and the helpers every rule file uses.
+# Config checks, wildcard constraints and the helpers every rule file uses.
 # Kept free of heavy imports: Snakemake parses this on every invocation.
 import hashlib
 import json
@@ -7,60 +7,27 @@ from pathlib import Path
 
 from snakemake.utils import validate
 
+from mnist_study import codehash
+from mnist_study import config as study_config
 from mnist_study.data import FILES, raw_paths
 
-validate(config, schema="../workflow/schemas/config.schema.yaml")
-
-
-def _check_names(key, names, valid, kind):
-    """Stop when ``key`` names something that is not among ``valid`` (the ``kind``)."""
-    unknown = [n for n in names if n not in valid]
-    if unknown:
-        raise ValueError(
-            f"config.yaml: {key} names {unknown}, which are not {kind}; valid: {sorted(valid)}"
-        )
-
-
-def _check_config():
-    """What a schema cannot say: names that must refer to each other."""
-    variants = config["variants"]
-    for study, entry in config["studies"].items():
-        _check_names(f"studies.{study}.variants", entry["variants"], variants, "variants")
-        values = entry["factor"]["values"]
-        if len(values) != len(entry["variants"]):
-            raise ValueError(
-                f"config.yaml: studies.{study}.factor.values has {len(values)} values "
-                f"for {len(entry['variants'])} variants; give one value per variant"
-            )
-    for name, claim in config.get("claims", {}).items():
-        _check_names(f"claims.{name}.variants", claim["variants"], variants, "variants")
-    _check_names("only_studies", config["only_studies"], config["studies"], "studies")
-
-
-_check_config()
-
-
-def _select_studies():
-    """With only_studies set, the rest of the workflow sees just those studies, their variants
-    and the claims about them: fewer jobs through the same rules (make quick)."""
-    chosen = config["only_studies"]
-    if not chosen:
-        return
-    config["studies"] = {s: e for s, e in config["studies"].items() if s in chosen}
-    kept = {v for e in config["studies"].values() for v in e["variants"]}
-    config["variants"] = {v: e for v, e in config["variants"].items() if v in kept}
-    config["claims"] = {c: e for c, e in config["claims"].items() if set(e["variants"]) <= kept}
-
-
-_select_studies()
+SCHEMA = str(Path(workflow.basedir) / "workflow" / "schemas" / "config.schema.yaml")
+# Every config error stops here, before any job: structure (key paths, types) by the schema,
+# then what the values mean by the package's own constructors.
+study_config.check_structure(config, SCHEMA)
+validate(config, schema=SCHEMA)  # fills in the schema's defaults
+study_config.check_meaning(config)
+study_config.select_studies(config)
 
 VARIANTS = list(config["variants"])
 SEEDS = [int(s) for s in config["seeds"]]
+LABELS = study_config.labels(config)
 DATASET = config["data"]["dataset"]
 DATA_CACHE = f"results/data/{DATASET}.pt"
 RUN = "results/runs/{variant}/seed{seed}"
-PKG = Path(workflow.basedir) / "src" / "mnist_study"
 ENV = "../workflow/envs/study.yaml"
+CAPTIONS = "../report/captions"
+SCRIPTS = Path(workflow.basedir) / "workflow" / "scripts"
 # Named after the files they hold; the paths follow torchvision's layout under data.root.
 RAW = dict(
     zip(
@@ -75,9 +42,26 @@ wildcard_constraints:
     seed=r"\d+",
 
 
-def src(*modules):
-    """The package modules a rule's script imports: editing one reruns exactly those rules."""
-    return [str(PKG / f"{m}.py") for m in ("atomic", "logs", *modules)]
+def job_script(name):
+    return f"../workflow/scripts/{name}.py"
+
+
+def code(name):
+    """The content hash of a job script and the package code it imports, as a param: editing
+    that code reruns the rule; a comment, a touch or a moved checkout does not."""
+    return codehash.code_hash(SCRIPTS / f"{name}.py")
+
+
+def figure(path, name, category, subcategory=None, **labels):
+    """An output for `snakemake --report`, captioned by report/captions/<name>.rst (the same
+    caption the HTML report renders with its numbers)."""
+    return report(
+        path,
+        caption=f"{CAPTIONS}/{name}.rst",
+        category=category,
+        subcategory=subcategory,
+        labels=labels or None,
+    )
 
 
 def resources_of(family):
@@ -89,14 +73,7 @@ def variant_model(variant):
 
 
 def variant_training(variant, seed):
-    """Defaults, then the variant's overrides, then the global override (quick runs)."""
-    return {
-        **config["training"],
-        **config["variants"][variant].get("training", {}),
-        **config.get("training_override", {}),
-        "seed": int(seed),
-        "device": config["device"],
-    }
+    return study_config.variant_training(config, variant, seed)
 
 
 def runs(pattern):
@@ -112,6 +89,22 @@ def config_hash():
     """Short hash of the resolved config, for the report's provenance."""
     text = json.dumps(config, sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:12]
+
+
+def benchmark_files():
+    """Every benchmark file the workflow writes: from each rule's own benchmark directive."""
+    files = []
+    for r in workflow.rules:
+        if r.benchmark is None:
+            continue
+        names = set(r.wildcard_names)
+        if names == {"variant", "seed"}:
+            files += [r.benchmark.apply_wildcards({"variant": v, "seed": s}) for v, s in run_keys()]
+        elif not names:
+            files.append(str(r.benchmark))
+        else:
+            raise ValueError(f"{r.name}: its benchmark wildcards {names} are not expanded")
+    return files
 
 
 def all_targets():

@@ -1,18 +1,15 @@
 # Data: fetch the four IDX files from the first source that verifies, then cache them as tensors.
 
 
+# No code param: the files are verified by sha256, so only the dataset or its sources rerun it.
 rule fetch_data:
-    input:
-        code=src("data"),
     output:
         **RAW,
     log:
         "logs/data/fetch_data.log",
+    localrule: True
     conda:
         ENV
-    resources:
-        mem_mb=resources_of("light")["mem_mb"],
-        runtime=resources_of("light")["runtime"],
     params:
         dataset=DATASET,
         sources=config["data"]["sources"],
@@ -20,26 +17,24 @@ rule fetch_data:
         sha256=config["data"]["sha256"],
         timeout=config["data"]["timeout"],
     script:
-        "../workflow/scripts/fetch_data.py"
+        job_script("fetch_data")
 
 
 rule cache_data:
     input:
         **RAW,
-        code=src("data"),
     output:
         cache=DATA_CACHE,
     log:
         "logs/data/cache_data.log",
+    localrule: True
     conda:
         ENV
-    resources:
-        mem_mb=resources_of("light")["mem_mb"],
-        runtime=resources_of("light")["runtime"],
     params:
         dataset=DATASET,
         val_size=config["data"]["val_size"],
         split_seed=config["data"]["split_seed"],
         sha256=config["data"]["sha256"],
+        code=code("cache_data"),
     script:
-        "../workflow/scripts/cache_data.py"
+        job_script("cache_data")

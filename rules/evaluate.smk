@@ -5,7 +5,6 @@ rule evaluate:
     input:
         cache=DATA_CACHE,
         checkpoint=f"{RUN}/model.pt",
-        code=src("data", "models", "evaluate"),
     output:
         metrics=f"{RUN}/metrics.json",
         predictions=f"{RUN}/predictions.npz",
@@ -21,22 +20,22 @@ rule evaluate:
         runtime=resources_of("evaluate")["runtime"],
     params:
         device=config["device"],
+        code=code("evaluate"),
     script:
-        "../workflow/scripts/evaluate.py"
+        job_script("evaluate")
 
 
 rule misclassified:
     input:
         predictions=f"{RUN}/predictions.npz",
-        code=src("evaluate"),
     output:
         table=f"{RUN}/misclassified.csv",
     log:
         "logs/misclassified/{variant}/seed{seed}.log",
+    localrule: True
     conda:
         ENV
-    resources:
-        mem_mb=resources_of("light")["mem_mb"],
-        runtime=resources_of("light")["runtime"],
+    params:
+        code=code("misclassified"),
     script:
-        "../workflow/scripts/misclassified.py"
+        job_script("misclassified")

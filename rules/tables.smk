@@ -6,19 +6,17 @@ rule tables:
         info=runs("train.json"),
         history=runs("history.csv"),
         metrics=runs("metrics.json"),
-        code=src("tables"),
     output:
         runs="results/tables/runs.csv",
         summary="results/tables/summary.csv",
     log:
         "logs/tables.log",
+    localrule: True
     conda:
         ENV
-    resources:
-        mem_mb=resources_of("light")["mem_mb"],
-        runtime=resources_of("light")["runtime"],
     params:
         # (variant, seed) per run, in the order of the input lists.
         run_keys=run_keys(),
+        code=code("tables"),
     script:
-        "../workflow/scripts/tables.py"
+        job_script("tables")

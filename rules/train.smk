@@ -4,7 +4,6 @@
 rule train:
     input:
         cache=DATA_CACHE,
-        code=src("data", "models", "train"),
     output:
         checkpoint=f"{RUN}/model.pt",
         history=f"{RUN}/history.csv",
@@ -25,5 +24,6 @@ rule train:
         training=lambda w: variant_training(w.variant, w.seed),
         # Not an output: Snakemake must not delete it when a killed job is rerun.
         resume=lambda w: f"results/runs/{w.variant}/seed{w.seed}/resume.pt",
+        code=code("train"),
     script:
-        "../workflow/scripts/train.py"
+        job_script("train")

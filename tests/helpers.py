@@ -166,9 +166,13 @@ class SmokeStudy:
             str(self.snakefile),
             "-d",
             str(self.workdir),
+            "--workflow-profile",
+            str(self.repo / "workflow/profiles/default"),
         ]
         cmd += ["--cores", "2", *args]
-        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        # Jobs import the copy's package, so that editing it is editing the code that runs.
+        path = os.pathsep.join(filter(None, [str(self.repo / "src"), os.environ.get("PYTHONPATH")]))
+        env = {**os.environ, "PYTHONUNBUFFERED": "1", "PYTHONPATH": path}
         done = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env)
         if check and done.returncode != 0:
             raise AssertionError(

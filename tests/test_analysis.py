@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mnist_study import analysis
+from mnist_study import claims, error_analysis, stats, verdicts
 from mnist_study.evaluate import misclassified_table
 
 # ----------------------------------------------------------------------------- helpers
@@ -63,7 +63,7 @@ def misclassified_from_logits(logits: np.ndarray, labels: np.ndarray) -> pd.Data
 
 def test_t_interval_matches_hand_computation():
     # mean 2, sample std 1, t(0.975, 2) = 4.302653: half-width 4.302653 / sqrt(3).
-    result = analysis.t_interval([1.0, 2.0, 3.0])
+    result = stats.t_interval([1.0, 2.0, 3.0])
     assert result["n"] == 3 and result["mean"] == 2.0 and result["std"] == 1.0
     half = 4.302652729911275 / math.sqrt(3)
     assert result["ci_low"] == pytest.approx(2 - half)
@@ -71,21 +71,21 @@ def test_t_interval_matches_hand_computation():
 
 
 def test_t_interval_with_one_value_has_no_spread():
-    result = analysis.t_interval([0.9])
+    result = stats.t_interval([0.9])
     assert result["mean"] == 0.9 and math.isnan(result["std"]) and math.isnan(result["ci_low"])
 
 
 def test_variant_stats_long_table():
     runs = runs_frame({"a": [0.9, 0.92], "b": [0.95, 0.97]})
-    stats = analysis.variant_stats(runs, metrics=["test_acc"])
-    assert list(stats["variant"]) == ["a", "b"]
-    assert stats.set_index("variant").loc["b", "mean"] == pytest.approx(0.96)
-    assert (stats["ci_low"] < stats["mean"]).all() and (stats["mean"] < stats["ci_high"]).all()
+    table = stats.variant_stats(runs, metrics=["test_acc"])
+    assert list(table["variant"]) == ["a", "b"]
+    assert table.set_index("variant").loc["b", "mean"] == pytest.approx(0.96)
+    assert (table["ci_low"] < table["mean"]).all() and (table["mean"] < table["ci_high"]).all()
 
 
 def test_variant_stats_names_missing_columns():
     with pytest.raises(ValueError, match=r"lacks columns \['gap'\]"):
-        analysis.variant_stats(runs_frame({"a": [0.9]}), metrics=["gap"])
+        stats.variant_stats(runs_frame({"a": [0.9]}), metrics=["gap"])
 
 
 # ----------------------------------------------------------------------------- McNemar
@@ -94,26 +94,26 @@ def test_variant_stats_names_missing_columns():
 def test_mcnemar_hand_worked_case():
     # 1 image only A gets right, 6 only B: two-sided exact p = 2 * (C(7,0) + C(7,1)) / 2^7.
     a, b = paired(a_only=1, b_only=6, both=50, neither=3)
-    result = analysis.mcnemar_exact(a, b)
+    result = stats.mcnemar_exact(a, b)
     assert (result["a_only"], result["b_only"], result["n"]) == (1, 6, 60)
     assert result["p"] == pytest.approx(16 / 128)
 
 
 def test_mcnemar_without_discordant_pairs_is_p_one():
     a, b = paired(0, 0, both=5, neither=1)
-    assert analysis.mcnemar_exact(a, b)["p"] == 1.0
+    assert stats.mcnemar_exact(a, b)["p"] == 1.0
 
 
 def test_mcnemar_rejects_unpaired_shapes():
     with pytest.raises(ValueError, match="paired"):
-        analysis.mcnemar_exact(np.ones(3, bool), np.ones(4, bool))
+        stats.mcnemar_exact(np.ones(3, bool), np.ones(4, bool))
 
 
 def test_compare_pair_pools_discordant_pairs_over_seeds():
     a0, b0 = paired(1, 6, both=93)
     a1, b1 = paired(0, 5, both=95)
     correct = {("a", 0): a0, ("b", 0): b0, ("a", 1): a1, ("b", 1): b1}
-    result = analysis.compare_pair(correct, "a", "b")
+    result = stats.compare_pair(correct, "a", "b")
     # Pooled: 1 against 11 discordant pairs, p = 2 * (1 + 12) / 2^12.
     assert (result["a_only"], result["b_only"]) == (1, 11)
     assert result["p_combined"] == pytest.approx(26 / 4096)
@@ -125,7 +125,7 @@ def test_compare_pair_pools_discordant_pairs_over_seeds():
 
 def test_compare_pair_with_one_seed_uses_the_paired_wald_interval():
     a, b = paired(10, 30, both=960)
-    result = analysis.compare_pair({("a", 0): a, ("b", 0): b}, "a", "b")
+    result = stats.compare_pair({("a", 0): a, ("b", 0): b}, "a", "b")
     # diff 0.02; var = (40 - 20^2/1000) / 1000^2; half-width 1.96 * sqrt(var).
     half = 1.959963984540054 * math.sqrt((40 - 400 / 1000) / 1000**2)
     assert result["diff_ci_low"] == pytest.approx(0.02 - half)
@@ -135,7 +135,7 @@ def test_compare_pair_with_one_seed_uses_the_paired_wald_interval():
 
 def test_study_pairs_covers_every_pair_in_order():
     correct = {(v, 0): np.array([True, v != "a", v == "c"]) for v in "abc"}
-    pairs = analysis.study_pairs({"s": {"variants": ["a", "b", "c"]}}, correct)
+    pairs = stats.study_pairs({"s": {"variants": ["a", "b", "c"]}}, correct)
     assert list(zip(pairs["a"], pairs["b"], strict=True)) == [("a", "b"), ("a", "c"), ("b", "c")]
     assert list(pairs["b_only"]) == [1, 2, 1]
 
@@ -145,20 +145,20 @@ def test_study_pairs_covers_every_pair_in_order():
 
 def test_epochs_to_val_acc_interpolates_between_epochs():
     h = history([0.5, 0.8, 0.95])
-    assert analysis.epochs_to_val_acc(h, 0.9) == pytest.approx(2 + 0.1 / 0.15)
+    assert verdicts.epochs_to_val_acc(h, 0.9) == pytest.approx(2 + 0.1 / 0.15)
     # Epoch 0 sits at chance (0.1): 0.5 is reached exactly at the end of epoch 1.
-    assert analysis.epochs_to_val_acc(h, 0.5) == pytest.approx(1.0)
-    assert analysis.epochs_to_val_acc(h, 0.3) == pytest.approx(0.5)
+    assert verdicts.epochs_to_val_acc(h, 0.5) == pytest.approx(1.0)
+    assert verdicts.epochs_to_val_acc(h, 0.3) == pytest.approx(0.5)
     # Never reached: one epoch past the budget.
-    assert analysis.epochs_to_val_acc(h, 0.99) == 4.0
+    assert verdicts.epochs_to_val_acc(h, 0.99) == 4.0
 
 
 def test_val_loss_rise_and_val_acc_at_epoch():
     h = history([0.5, 0.8, 0.9], val_loss=[0.5, 0.2, 0.35])
-    assert analysis.val_loss_rise(h) == pytest.approx(0.15)
-    assert analysis.val_acc_at_epoch(h, 2) == 0.8
+    assert verdicts.val_loss_rise(h) == pytest.approx(0.15)
+    assert verdicts.val_acc_at_epoch(h, 2) == 0.8
     with pytest.raises(ValueError, match="asked for 7"):
-        analysis.val_acc_at_epoch(h, 7)
+        verdicts.val_acc_at_epoch(h, 7)
 
 
 # ----------------------------------------------------------------------------- claims
@@ -172,7 +172,7 @@ def test_test_accuracy_claim_supported_contradicted_and_inconclusive():
     for seed in (0, 1):
         correct.update({("lin", seed): a, ("mlp", seed): b, ("twin", seed): same_b})
     correct[("lin", 0)], correct[("lin", 1)] = a, a
-    up = analysis.evaluate_claim(
+    up = verdicts.evaluate_claim(
         "up", claim("test_acc", ["lin", "mlp"], "increase"), runs, {}, correct
     )
     assert up["verdict"] == "supported"
@@ -180,14 +180,14 @@ def test_test_accuracy_claim_supported_contradicted_and_inconclusive():
     assert up["p_value"] < 1e-9
     assert "McNemar" in up["test"] and "+5.00 pp" in up["numbers"]
 
-    down = analysis.evaluate_claim(
+    down = verdicts.evaluate_claim(
         "down", claim("test_acc", ["lin", "mlp"], "decrease"), runs, {}, correct
     )
     assert down["verdict"] == "contradicted"
 
     tie = {("x", s): same_a for s in (0, 1)} | {("y", s): same_b for s in (0, 1)}
     runs_tie = runs_frame({"x": [0.9, 0.9], "y": [0.9, 0.9]})
-    flat = analysis.evaluate_claim(
+    flat = verdicts.evaluate_claim(
         "flat", claim("test_acc", ["x", "y"], "increase"), runs_tie, {}, tie
     )
     assert flat["verdict"] == "inconclusive"
@@ -196,21 +196,21 @@ def test_test_accuracy_claim_supported_contradicted_and_inconclusive():
 
 def test_gap_claim_by_welch_t_test():
     runs = runs_frame({"wide": [0.020, 0.021, 0.019], "drop": [0.005, 0.006, 0.004]}, "gap")
-    closes = analysis.evaluate_claim("c", claim("gap", ["wide", "drop"], "decrease"), runs)
+    closes = verdicts.evaluate_claim("c", claim("gap", ["wide", "drop"], "decrease"), runs)
     assert closes["verdict"] == "supported"
     assert closes["effect"] == pytest.approx(-0.015)
     assert closes["effect_ci"][0] < -0.015 < closes["effect_ci"][1]
     assert "Welch" in closes["test"]
-    opens = analysis.evaluate_claim("o", claim("gap", ["wide", "drop"], "increase"), runs)
+    opens = verdicts.evaluate_claim("o", claim("gap", ["wide", "drop"], "increase"), runs)
     assert opens["verdict"] == "contradicted"
     noisy = runs_frame({"wide": [0.01, 0.03, 0.02], "drop": [0.02, 0.01, 0.03]}, "gap")
-    unclear = analysis.evaluate_claim("n", claim("gap", ["wide", "drop"], "decrease"), noisy)
+    unclear = verdicts.evaluate_claim("n", claim("gap", ["wide", "drop"], "decrease"), noisy)
     assert unclear["verdict"] == "inconclusive"
 
 
 def test_claim_with_one_seed_per_variant_is_inconclusive_for_t_tests():
     runs = runs_frame({"a": [0.02], "b": [0.01]}, "gap")
-    result = analysis.evaluate_claim("one", claim("gap", ["a", "b"], "decrease"), runs)
+    result = verdicts.evaluate_claim("one", claim("gap", ["a", "b"], "decrease"), runs)
     assert result["verdict"] == "inconclusive"
     assert "at least two seeds" in result["test"]
 
@@ -224,14 +224,14 @@ def test_ordered_list_claim_by_spearman_trend():
     }
     runs = runs_frame(widths, "gap")
     names = list(widths)
-    rises = analysis.evaluate_claim("r", claim("gap", names, "increase"), runs)
+    rises = verdicts.evaluate_claim("r", claim("gap", names, "increase"), runs)
     assert rises["verdict"] == "supported" and rises["effect"] > 0.9
     assert "Spearman" in rises["test"]
-    falls = analysis.evaluate_claim("f", claim("gap", names, "decrease"), runs)
+    falls = verdicts.evaluate_claim("f", claim("gap", names, "decrease"), runs)
     assert falls["verdict"] == "contradicted"
     flat = runs_frame({"a": [1, 3], "b": [2, 2], "c": [3, 1]}, "gap")
     assert (
-        analysis.evaluate_claim("x", claim("gap", ["a", "b", "c"], "increase"), flat)["verdict"]
+        verdicts.evaluate_claim("x", claim("gap", ["a", "b", "c"], "increase"), flat)["verdict"]
         == "inconclusive"
     )
 
@@ -245,7 +245,7 @@ def test_convergence_claim_from_histories():
         )
         histories[("relu", seed)] = history([0.93 + jitter, 0.975 + jitter, 0.98, 0.985])
     c = claim("epochs_to_val_acc", ["tanh", "relu"], "decrease", threshold=0.97)
-    result = analysis.evaluate_claim("faster", c, runs, histories)
+    result = verdicts.evaluate_claim("faster", c, runs, histories)
     assert result["verdict"] == "supported"
     assert result["values"]["relu"]["mean"] < 2 < result["values"]["tanh"]["mean"]
 
@@ -256,12 +256,12 @@ def test_disagreement_claim_counts_images_wrong_in_every_seed():
     correct = {("mlp", s): mlp[s] for s in (0, 1)} | {("drop", s): drop[s] for s in (0, 1)}
     runs = runs_frame({"mlp": [0.5, 0.5], "drop": [0.5, 0.5]})
     c = claim("disagreements", ["mlp", "drop"], "present")
-    result = analysis.evaluate_claim("loses", c, runs, {}, correct)
+    result = verdicts.evaluate_claim("loses", c, runs, {}, correct)
     # Image 0: MLP right, dropout wrong in both seeds; image 2 only in seed 0.
     assert result["verdict"] == "supported"
     assert result["indices"] == [0] and result["per_seed"] == [2, 1]
     assert result["reverse"] == 1  # image 4 the other way round in both seeds
-    needs_two = analysis.evaluate_claim("two", {**c, "min_count": 2}, runs, {}, correct)
+    needs_two = verdicts.evaluate_claim("two", {**c, "min_count": 2}, runs, {}, correct)
     assert needs_two["verdict"] == "contradicted"
 
 
@@ -279,7 +279,7 @@ def test_disagreement_claim_counts_images_wrong_in_every_seed():
 def test_bad_claims_name_the_key(bad, message):
     runs = runs_frame({"a": [0.1], "b": [0.2]}, "gap")
     with pytest.raises(ValueError, match=message):
-        analysis.evaluate_claim("x", {**claim("gap", ["a", "b"], "increase"), **bad}, runs)
+        verdicts.evaluate_claim("x", {**claim("gap", ["a", "b"], "increase"), **bad}, runs)
 
 
 def test_claims_markdown_counts_verdicts():
@@ -287,7 +287,7 @@ def test_claims_markdown_counts_verdicts():
         {"name": "a", "statement": "A.", "verdict": "supported", "numbers": "n1"},
         {"name": "b", "statement": "B.", "verdict": "inconclusive", "numbers": "n2"},
     ]
-    text = analysis.claims_markdown(results)
+    text = verdicts.claims_markdown(results)
     assert "1 supported, 0 contradicted, 1 inconclusive" in text
     assert "- **inconclusive**: B. (b). n2" in text
 
@@ -323,7 +323,7 @@ def test_misclassified_from_constructed_logits():
 
 def test_error_analysis_hardest_pairs_and_overlap():
     tables, labels = constructed_errors()
-    result = analysis.error_analysis(tables, labels, pair=("mlp", "drop"))
+    result = error_analysis.error_analysis(tables, labels, pair=("mlp", "drop"))
     assert result["n_runs"] == 3 and result["all_wrong"] == 2 and result["never_wrong"] == 4
     hardest = result["hardest"]
     # Images 0 and 3: wrong in all three runs; image 0 always as a 6.
@@ -347,7 +347,7 @@ def test_error_analysis_hardest_pairs_and_overlap():
 def test_error_analysis_rejects_indices_outside_the_test_set():
     tables, labels = constructed_errors()
     with pytest.raises(ValueError, match="outside the 4 test images"):
-        analysis.error_analysis(tables, labels[:4])
+        error_analysis.error_analysis(tables, labels[:4])
 
 
 def test_rule_entry_points_write_their_files(tmp_path):
@@ -373,13 +373,13 @@ def test_rule_entry_points_write_their_files(tmp_path):
                 {
                     "variant": variant,
                     "seed": seed,
-                    **dict.fromkeys(analysis.TABLE_METRICS, 1.0),
+                    **dict.fromkeys(claims.TABLE_METRICS, 1.0),
                     "test_acc": acc,
                 }
             )
     pd.DataFrame(rows).to_csv(tmp_path / "runs.csv", index=False)
     studies = {"s": {"variants": ["lin", "mlp"]}}
-    analysis.write_statistics(
+    stats.write_statistics(
         tmp_path / "runs.csv",
         keys,
         pred_paths,
@@ -389,19 +389,19 @@ def test_rule_entry_points_write_their_files(tmp_path):
     )
     assert set(pd.read_csv(tmp_path / "variants.csv")["variant"]) == {"lin", "mlp"}
     assert len(pd.read_csv(tmp_path / "pairs.csv")) == 1
-    claims = {"up": claim("test_acc", ["lin", "mlp"], "increase")}
-    analysis.write_claims(
+    configured = {"up": claim("test_acc", ["lin", "mlp"], "increase")}
+    verdicts.write_claims(
         tmp_path / "runs.csv",
         keys,
         hist_paths,
         pred_paths,
-        claims,
+        configured,
         tmp_path / "claims.json",
         tmp_path / "claims.md",
     )
-    verdicts = json.loads((tmp_path / "claims.json").read_text())
-    assert verdicts[0]["name"] == "up" and verdicts[0]["verdict"] in analysis.VERDICTS
+    judged = json.loads((tmp_path / "claims.json").read_text())
+    assert judged[0]["name"] == "up" and judged[0]["verdict"] in claims.VERDICTS
     assert "up" in (tmp_path / "claims.md").read_text()
-    analysis.write_errors(keys, mis_paths, pred_paths[0], ("lin", "mlp"), tmp_path / "e.json")
+    error_analysis.write_errors(keys, mis_paths, pred_paths[0], ("lin", "mlp"), tmp_path / "e.json")
     errors = json.loads((tmp_path / "e.json").read_text())
     assert errors["n_runs"] == 4 and errors["pair"]["a"] == "lin"

@@ -14,7 +14,7 @@ import pytest
 import torch
 from helpers import synthetic_digits, write_dataset
 
-from mnist_study import data
+from mnist_study import StudyError, data
 from mnist_study.data import FILES, DataError
 
 
@@ -80,6 +80,42 @@ def test_checksum_mismatch_names_file(dataset_dir):
         data.verify_file(path, "0" * 64)
 
 
+def remedy(path) -> str:
+    return f"; delete {path} and run the study again: it is fetched and verified anew"
+
+
+def test_checksum_mismatch_says_actual_expected_and_remedy(dataset_dir):
+    folder, sha = dataset_dir
+    path = folder / "train-labels-idx1-ubyte"
+    with pytest.raises(DataError) as err:
+        data.verify_file(path, "0" * 64)
+    assert str(err.value) == f"{path}: sha256 {sha[path.name]}; expected {'0' * 64}" + remedy(path)
+    assert isinstance(err.value, StudyError) and isinstance(err.value, RuntimeError)
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        lambda raw: raw[:10],  # truncated header
+        lambda raw: raw[:2] + bytes([0x08, 0x01]) + raw[4:],  # wrong magic
+        lambda raw: raw[:-10],  # truncated body
+        lambda raw: raw + b"\0",  # trailing bytes
+    ],
+    ids=["header", "magic", "truncated", "trailing"],
+)
+def test_structural_errors_end_with_remedy(tmp_path, damage):
+    path = tmp_path / "train-images-idx3-ubyte"
+    data.write_idx(path, np.zeros((3, 28, 28), np.uint8))
+    path.write_bytes(damage(path.read_bytes()))
+    with pytest.raises(DataError) as err:
+        data.check_idx(path)
+    assert str(err.value).startswith(f"{path}: ")
+    assert str(err.value).endswith(remedy(path))
+    with pytest.raises(DataError) as err:
+        data.read_idx(path)  # the cached raw files are read through the same check
+    assert str(err.value).endswith(remedy(path))
+
+
 def test_official_checksums_are_the_issue_values():
     mnist = data.DATASETS["mnist"].sha256
     assert mnist["train-images-idx3-ubyte"].startswith("ba891046")
@@ -117,6 +153,8 @@ def test_all_sources_fail_combined_message(tmp_path, dataset_dir):
     assert "- debian: no Debian package ships mnist" in message
     assert "- local: " in message and "t10k-images-idx3-ubyte: sha256" in message
     assert "data.local_dir" in message
+    # The failing file was a scratch copy, already gone: no "delete it" advice for it.
+    assert "delete " not in message
     # A failed source leaves no file where a later run could take it for verified.
     assert not any((tmp_path / "root/MNIST/raw").iterdir())
 

@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import base64
 import json
+import platform
 import re
+import shutil
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -16,8 +18,9 @@ import pandas as pd
 import pytest
 import torch
 
-from mnist_study import analysis, plots, report
+from mnist_study import error_analysis, plots, provenance, report, rulegraph, stats, verdicts
 from mnist_study.evaluate import misclassified_table
+from mnist_study.runrecord import RUN_FORMAT
 from mnist_study.tables import write_tables
 
 REPO = Path(__file__).resolve().parents[1]
@@ -122,6 +125,16 @@ def write_run(run: Path, variant: str, seed: int, labels: np.ndarray) -> None:
         "train_seconds": 1.5 + seed,
         "device": "cpu",
         "threads": 1,
+        "format": RUN_FORMAT,
+        "dataset": "mnist",
+        "machine": {
+            "host": "trainer-1",
+            "cpu": "CPU X",
+            "gpu": "none",
+            "python": "3",
+            "torch": "2",
+        },
+        "spec": VARIANTS[variant]["model"],
     }
     (run / "train.json").write_text(json.dumps(info))
     hidden = VARIANTS[variant]["model"].get("hidden", [])
@@ -172,7 +185,7 @@ def study(tmp_path_factory) -> dict:
         summary=tables / "summary.csv",
     )
     a = root / "analysis"
-    analysis.write_statistics(
+    stats.write_statistics(
         tables / "runs.csv",
         keys,
         files("predictions.npz"),
@@ -180,7 +193,7 @@ def study(tmp_path_factory) -> dict:
         a / "variants.csv",
         a / "pairs.csv",
     )
-    analysis.write_claims(
+    verdicts.write_claims(
         tables / "runs.csv",
         keys,
         files("history.csv"),
@@ -189,7 +202,7 @@ def study(tmp_path_factory) -> dict:
         a / "claims.json",
         a / "claims.md",
     )
-    analysis.write_errors(
+    error_analysis.write_errors(
         keys,
         files("misclassified.csv"),
         runs[keys[0]] / "predictions.npz",
@@ -230,7 +243,6 @@ def study(tmp_path_factory) -> dict:
     }
     plots.plot_errors(cache, a / "errors.json", *singles.values(), labels=labels_of)
     (root / "rulegraph.dot").write_text(DOT)
-    plots.plot_rulegraph(root / "rulegraph.dot", f / "rulegraph.png")
     bench = root / "benchmarks"
     for v, s in keys:
         path = bench / "train" / v / f"seed{s}.tsv"
@@ -252,11 +264,10 @@ def study(tmp_path_factory) -> dict:
         "study_curves": list(out["study_curves"].values()),
         "study_factor": list(out["study_factor"].values()),
         "confusion": list(out["confusion"].values()),
-        "templates": f / "weights/templates.png",
-        "features": f / "weights/features.png",
+        "weights": [f / "weights/templates.png", f / "weights/features.png"],
         **singles,
-        "rulegraph_png": f / "rulegraph.png",
         "rulegraph_dot": root / "rulegraph.dot",
+        "captions": sorted((REPO / "report/captions").glob("*.rst")),
         "template": REPO / "report/report.html.j2",
         "css": REPO / "report/style.css",
     }
@@ -269,7 +280,12 @@ def study(tmp_path_factory) -> dict:
         "mlp_variant": "mlp",
     }
     report.write_report(inputs, params, root / "report.html")
-    return {"root": root, "figures": f, "html": (root / "report.html").read_text()}
+    return {
+        "root": root,
+        "figures": f,
+        "html": (root / "report.html").read_text(),
+        "context": lambda: report.build_context(inputs, params),
+    }
 
 
 class Images(HTMLParser):
@@ -298,8 +314,8 @@ def parsed(html: str) -> Images:
 
 def test_every_plot_is_a_png(study):
     pngs = sorted(study["figures"].rglob("*.png"))
-    # 4 curves + 4 galleries + 2x2 study figures + 2 confusion + 2 weights + 4 errors + graph
-    assert len(pngs) == 4 + 4 + 4 + 2 + 2 + 4 + 1
+    # 4 curves + 4 galleries + 2x2 study figures + 2 confusion + 2 weights + 4 errors
+    assert len(pngs) == 4 + 4 + 4 + 2 + 2 + 4
     for path in pngs:
         data = path.read_bytes()
         assert data.startswith(PNG), path
@@ -316,13 +332,18 @@ def test_report_lists_every_variant_in_the_results_table(study):
 
 def test_report_embeds_every_figure_with_alt_text_and_caption(study):
     page = parsed(study["html"])
-    # Per variant curves and galleries, 3 per study, 4 error figures, 2 weights, the graph.
-    assert len(page.images) == 4 + 4 + 3 * 2 + 4 + 2 + 1
+    # Per variant curves and galleries, 3 per study, 4 error figures, 2 weights, and the rule
+    # graph where Graphviz draws it (as SVG).
+    graph = shutil.which("dot") is not None
+    assert len(page.images) == 4 + 4 + 3 * 2 + 4 + 2 + graph
     assert page.captions == len(page.images)
     for img in page.images:
         assert img["alt"].strip(), img["src"][:40]
-        assert img["src"].startswith("data:image/png;base64,")
-        assert base64.b64decode(img["src"].split(",", 1)[1]).startswith(PNG)
+        kind, data = img["src"].split(",", 1)
+        if kind == "data:image/svg+xml;base64":
+            assert b"<svg" in base64.b64decode(data) and img["alt"].startswith("Diagram")
+        else:
+            assert kind == "data:image/png;base64" and base64.b64decode(data).startswith(PNG)
     # Self-contained: nothing is fetched from elsewhere.
     assert not [link for link in page.links if re.match(r"(https?:)?//|file:", link)]
 
@@ -376,15 +397,32 @@ def test_benchmark_times_per_rule(tmp_path):
             path = tmp_path / "benchmarks" / rule / f"v{i}" / "seed0.tsv"
             path.parent.mkdir(parents=True)
             path.write_text(f"s\th:m:s\n{s}\t0:00:01\n")
-    table = report.benchmark_times(sorted((tmp_path / "benchmarks").rglob("*.tsv")))
+    table = provenance.benchmark_times(sorted((tmp_path / "benchmarks").rglob("*.tsv")))
     rows = table.set_index("rule")
     assert rows.loc["train", "jobs"] == 2 and rows.loc["train", "total_s"] == 4.0
     assert rows.loc["train", "max_s"] == 3.0 and rows.loc["evaluate", "mean_s"] == 0.5
 
 
-def test_rulegraph_parser_reads_snakemake_dot():
-    nodes, edges = plots.parse_dot(DOT)
-    assert nodes == {"0": "all", "1": "train", "2": "cache_data", "3": "report"}
-    assert edges == [("2", "1"), ("1", "3"), ("3", "0")]
-    with pytest.raises(ValueError, match="no nodes"):
-        plots.parse_dot("digraph {}")
+@pytest.mark.skipif(
+    shutil.which("dot") is None, reason="needs Graphviz's dot (.ci/run installs it)"
+)
+def test_graphviz_draws_the_rule_graph():
+    svg = rulegraph.draw(DOT).decode()
+    assert svg.lstrip().startswith("<?xml") and "<svg" in svg
+    assert all(f">{name}</text>" in svg for name in ("all", "train", "cache_data", "report"))
+
+
+def test_without_graphviz_the_report_says_how_to_draw_the_graph(study, monkeypatch, tmp_path):
+    monkeypatch.setattr(rulegraph.shutil, "which", lambda name: None)
+    assert rulegraph.draw(DOT) is None
+    html = report.render(REPO / "report/report.html.j2", study["context"]())
+    hint = re.search(r'id="rulegraph-hint">([^<]*)<', html)
+    assert hint and "apt-get install graphviz" in hint[1] and "dot -Tsvg" in hint[1]
+
+
+def test_report_shows_the_machine_of_every_run_and_of_the_report(study):
+    rows = re.findall(
+        r"<tr><td>(trained \d+ runs?|rendered this report)</td><td>([^<]*)<", study["html"]
+    )
+    assert rows[0] == (f"trained {len(VARIANTS) * len(SEEDS)} runs", "trainer-1")
+    assert rows[-1][0] == "rendered this report" and rows[-1][1] == platform.node()

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import math
+import platform
 
 import pandas as pd
 import pytest
@@ -15,6 +16,7 @@ from helpers import synthetic_digits
 
 from mnist_study import train as train_mod
 from mnist_study.models import load_checkpoint
+from mnist_study.runrecord import RUN_FORMAT, read_run_record
 from mnist_study.train import (
     HISTORY_COLUMNS,
     Optimizer,
@@ -100,7 +102,11 @@ def test_training_lowers_the_loss_and_learns(cache, tmp_path):
     assert info["params"] == 784 * 32 + 32 + 32 * 10 + 10
     assert info["flops_per_sample"] == 2 * (784 * 32 + 32 * 10)
     assert info["epochs"] == 5 and info["device"] == "cpu" and info["threads"] == 1
-    assert info["torch_version"] == torch.__version__
+    # The run record: its format, the dataset, and the machine that trained it.
+    assert read_run_record(tmp_path / "train.json") == info
+    assert info["format"] == RUN_FORMAT and info["dataset"] == cache["dataset"]
+    assert info["machine"]["torch"] == torch.__version__
+    assert info["machine"]["host"] == platform.node() and info["machine"]["cpu"]
     assert info["final"] == {k: history[k].iloc[-1] for k in HISTORY_COLUMNS[1:7]}
     assert info["best_epoch"] == int(history.loc[history["val_acc"].idxmax(), "epoch"])
     assert len(info["epoch_seconds"]) == 5 and min(info["epoch_seconds"]) > 0

@@ -6,9 +6,11 @@ import contextlib
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import time
+import zipfile
 from pathlib import Path
 
 import pandas as pd
@@ -40,10 +42,11 @@ def per_run(variant: str, seed: int = 0) -> set[str]:
 
 
 @contextlib.contextmanager
-def edited(path: Path):
-    """Edit a source file (Snakemake compares content, not only times); restore it after."""
+def edited(path: Path, addition: str = "\n_EDITED_FOR_A_TEST = 1\n"):
+    """Edit a source file, by default with a statement (a change of meaning); restore it after.
+    The file is also made newer, so a rerun decided by time stamps would show."""
     text, before = path.read_text(), path.stat()
-    path.write_text(text + "\n# edited\n")
+    path.write_text(text + addition)
     later = time.time() + 5
     os.utime(path, (later, later))
     try:
@@ -55,11 +58,7 @@ def edited(path: Path):
 
 @contextlib.contextmanager
 def edited_config(study, edit):
-    """Change the study's config.yaml for the block, then put the original text back.
-
-    The dry runs edit one finished study in place: a copy would move the absolute paths of the
-    code inputs, and Snakemake would rightly call every job changed.
-    """
+    """Change the study's config.yaml for the block, then put the original text back."""
     original = study.configfile.read_text()
     config = study.read_config()
     edit(config)
@@ -70,24 +69,30 @@ def edited_config(study, edit):
         study.configfile.write_text(original)
 
 
-# Rules that read every run (tables, statistics, plots, report) rerun with any one of them.
-AGGREGATES = {
-    "tables",
-    "statistics",
-    "claims",
-    "errors",
+@pytest.fixture(scope="session")
+def moved_run(smoke_run, tmp_path_factory) -> SmokeStudy:
+    """The finished smoke study, workflow and results together, copied to another path."""
+    root = tmp_path_factory.mktemp("moved") / "elsewhere"
+    shutil.copytree(smoke_run.root, root, symlinks=True)
+    return SmokeStudy(root)
+
+
+@pytest.fixture(params=["in place", "moved"])
+def study(request, smoke_run):
+    """Each rerun test runs on the finished study and on a copy of it at another path."""
+    return smoke_run if request.param == "in place" else request.getfixturevalue("moved_run")
+
+
+PLOTS = {
     "plot_curves",
     "plot_studies",
     "plot_confusion",
     "plot_galleries",
     "plot_errors",
     "plot_weights",
-    "report",
 }
-PLOTS_AND_REPORT = {rule for rule in AGGREGATES if rule.startswith("plot_")} | {
-    "plot_rulegraph",
-    "report",
-}
+# Rules that read every run (tables, statistics, plots, report) rerun with any one of them.
+AGGREGATES = {"tables", "statistics", "claims", "errors", "report"} | PLOTS
 # What reads runs.csv or its statistics; other figures and the error sets read the runs.
 READ_TABLES = {"tables", "statistics", "claims", "plot_studies", "report"}
 
@@ -114,48 +119,81 @@ def test_end_to_end_outputs(smoke_run):
     assert all(variant in html for variant in config["variants"])
 
 
-def test_nothing_to_do_after_a_complete_run(smoke_run):
-    assert planned_jobs(smoke_run) == set()
+def test_nothing_to_do_after_a_complete_run(study):
+    assert planned_jobs(study) == set()
 
 
-def test_learning_rate_change_reruns_only_that_variant(smoke_run):
+@pytest.mark.parametrize(
+    "addition",
+    ["\n\n   \n", "\n# a comment about nothing\n", '\n\ndef _f():\n    """Doc."""\n'],
+    ids=["whitespace", "comment", "docstring-only-function"],
+)
+def test_comment_or_whitespace_edit_of_a_shared_helper_plans_nothing(study, addition):
+    helpers = [study.repo / "src/mnist_study" / f for f in ("logs.py", "atomic.py", "data.py")]
+    with contextlib.ExitStack() as stack:
+        for path in helpers[:2]:
+            stack.enter_context(edited(path, addition if "def" not in addition else "\n\n"))
+        stack.enter_context(edited(study.repo / "rules/common.smk", "\n# a note\n"))
+        if "def" in addition:
+            # Comments and blank lines only: the syntax tree and the tokens stay the same.
+            stack.enter_context(edited(helpers[2], "\n\n# more words\n"))
+        assert planned_jobs(study) == set()
+
+
+def test_touching_every_input_plans_nothing(study):
+    later = time.time() + 10
+    for path in [*study.workdir.rglob("*"), *study.repo.rglob("*")]:
+        if path.is_file() and ".snakemake" not in path.parts:
+            os.utime(path, (later, later))
+    assert planned_jobs(study) == set()
+
+
+def test_learning_rate_change_reruns_only_that_variant(study):
     def edit(config):
         config["variants"]["mlp"].setdefault("training", {})["lr"] = 0.0123
 
-    with edited_config(smoke_run, edit):
-        assert planned_jobs(smoke_run) == per_run("mlp") | AGGREGATES
+    with edited_config(study, edit):
+        assert planned_jobs(study) == per_run("mlp") | AGGREGATES
 
 
-def test_added_seed_trains_only_new_runs(smoke_run):
-    with edited_config(smoke_run, lambda c: c.update(seeds=[0, 1])) as config:
+def test_added_seed_trains_only_new_runs(study):
+    with edited_config(study, lambda c: c.update(seeds=[0, 1])) as config:
         # The weight figures show seed 0 alone, so a new seed leaves them be.
         aggregates = AGGREGATES - {"plot_weights"}
         expected = set().union(*(per_run(v, 1) for v in config["variants"])) | aggregates
-        assert planned_jobs(smoke_run) == expected
+        assert planned_jobs(study) == expected
 
 
-def test_model_module_edit_reruns_training(smoke_run):
-    variants = smoke_run.read_config()["variants"]
-    with edited(smoke_run.repo / "src/mnist_study/models.py"):
+def test_model_module_edit_reruns_training_not_the_data(study):
+    variants = study.read_config()["variants"]
+    with edited(study.repo / "src/mnist_study/models.py"):
         expected = set().union(*(per_run(v) for v in variants)) | AGGREGATES
         # evaluate imports models.py too; misclassified follows from new predictions.
-        assert planned_jobs(smoke_run) == expected
+        jobs = planned_jobs(study)
+        assert jobs == expected
+        assert not {"fetch_data", "cache_data"} & jobs
 
 
-def test_tables_module_edit_reruns_only_aggregates(smoke_run):
-    with edited(smoke_run.repo / "src/mnist_study/tables.py"):
-        assert planned_jobs(smoke_run) == READ_TABLES
+def test_tables_module_edit_reruns_only_aggregates(study):
+    with edited(study.repo / "src/mnist_study/tables.py"):
+        assert planned_jobs(study) == READ_TABLES
 
 
-def test_plotting_module_edit_reruns_only_plots_and_report(smoke_run):
-    with edited(smoke_run.repo / "src/mnist_study/plots.py"):
-        assert planned_jobs(smoke_run) == PLOTS_AND_REPORT
+def test_plotting_module_edit_reruns_only_plots_and_report(study):
+    # The report imports plots.py too (the number of MLP features its caption names).
+    with edited(study.repo / "src/mnist_study/plots.py"):
+        assert planned_jobs(study) == PLOTS | {"report"}
 
 
-def test_template_edit_reruns_only_report(smoke_run):
-    template = next((smoke_run.repo / "report").glob("*.j2"))
-    with edited(template):
-        assert planned_jobs(smoke_run) == {"report"}
+def test_script_edit_reruns_only_its_rule(study):
+    with edited(study.repo / "workflow/scripts/tables.py"):
+        assert planned_jobs(study) == READ_TABLES
+
+
+def test_template_edit_reruns_only_report(study):
+    template = next((study.repo / "report").glob("*.j2"))
+    with edited(template, "\n<!-- edited -->\n"):
+        assert planned_jobs(study) == {"report"}
 
 
 def test_only_studies_runs_just_their_variants_and_claims(tmp_path, smoke_study):
@@ -178,35 +216,99 @@ def test_only_studies_runs_just_their_variants_and_claims(tmp_path, smoke_study)
     assert "ReLU or tanh?" in html and "Which family wins?" not in html
 
 
-@pytest.mark.parametrize(
-    ("edit", "message"),
-    [
-        (
-            lambda c: c.update(epochs_typo=3),
-            r"Additional properties are not allowed \('epochs_typo'",
-        ),
-        (lambda c: c.update(seeds="0,1"), r"'0,1' is not of type 'array'"),
-        (lambda c: c.update(seeds=[]), r"\[\] should be non-empty"),
-        (
-            lambda c: c["studies"]["baseline"]["variants"].append("nope"),
-            r"studies.baseline.variants names \['nope'\], which are not variants; valid: \[",
-        ),
-        (
-            lambda c: (
-                c["variants"]["mlp"]["training"].update(lr="fast")
-                if "training" in c["variants"]["mlp"]
-                else c["variants"]["mlp"].update(training={"lr": "fast"})
-            ),
-            r"'fast' is not of type 'number'",
-        ),
-        (
-            lambda c: c.update(only_studies=["baseline", "depht"]),
-            r"only_studies names \['depht'\], which are not studies; "
-            r"valid: \['activation', 'baseline'\]",
-        ),
-    ],
-    ids=["unknown-key", "wrong-type", "empty-seeds", "unknown-variant", "bad-lr", "unknown-study"],
-)
+def _set(*keys_and_value):
+    """An edit that sets config[k1][k2]... = value."""
+    *keys, value = keys_and_value
+
+    def edit(config):
+        node = config
+        for key in keys[:-1]:
+            node = node.setdefault(key, {})
+        node[keys[-1]] = value
+
+    return edit
+
+
+# Each bad config, and what its message must say: the full key path and the valid values.
+CONFIG_ERRORS = {
+    "unknown-activation": (
+        _set("variants", "mlp_tanh", "model", "activation", "tahn"),
+        r"variants\.mlp_tanh\.model\.activation: 'tahn'; valid: \['relu', 'tanh', 'sigmoid'",
+    ),
+    "dropout-above-one": (
+        _set("variants", "mlp_dropout", "model", "dropout", 1.5),
+        r"variants\.mlp_dropout\.model\.dropout: 1\.5; must be a number in \[0, 1\)",
+    ),
+    "dropout-negative": (
+        _set("variants", "mlp_dropout", "model", "input_dropout", -0.1),
+        r"variants\.mlp_dropout\.model\.input_dropout: -0\.1; must be a number in \[0, 1\)",
+    ),
+    "dropout-one": (
+        _set("variants", "mlp_dropout", "model", "dropout", 1),
+        r"variants\.mlp_dropout\.model\.dropout: 1; must be a number in \[0, 1\)",
+    ),
+    "width-not-integer": (
+        _set("variants", "mlp", "model", "hidden", ["abc"]),
+        r"variants\.mlp\.model\.hidden\[0\]: 'abc'; must be a positive integer",
+    ),
+    "width-not-positive": (
+        _set("variants", "mlp", "model", "hidden", [0]),
+        r"variants\.mlp\.model\.hidden\[0\]: 0; must be a positive integer",
+    ),
+    "width-fraction": (
+        _set("variants", "mlp", "model", "hidden", [32.5]),
+        r"variants\.mlp\.model\.hidden\[0\]: 32\.5; must be a positive integer",
+    ),
+    "kernel-size-zero": (
+        _set("variants", "cnn", "model", "kernel_size", 0),
+        r"variants\.cnn\.model\.kernel_size: 0; must be a positive odd integer",
+    ),
+    "misspelled-key": (
+        _set("epochs_typo", 3),
+        r"\(top level\): unknown key\(s\) \['epochs_typo'\]; valid: \['claims', 'data', ",
+    ),
+    "unknown-variant-in-study": (
+        lambda c: c["studies"]["baseline"]["variants"].append("nope"),
+        r"studies\.baseline\.variants names \['nope'\], which are not variants; valid: \['cnn'",
+    ),
+    "empty-seeds": (
+        _set("seeds", []),
+        r"seeds: \[\] should be non-empty \(expected: a non-empty list of distinct training",
+    ),
+    "negative-epochs": (
+        _set("training", "epochs", -2),
+        r"training\.epochs: -2; must be an integer >= 1",
+    ),
+    "zero-lr": (
+        _set("variants", "mlp", "training", "lr", 0),
+        r"variants\.mlp\.training\.lr: 0; must be a number in \(0, inf\)",
+    ),
+    "unknown-dataset": (
+        _set("data", "dataset", "mnsit"),
+        r"data\.dataset: unknown dataset 'mnsit'; valid: \['fashion-mnist', 'mnist'\]",
+    ),
+    "misspelled-variant-field": (
+        _set("variants", "mlp", "lable", "MLP"),
+        r"variants\.mlp: unknown key\(s\) \['lable'\]; valid: \['label', 'model', ",
+    ),
+    "unknown-claim-metric": (
+        _set("claims", "hidden_layer_helps", "metric", "accuracy"),
+        r"claims\.hidden_layer_helps\.metric: 'accuracy'; valid: \['test_acc', ",
+    ),
+    "wrong-type": (_set("seeds", "0,1"), r"seeds: '0,1' is not of type 'array'"),
+    "bad-lr-type": (
+        _set("variants", "mlp", "training", "lr", "fast"),
+        r"variants\.mlp\.training\.lr: 'fast'; must be a number in \(0, inf\)",
+    ),
+    "unknown-study": (
+        _set("only_studies", ["baseline", "depht"]),
+        r"only_studies names \['depht'\], which are not studies; "
+        r"valid: \['activation', 'baseline'\]",
+    ),
+}
+
+
+@pytest.mark.parametrize(("edit", "message"), CONFIG_ERRORS.values(), ids=CONFIG_ERRORS.keys())
 def test_config_errors_stop_before_any_job(tmp_path, smoke_study, edit, message):
     config = smoke_study.read_config()
     edit(config)
@@ -229,3 +331,16 @@ def test_snakemake_lint_is_clean():
         timeout=300,
     )
     assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_snakemake_report_renders_the_shared_captions(smoke_run, tmp_path):
+    """`snakemake --report` shows the same caption files the HTML report fills in."""
+    out = tmp_path / "report.zip"
+    smoke_run.snakemake("--report", str(out), check=True)
+    with zipfile.ZipFile(out) as archive:
+        text = "\n".join(
+            archive.read(name).decode("utf-8", "replace")
+            for name in archive.namelist()
+            if name.endswith((".html", ".js", ".json"))
+        )
+    assert "Learning curves of one variant" in text and "first seed" in text

@@ -4,3 +4,7 @@ The package behind the Snakemake study: data, models, training, evaluation, anal
 """
 
 __version__ = "0.1.0"
+
+
+class StudyError(Exception):
+    """Bad input; the message names the file or key at fault, what was expected, and the remedy."""

@@ -21,6 +21,8 @@ import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from . import StudyError
+
 log = logging.getLogger(__name__)
 
 FILES = (
@@ -105,7 +107,7 @@ DATASETS = {
 }
 
 
-class DataError(RuntimeError):
+class DataError(StudyError, RuntimeError):
     """A data file or source is not what the study needs; the message says what would be."""
 
 
@@ -131,6 +133,14 @@ def raw_paths(root: str | os.PathLike, dataset: str) -> dict[str, Path]:
 # --- IDX files -------------------------------------------------------------------------------
 
 
+def _bad_file(path: str | os.PathLike, problem: str, remedy: bool = True) -> DataError:
+    """``<path>: <problem>``; with ``remedy`` it ends with how to get a good copy of the file."""
+    message = f"{path}: {problem}"
+    if remedy:
+        message += f"; delete {path} and run the study again: it is fetched and verified anew"
+    return DataError(message)
+
+
 def sha256_file(path: str | os.PathLike) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as f:
@@ -148,8 +158,12 @@ def write_idx(path: str | os.PathLike, array) -> None:
     Path(path).write_bytes(header + array.tobytes())
 
 
-def check_idx(path: str | os.PathLike) -> tuple[int, ...]:
-    """Check an IDX file's magic, dimensions and length against what its name promises."""
+def check_idx(path: str | os.PathLike, *, remedy: bool = True) -> tuple[int, ...]:
+    """Check an IDX file's magic, dimensions and length against what its name promises.
+
+    A broken file raises DataError naming it and what was expected; with ``remedy`` the message
+    ends with how to get a good copy (off where the file is a scratch copy that is thrown away).
+    """
     path = Path(path)
     is_images = "images" in path.name
     magic_expected = IMAGE_MAGIC if is_images else LABEL_MAGIC
@@ -158,32 +172,39 @@ def check_idx(path: str | os.PathLike) -> tuple[int, ...]:
     with open(path, "rb") as f:
         head = f.read(4 + 4 * ndim)
     if len(head) < 4 + 4 * ndim:
-        raise DataError(f"{path}: truncated header ({size} bytes); expected an IDX file")
+        raise _bad_file(path, f"truncated header ({size} bytes); expected an IDX file", remedy)
     (magic,) = struct.unpack(">I", head[:4])
     if magic != magic_expected:
-        raise DataError(
-            f"{path}: wrong magic number {magic}; expected {magic_expected} "
-            f"({'images' if is_images else 'labels'}, uint8, {ndim}-d)"
+        raise _bad_file(
+            path,
+            f"wrong magic number {magic}; expected {magic_expected} "
+            f"({'images' if is_images else 'labels'}, uint8, {ndim}-d)",
+            remedy,
         )
     dims = struct.unpack(f">{ndim}I", head[4:])
     if is_images and dims[1:] != IMAGE_SHAPE:
-        raise DataError(f"{path}: image size {dims[1:]}; expected {IMAGE_SHAPE}")
+        raise _bad_file(path, f"image size {dims[1:]}; expected {IMAGE_SHAPE}", remedy)
     expected = 4 + 4 * ndim + dims[0] * (IMAGE_SHAPE[0] * IMAGE_SHAPE[1] if is_images else 1)
     if size != expected:
-        raise DataError(
-            f"{path}: {size} bytes; expected {expected} for {dims[0]} items "
-            f"({'truncated' if size < expected else 'trailing bytes'})"
+        raise _bad_file(
+            path,
+            f"{size} bytes; expected {expected} for {dims[0]} items "
+            f"({'truncated' if size < expected else 'trailing bytes'})",
+            remedy,
         )
     return dims
 
 
-def verify_file(path: str | os.PathLike, sha256: str | None) -> None:
-    """Structure first (clear messages for broken files), then the exact bytes."""
-    check_idx(path)
+def verify_file(path: str | os.PathLike, sha256: str | None, *, remedy: bool = True) -> None:
+    """Structure first (clear messages for broken files), then the exact bytes.
+
+    Errors name the file, what was expected and, with ``remedy``, how to get a good copy.
+    """
+    check_idx(path, remedy=remedy)
     if sha256 is not None:
         actual = sha256_file(path)
         if actual != sha256:
-            raise DataError(f"{path}: sha256 {actual}; expected {sha256}")
+            raise _bad_file(path, f"sha256 {actual}; expected {sha256}", remedy)
 
 
 def read_idx(path: str | os.PathLike):
@@ -375,7 +396,8 @@ def acquire(
             try:
                 _FETCHERS[source](info, scratch, options)
                 for name in FILES:
-                    verify_file(scratch / name, expected[name])
+                    # A scratch copy: the next source is tried, so no remedy in the message.
+                    verify_file(scratch / name, expected[name], remedy=False)
             except Exception as exc:  # noqa: BLE001 - recorded, then the next source is tried
                 log.warning("%s: source %r failed: %s", info.name, source, exc)
                 failures.append(f"  - {source}: {exc}")

@@ -1,7 +1,10 @@
 """Set-up for Snakemake job processes: stderr and the package's log records go to the rule's log
 file, and the process skips work at exit that a short job would pay for every time.
 
-Every thin script in workflow/scripts calls ``start_job(snakemake.log[0])`` first.
+Every thin script in workflow/scripts calls ``start_job(snakemake.log[0])`` first. A
+``StudyError`` (bad input: the message names the culprit and the remedy) ends the job with one
+line ``error: <message>`` in the log and exit status 1; Snakemake prints a failed job's log
+(show-failed-logs), so that line is what the user sees. Any other exception keeps its traceback.
 """
 
 from __future__ import annotations
@@ -11,6 +14,8 @@ import gc
 import logging
 import os
 import sys
+
+from . import StudyError
 
 
 def start_job(path: str | os.PathLike) -> None:
@@ -27,3 +32,13 @@ def start_job(path: str | os.PathLike) -> None:
     # garbage collection over the ~1M objects torch creates at import, 0.7 s per job here
     # (4.1 -> 3.4 s for `import torch` and exit). Frozen objects are left to the OS to free.
     atexit.register(gc.freeze)
+    sys.excepthook = _study_excepthook
+
+
+def _study_excepthook(kind, value, traceback) -> None:
+    """A StudyError is a message for the user, not a bug: one line, no traceback, status 1."""
+    if not issubclass(kind, StudyError):
+        sys.__excepthook__(kind, value, traceback)
+        return
+    # The interpreter then exits with status 1, as after any uncaught exception.
+    print(f"error: {value}", file=sys.stderr, flush=True)

@@ -7,10 +7,8 @@ from __future__ import annotations
 
 import json
 import math
-import re
 import warnings
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -18,6 +16,7 @@ import pandas as pd
 from .atomic import atomic_path
 
 DPI = 100
+FEATURE_UNITS = 64  # first-layer units drawn for an MLP (the report's caption reads it here)
 # (history column prefix, legend label, line style) of the three curves per variant.
 CURVES = (
     ("train", "train (train mode)", ":"),
@@ -402,7 +401,7 @@ def plot_linear_templates(checkpoint, out, classes=None) -> None:
     _save(fig, out, layout="bbox")
 
 
-def plot_mlp_features(checkpoint, out, n: int = 64, title: str = "") -> None:
+def plot_mlp_features(checkpoint, out, n: int = FEATURE_UNITS, title: str = "") -> None:
     """The first hidden layer's receptive fields: the ``n`` units with the largest weight norm,
     each scaled to its own range (red positive, blue negative)."""
     plt = _plt()
@@ -429,7 +428,7 @@ def plot_weights(
     plot_mlp_features(
         mlp_checkpoint,
         features_out,
-        title=f"{label}first-layer features (64 units of largest norm)",
+        title=f"{label}first-layer features ({FEATURE_UNITS} units of largest norm)",
     )
 
 
@@ -612,88 +611,4 @@ def plot_overlap(errors: Mapping, out, labels=None) -> None:
                     )
     fig.colorbar(image, ax=ax, shrink=0.8, label="Jaccard index of error sets")
     ax.set_title("Overlap of error sets (diagonal: across seeds of one variant)", fontsize=9)
-    _save(fig, out, layout="bbox")
-
-
-# ----------------------------------------------------------------------------- rule graph
-
-
-_NODE = re.compile(r'^\s*(\d+)\s*\[\s*label\s*=\s*"([^"]+)"', re.M)
-_EDGE = re.compile(r"^\s*(\d+)\s*->\s*(\d+)", re.M)
-
-
-def parse_dot(text: str) -> tuple[dict[str, str], list[tuple[str, str]]]:
-    """Nodes {id: label} and edges of Snakemake's --rulegraph output."""
-    nodes = dict(_NODE.findall(text))
-    edges = [(a, b) for a, b in _EDGE.findall(text) if a in nodes and b in nodes]
-    if not nodes:
-        raise ValueError("rule graph: no nodes found; expected Snakemake's --rulegraph DOT text")
-    return nodes, edges
-
-
-def plot_rulegraph(dot_path, out) -> None:
-    """The rule graph drawn in layers (every rule one layer below its deepest input)."""
-    plt = _plt()
-    nodes, edges = parse_dot(Path(dot_path).read_text(encoding="utf-8"))
-    parents: dict[str, list[str]] = {n: [] for n in nodes}
-    for a, b in edges:
-        parents[b].append(a)
-    depth: dict[str, int] = {}
-
-    def level(node, seen=()):
-        if node not in depth:
-            if node in seen:
-                raise ValueError(f"rule graph has a cycle through {nodes[node]!r}")
-            depth[node] = 1 + max((level(p, (*seen, node)) for p in parents[node]), default=-1)
-        return depth[node]
-
-    for node in nodes:
-        level(node)
-    layers: dict[int, list[str]] = {}
-    for node in sorted(nodes, key=lambda n: nodes[n]):
-        layers.setdefault(depth[node], []).append(node)
-    # A few barycentre sweeps put each rule under its inputs and cut most edge crossings.
-    children: dict[str, list[str]] = {n: [] for n in nodes}
-    for a, b in edges:
-        children[a].append(b)
-    for sweep in range(4):
-        order = sorted(layers) if sweep % 2 == 0 else sorted(layers, reverse=True)
-        for d in order:
-            rank = {n: i / max(len(m) - 1, 1) for m in layers.values() for i, n in enumerate(m)}
-            near = parents if sweep % 2 == 0 else children
-            layers[d].sort(
-                key=lambda n: sum(rank[x] for x in near[n]) / len(near[n]) if near[n] else rank[n]
-            )
-    width = max(len(v) for v in layers.values())
-    pos = {}
-    for d, members in layers.items():
-        for i, node in enumerate(members):
-            pos[node] = ((i + 0.5) * width / len(members), -d)
-    fig, ax = plt.subplots(figsize=(max(6, 1.9 * width), 0.9 * (len(layers) + 1)))
-    for a, b in edges:
-        ax.annotate(
-            "",
-            xy=pos[b],
-            xytext=pos[a],
-            arrowprops={
-                "arrowstyle": "->",
-                "color": "gray",
-                "lw": 0.8,
-                "shrinkA": 11,
-                "shrinkB": 11,
-            },
-        )
-    for node, (x, y) in pos.items():
-        ax.text(
-            x,
-            y,
-            nodes[node],
-            ha="center",
-            va="center",
-            fontsize=8,
-            bbox={"boxstyle": "round", "fc": "#e8f0fe", "ec": "#4a76c9"},
-        )
-    ax.set_xlim(-0.2, width + 0.2)
-    ax.set_ylim(-max(layers) - 0.6, 0.6)
-    ax.axis("off")
     _save(fig, out, layout="bbox")

@@ -1,236 +1,70 @@
 """The HTML report: one self-contained file (images as data URIs) rendered with jinja2.
 
-Collects tables, claim verdicts, figures and provenance; the numbers in its text come from them.
+A small builder per section turns the loaded Results into what the template shows.
 """
 
 from __future__ import annotations
 
 import base64
-import csv
-import json
-import math
-import os
-import platform
-import subprocess
-import sys
-import tempfile
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timezone
-from importlib import metadata
+from functools import cache
 from pathlib import Path
 
-import pandas as pd
-
 from .atomic import write_text
+from .formatting import missing, num, pct, pm_pct, pp, pval, seconds
+from .results import Results
 
-PACKAGES = (
-    "torch",
-    "torchvision",
-    "numpy",
-    "pandas",
-    "scipy",
-    "matplotlib",
-    "jinja2",
-    "snakemake",
-)
 FAMILIES = {"linear": "Linear", "mlp": "MLP", "cnn": "CNN"}
 ALPHA = 0.05
-
-
-# ----------------------------------------------------------------------------- formatting
-
-
-def pct(x, digits: int = 2) -> str:
-    return "–" if x is None or pd.isna(x) else f"{100 * x:.{digits}f}%"
-
-
-def pp(x, digits: int = 2) -> str:
-    return "–" if x is None or pd.isna(x) else f"{100 * x:+.{digits}f} pp"
-
-
-def pm_pct(mean, std, digits: int = 2) -> str:
-    if mean is None or pd.isna(mean):
-        return "–"
-    if std is None or pd.isna(std):
-        return pct(mean, digits)
-    return f"{100 * mean:.{digits}f} ± {100 * std:.{digits}f}%"
-
-
-def num(x, digits: int = 3) -> str:
-    if x is None or pd.isna(x):
-        return "–"
-    return f"{x:,.0f}" if abs(x) >= 1000 else f"{x:.{digits}g}"
-
-
-def pval(p) -> str:
-    if p is None or pd.isna(p):
-        return "–"
-    return f"{p:.2g}" if p >= 1e-4 else f"{p:.1e}"
-
-
-def seconds(s) -> str:
-    if s is None or pd.isna(s):
-        return "–"
-    if s >= 3600:
-        return f"{s / 3600:.1f} h"
-    if s >= 60:
-        return f"{s / 60:.1f} min"
-    return f"{s:.1f} s" if s >= 10 else f"{s:.2g} s"
+# Studies with more members than this list consecutive factor steps, not every pair.
+ALL_PAIRS_UP_TO = 5
 
 
 # ----------------------------------------------------------------------------- figures
 
 
+@cache
+def _caption_template(path: str):
+    import jinja2
+
+    text = Path(path).read_text(encoding="utf-8").strip()
+    return jinja2.Environment(undefined=jinja2.StrictUndefined).from_string(text)
+
+
+class Captions:
+    """Figure captions from report/captions/<name>.rst, the files `snakemake --report` shows
+    too: one source, rendered here with the numbers of this study."""
+
+    def __init__(self, paths: Sequence):
+        self.paths = {Path(p).stem: str(p) for p in paths}
+
+    def __call__(self, name: str, **values) -> str:
+        return _caption_template(self.paths[name]).render(**values)
+
+
 def data_uri(path) -> str:
-    """A PNG as a data URI, so the report needs no other file."""
-    data = Path(path).read_bytes()
-    if not data.startswith(b"\x89PNG"):
-        raise ValueError(f"{path}: not a PNG file; the report embeds PNG figures only")
-    return "data:image/png;base64," + base64.b64encode(data).decode("ascii")
+    """A PNG or SVG file as a data URI, so the report needs no other file."""
+    data = Path(path).read_bytes() if not isinstance(path, bytes) else path
+    if data.startswith(b"\x89PNG"):
+        kind = "image/png"
+    elif data.lstrip().startswith(b"<?xml") or data.lstrip().startswith(b"<svg"):
+        kind = "image/svg+xml"
+    else:
+        raise ValueError(f"{str(path)[:80]}: not a PNG or SVG; the report embeds only those")
+    return f"data:{kind};base64," + base64.b64encode(data).decode("ascii")
 
 
-def figure(path, caption: str, alt: str, fig_id: str) -> dict:
+def figure(source, caption: str, alt: str, fig_id: str) -> dict:
     if not caption or not alt:
-        raise ValueError(f"figure {fig_id} ({path}): every figure needs a caption and alt text")
-    return {"id": fig_id, "src": data_uri(path), "caption": caption, "alt": alt}
+        raise ValueError(f"figure {fig_id}: every figure needs a caption and alt text")
+    return {"id": fig_id, "src": data_uri(source), "caption": caption, "alt": alt}
 
 
-# ----------------------------------------------------------------------------- provenance
+# ----------------------------------------------------------------------------- text
 
 
-def git_state(repo) -> dict:
-    """Commit and whether the working tree differs from it ('not a git checkout' otherwise)."""
-
-    def git(*args):
-        done = subprocess.run(
-            ["git", "-C", str(repo), *args], capture_output=True, text=True, timeout=30
-        )
-        return done.stdout.strip() if done.returncode == 0 else None
-
-    try:
-        commit = git("rev-parse", "HEAD")
-        status = git("status", "--porcelain", "--untracked-files=no") if commit else None
-    except (OSError, subprocess.SubprocessError):
-        commit = status = None
-    if not commit:
-        return {"commit": "not a git checkout", "dirty": False}
-    return {"commit": commit, "dirty": bool(status)}
-
-
-def package_versions(names: Sequence[str] = PACKAGES) -> dict[str, str]:
-    versions = {"python": platform.python_version()}
-    for name in names:
-        try:
-            versions[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            versions[name] = "not installed"
-    return versions
-
-
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return f"{line.split(':', 1)[1].strip()} ({os.cpu_count()} logical CPUs)"
-    except OSError:
-        pass
-    return f"{platform.processor() or platform.machine()} ({os.cpu_count()} logical CPUs)"
-
-
-def gpu_model() -> str:
-    try:
-        import torch
-
-        if torch.cuda.is_available():
-            return ", ".join(
-                torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())
-            )
-    except Exception as err:  # a broken CUDA setup should not stop the report
-        return f"unavailable ({err})"
-    return "none"
-
-
-def benchmark_times(paths: Sequence) -> pd.DataFrame:
-    """Per rule: jobs, total, mean and max wall seconds from Snakemake benchmark files
-    (``benchmarks/<rule>/...tsv`` or ``benchmarks/<rule>.tsv``, column ``s``)."""
-    rows = []
-    for path in paths:
-        parts = Path(path).parts
-        after = parts[parts.index("benchmarks") + 1 :] if "benchmarks" in parts else parts[-1:]
-        rule = Path(after[0]).stem if len(after) == 1 else after[0]
-        with open(path, encoding="utf-8") as f:
-            records = list(csv.DictReader(f, delimiter="\t"))
-        if not records or "s" not in records[0]:
-            raise ValueError(f"{path}: benchmark file without the column 's'")
-        rows.extend({"rule": rule, "s": float(r["s"])} for r in records)
-    if not rows:
-        return pd.DataFrame(columns=["rule", "jobs", "total_s", "mean_s", "max_s"])
-    frame = pd.DataFrame(rows).groupby("rule", sort=True)["s"]
-    return pd.DataFrame(
-        {"jobs": frame.size(), "total_s": frame.sum(), "mean_s": frame.mean(), "max_s": frame.max()}
-    ).reset_index()
-
-
-def dataset_checksums(cache_path) -> dict:
-    """The dataset name and the sha256 of each raw file, verified when the cache was built."""
-    from .data import load_cache
-
-    cache = load_cache(cache_path)
-    return {
-        "dataset": cache.get("dataset", "?"),
-        "sha256": dict(cache.get("sha256", {})),
-        "n_train": int(len(cache["train_idx"])),
-        "n_val": int(len(cache["val_idx"])),
-        "n_test": int(len(cache["test_labels"])),
-    }
-
-
-def write_rulegraph(snakefile, workdir, config: Mapping, out) -> None:
-    """Rule rulegraph: ask Snakemake for the workflow's rule graph (DOT) under this config.
-
-    The resolved config goes in as a config file, so the graph matches however the outer run
-    was configured (profile, extra config files, quick overrides).
-    """
-    with tempfile.TemporaryDirectory() as tmp:
-        configfile = Path(tmp) / "config.json"
-        configfile.write_text(json.dumps(config, default=str))
-        cmd = [
-            sys.executable,
-            "-m",
-            "snakemake",
-            "--snakefile",
-            str(snakefile),
-            "--directory",
-            str(workdir),
-            "--configfile",
-            str(configfile),
-            "--rulegraph",
-            "--nolock",
-            "--quiet",
-            "all",
-        ]
-        done = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
-    start = done.stdout.find("digraph")
-    if done.returncode != 0 or start < 0:
-        raise RuntimeError(
-            f"snakemake --rulegraph failed (exit {done.returncode}):\n{done.stderr[-3000:]}"
-        )
-    write_text(out, done.stdout[start:])
-
-
-# ----------------------------------------------------------------------------- content
-
-
-def _stat(stats: dict, variant: str, metric: str, key: str = "mean"):
-    row = stats.get((variant, metric))
-    return None if row is None else row.get(key)
-
-
-def _label(variants: Mapping, name: str) -> str:
-    return (variants.get(name) or {}).get("label") or name
-
-
-def _describe_model(spec: Mapping) -> str:
+def describe_model(spec: Mapping) -> str:
     kind = spec.get("kind", "?")
     if kind == "linear":
         return "softmax regression"
@@ -249,23 +83,160 @@ def _describe_model(spec: Mapping) -> str:
     return kind
 
 
-def results_rows(variants: Mapping, stats: dict) -> list[dict]:
+def _study_pairs(r: Results, name: str):
+    return r.pairs[r.pairs["study"] == name] if len(r.pairs) else r.pairs
+
+
+def _range_sentence(r: Results, study: Mapping) -> str | None:
+    members = study["variants"]
+    values = dict(zip(members, study["factor"]["values"], strict=True))
+    known = {v: a for v in members if not missing(a := r.stat(v, "test_acc"))}
+    if not known:
+        return None
+    best, worst = max(known, key=known.get), min(known, key=known.get)
+    factor = study["factor"]["label"].lower()
+
+    def who(v):
+        # Categorical factor values mostly repeat the label; numbers add information.
+        value = values[v]
+        numeric = isinstance(value, int | float) and not isinstance(value, bool)
+        return f"{r.label(v)}, {factor} {value}" if numeric else r.label(v)
+
+    return (
+        f"Test accuracy ranges from {pct(known[worst])} ({who(worst)}) to {pct(known[best])} "
+        f"({who(best)})."
+    )
+
+
+def _gap_sentence(r: Results, study: Mapping) -> str | None:
+    members = study["variants"]
+    gaps = [r.stat(v, "gap") for v in members]
+    first, last = r.label(members[0]), r.label(members[-1])
+    if len(members) > 2 and not any(missing(g) for g in gaps):
+        from scipy.stats import spearmanr
+
+        rho = spearmanr(range(len(gaps)), gaps).statistic
+        trend = "rises" if rho > 0.5 else "falls" if rho < -0.5 else "shows no clear trend"
+        return (
+            f"Along the {study['factor']['label'].lower()} axis the train–test gap {trend} "
+            f"({pp(gaps[0])} for {first}, {pp(gaps[-1])} for {last}; Spearman ρ = {rho:+.2f} "
+            "over the means)."
+        )
+    if len(members) == 2 and all(g is not None for g in gaps):
+        return f"The train–test gap is {pp(gaps[0])} for {first} and {pp(gaps[1])} for {last}."
+    return None
+
+
+def _pairs_sentences(r: Results, name: str) -> list[str]:
+    mine = _study_pairs(r, name)
+    if not len(mine):
+        return []
+    significant = mine[mine["p_combined"] < ALPHA]
+    text = [
+        f"{len(significant)} of {len(mine)} pairwise accuracy differences are significant "
+        f"(exact McNemar test on discordant pairs pooled over seeds, α = {ALPHA:g})."
+    ]
+    if len(significant):
+        top = significant.loc[significant["diff_mean"].abs().idxmax()]
+        text.append(
+            f"The largest: {r.label(top['b'])} − {r.label(top['a'])} = "
+            f"{pp(top['diff_mean'])} (p = {pval(top['p_combined'])})."
+        )
+    return text
+
+
+def _peak_sentence(r: Results, members: Sequence[str]) -> str | None:
+    peaked = []
+    for v in members:
+        best_epoch, epochs = r.stat(v, "best_epoch"), r.stat(v, "epochs")
+        if best_epoch is not None and epochs and best_epoch < epochs - 1:
+            peaked.append(f"{r.label(v)} at epoch {best_epoch:.3g} of {epochs:.0f}")
+    if not peaked:
+        return None
+    return "Validation accuracy peaked before the last epoch for " + "; ".join(peaked) + "."
+
+
+def _time_sentence(r: Results, members: Sequence[str]) -> str | None:
+    times = {v: r.stat(v, "train_seconds") for v in members}
+    if any(missing(t) for t in times.values()):
+        return None
+    fast, slow = min(times, key=times.get), max(times, key=times.get)
+    return (
+        f"Training took {seconds(times[fast])} ({r.label(fast)}) to "
+        f"{seconds(times[slow])} ({r.label(slow)}) per run."
+    )
+
+
+def study_paragraph(r: Results, name: str) -> str:
+    """A few sentences whose every number comes from the results."""
+    study = r.studies[name]
+    members = study["variants"]
+    first = _range_sentence(r, study)
+    if first is None:
+        return "No results yet for this study."
+    related = [c for c in r.claims if set(c["variants"]) <= set(members)]
+    parts = [
+        first,
+        _gap_sentence(r, study),
+        *_pairs_sentences(r, name),
+        _peak_sentence(r, members),
+        _time_sentence(r, members),
+        *(f"Claim “{c['statement'].rstrip('.')}”: {c['verdict']}." for c in related),
+    ]
+    return " ".join(p for p in parts if p)
+
+
+# ----------------------------------------------------------------------------- sections
+
+
+def summary_section(r: Results) -> dict:
+    best = {}
+    for name, entry in r.variants.items():
+        family = FAMILIES.get(entry.get("model", {}).get("kind"), "other")
+        acc = r.stat(name, "test_acc")
+        if acc is not None and (family not in best or acc > best[family]["acc"]):
+            best[family] = {"acc": acc, "variant": name}
+    families = [
+        {
+            "family": family,
+            "label": r.label(b["variant"]),
+            "test": pm_pct(b["acc"], r.stat(b["variant"], "test_acc", "std")),
+        }
+        for family, b in sorted(best.items(), key=lambda kv: -kv[1]["acc"])
+    ]
+    runs, bench = r.runs, r.bench
+    return {
+        "families": families,
+        "n_variants": len(r.variants),
+        "n_runs": len(runs),
+        "seeds": r.seeds,
+        "train_time": seconds(runs["train_seconds"].sum()) if len(runs) else "–",
+        "job_time": seconds(bench["total_s"].sum()) if bench is not None and len(bench) else "–",
+        "verdicts": {
+            v: sum(c["verdict"] == v for c in r.claims)
+            for v in ("supported", "contradicted", "inconclusive")
+        },
+        "n_claims": len(r.claims),
+    }
+
+
+def results_section(r: Results) -> list[dict]:
     """One row per variant for the results table, in config order."""
     rows = []
-    for name, entry in variants.items():
-        s = lambda m, k="mean", n=name: _stat(stats, n, m, k)  # noqa: E731
+    for name, entry in r.variants.items():
+        s = lambda m, k="mean", n=name: r.stat(n, m, k)  # noqa: E731
         reference = entry.get("seed_reference")
         rows.append(
             {
                 "name": name,
-                "label": _label(variants, name),
-                "model": _describe_model(entry.get("model", {})),
+                "label": r.label(name),
+                "model": describe_model(entry.get("model", {})),
                 "params": num(s("params")),
                 "n": int(s("test_acc", "n") or 0),
                 "test": pm_pct(s("test_acc"), s("test_acc", "std")),
                 "test_ci": (
                     f"{pct(s('test_acc', 'ci_low'))} – {pct(s('test_acc', 'ci_high'))}"
-                    if not pd.isna(s("test_acc", "ci_low") or math.nan)
+                    if not missing(s("test_acc", "ci_low"))
                     else "–"
                 ),
                 "seed_reference": f"{reference:.1f}%" if reference is not None else "",
@@ -285,43 +256,9 @@ def results_rows(variants: Mapping, stats: dict) -> list[dict]:
     return rows
 
 
-def summary_block(
-    variants: Mapping, stats: dict, claims: Sequence, runs: pd.DataFrame, bench: pd.DataFrame
-) -> dict:
-    best = {}
-    for name, entry in variants.items():
-        family = FAMILIES.get(entry.get("model", {}).get("kind"), "other")
-        acc = _stat(stats, name, "test_acc")
-        if acc is not None and (family not in best or acc > best[family]["acc"]):
-            best[family] = {"acc": acc, "variant": name}
-    families = [
-        {
-            "family": family,
-            "label": _label(variants, b["variant"]),
-            "test": pm_pct(b["acc"], _stat(stats, b["variant"], "test_acc", "std")),
-        }
-        for family, b in sorted(best.items(), key=lambda kv: -kv[1]["acc"])
-    ]
-    counts = {
-        v: sum(c["verdict"] == v for c in claims)
-        for v in ("supported", "contradicted", "inconclusive")
-    }
-    return {
-        "families": families,
-        "n_variants": len(variants),
-        "n_runs": len(runs),
-        "seeds": sorted({int(s) for s in runs["seed"]}) if len(runs) else [],
-        "train_time": seconds(runs["train_seconds"].sum()) if len(runs) else "–",
-        "job_time": seconds(bench["total_s"].sum()) if len(bench) else "–",
-        "verdicts": counts,
-        "n_claims": len(claims),
-    }
-
-
-def claim_rows(claims: Sequence, variants: Mapping) -> list[dict]:
+def claims_section(r: Results) -> list[dict]:
     rows = []
-    for c in claims:
-        names = " → ".join(_label(variants, v) for v in c["variants"])
+    for c in r.claims:
         extra = ""
         if c.get("threshold") is not None:
             extra = f" (threshold {c['threshold']:g})"
@@ -333,7 +270,7 @@ def claim_rows(claims: Sequence, variants: Mapping) -> list[dict]:
                 "statement": c["statement"],
                 "verdict": c["verdict"],
                 "metric": f"{c['metric']}{extra}",
-                "compared": names,
+                "compared": " → ".join(r.label(v) for v in c["variants"]),
                 "expect": c["expect"],
                 "numbers": c["numbers"],
                 "test": c.get("test", ""),
@@ -342,127 +279,247 @@ def claim_rows(claims: Sequence, variants: Mapping) -> list[dict]:
     return rows
 
 
-def study_paragraph(
-    name: str, study: Mapping, variants: Mapping, stats: dict, pairs: pd.DataFrame, claims: Sequence
-) -> str:
-    """A few sentences whose every number comes from the results."""
-    from scipy.stats import spearmanr
-
-    members = study["variants"]
-    values = dict(zip(members, study["factor"]["values"], strict=True))
-    acc = {v: _stat(stats, v, "test_acc") for v in members}
-    known = {v: a for v, a in acc.items() if a is not None and not pd.isna(a)}
-    if not known:
-        return "No results yet for this study."
-    best = max(known, key=known.get)
-    worst = min(known, key=known.get)
-    factor = study["factor"]["label"]
-
-    def who(v):
-        # Categorical factor values mostly repeat the label; numbers add information.
-        value = values[v]
-        numeric = isinstance(value, int | float) and not isinstance(value, bool)
-        return (
-            f"{_label(variants, v)}, {factor.lower()} {value}" if numeric else _label(variants, v)
-        )
-
-    text = [
-        f"Test accuracy ranges from {pct(known[worst])} ({who(worst)}) to {pct(known[best])} "
-        f"({who(best)})."
+def study_table(r: Results, study: Mapping) -> list[dict]:
+    return [
+        {
+            "factor": value,
+            "label": r.label(v),
+            "name": v,
+            "params": num(r.stat(v, "params")),
+            "test": pm_pct(r.stat(v, "test_acc"), r.stat(v, "test_acc", "std")),
+            "train": pct(r.stat(v, "train_acc")),
+            "val": pct(r.stat(v, "val_acc")),
+            "gap": pp(r.stat(v, "gap")),
+            "best_epoch": num(r.stat(v, "best_epoch"), 2),
+            "time": seconds(r.stat(v, "train_seconds")),
+        }
+        for v, value in zip(study["variants"], study["factor"]["values"], strict=True)
     ]
-    gaps = [_stat(stats, v, "gap") for v in members]
-    if all(g is not None and not pd.isna(g) for g in gaps) and len(members) > 2:
-        rho = spearmanr(range(len(gaps)), gaps).statistic
-        trend = "rises" if rho > 0.5 else "falls" if rho < -0.5 else "shows no clear trend"
-        text.append(
-            f"Along the {factor.lower()} axis the train–test gap {trend} "
-            f"({pp(gaps[0])} for {_label(variants, members[0])}, {pp(gaps[-1])} for "
-            f"{_label(variants, members[-1])}; Spearman ρ = {rho:+.2f} over the means)."
-        )
-    elif len(members) == 2 and all(g is not None for g in gaps):
-        text.append(
-            f"The train–test gap is {pp(gaps[0])} for {_label(variants, members[0])} and "
-            f"{pp(gaps[1])} for {_label(variants, members[1])}."
-        )
-    mine = pairs[pairs["study"] == name] if len(pairs) else pairs
-    if len(mine):
-        significant = mine[mine["p_combined"] < ALPHA]
-        text.append(
-            f"{len(significant)} of {len(mine)} pairwise accuracy differences are significant "
-            f"(exact McNemar test on discordant pairs pooled over seeds, α = {ALPHA:g})."
-        )
-        if len(significant):
-            top = significant.loc[significant["diff_mean"].abs().idxmax()]
-            text.append(
-                f"The largest: {_label(variants, top['b'])} − {_label(variants, top['a'])} = "
-                f"{pp(top['diff_mean'])} (p = {pval(top['p_combined'])})."
-            )
-    peaked = []
-    for v in members:
-        best_epoch, epochs = _stat(stats, v, "best_epoch"), _stat(stats, v, "epochs")
-        if best_epoch is not None and epochs and best_epoch < epochs - 1:
-            peaked.append(f"{_label(variants, v)} at epoch {best_epoch:.3g} of {epochs:.0f}")
-    if peaked:
-        text.append(
-            "Validation accuracy peaked before the last epoch for " + "; ".join(peaked) + "."
-        )
-    times = {v: _stat(stats, v, "train_seconds") for v in members}
-    if all(t is not None and not pd.isna(t) for t in times.values()):
-        fast, slow = min(times, key=times.get), max(times, key=times.get)
-        text.append(
-            f"Training took {seconds(times[fast])} ({_label(variants, fast)}) to "
-            f"{seconds(times[slow])} ({_label(variants, slow)}) per run."
-        )
-    related = [c for c in claims if set(c["variants"]) <= set(members)]
-    for c in related:
-        text.append(f"Claim “{c['statement'].rstrip('.')}”: {c['verdict']}.")
-    return " ".join(text)
 
 
-def study_table(study: Mapping, variants: Mapping, stats: dict) -> list[dict]:
-    rows = []
-    for v, value in zip(study["variants"], study["factor"]["values"], strict=True):
-        rows.append(
-            {
-                "factor": value,
-                "label": _label(variants, v),
-                "name": v,
-                "params": num(_stat(stats, v, "params")),
-                "test": pm_pct(_stat(stats, v, "test_acc"), _stat(stats, v, "test_acc", "std")),
-                "train": pct(_stat(stats, v, "train_acc")),
-                "val": pct(_stat(stats, v, "val_acc")),
-                "gap": pp(_stat(stats, v, "gap")),
-                "best_epoch": num(_stat(stats, v, "best_epoch"), 2),
-                "time": seconds(_stat(stats, v, "train_seconds")),
-            }
-        )
-    return rows
-
-
-def pair_rows(name: str, study: Mapping, variants: Mapping, pairs: pd.DataFrame) -> list[dict]:
+def pair_rows(r: Results, name: str) -> list[dict]:
     """All pairs for small studies; consecutive factor steps for larger ones."""
-    mine = pairs[pairs["study"] == name] if len(pairs) else pairs
-    members = study["variants"]
-    if len(members) > 5:
+    mine = _study_pairs(r, name)
+    members = r.studies[name]["variants"]
+    if len(members) > ALL_PAIRS_UP_TO:
         steps = set(zip(members[:-1], members[1:], strict=True))
         mine = mine[[(a, b) in steps for a, b in zip(mine["a"], mine["b"], strict=True)]]
     return [
         {
-            "a": _label(variants, r["a"]),
-            "b": _label(variants, r["b"]),
-            "diff": pp(r["diff_mean"]),
+            "a": r.label(p["a"]),
+            "b": r.label(p["b"]),
+            "diff": pp(p["diff_mean"]),
             "ci": (
-                f"{pp(r['diff_ci_low'])} to {pp(r['diff_ci_high'])}"
-                if not pd.isna(r["diff_ci_low"])
+                f"{pp(p['diff_ci_low'])} to {pp(p['diff_ci_high'])}"
+                if not missing(p["diff_ci_low"])
                 else "–"
             ),
-            "discordant": f"{r['b_only']} / {r['a_only']}",
-            "p": pval(r["p_combined"]),
-            "p_seeds": r["p_per_seed"],
-            "significant": r["p_combined"] < ALPHA,
+            "discordant": f"{p['b_only']} / {p['a_only']}",
+            "p": pval(p["p_combined"]),
+            "p_seeds": p["p_per_seed"],
+            "significant": p["p_combined"] < ALPHA,
         }
-        for r in mine.to_dict("records")
+        for p in mine.to_dict("records")
     ]
+
+
+def curves_figure(r: Results, captions: Captions, variant: str, path) -> dict:
+    label = r.label(variant)
+    return figure(
+        path,
+        captions("curves", label=label, band=r.band),
+        f"Two line charts for {label}: cross-entropy loss and accuracy against epoch; final "
+        f"validation accuracy {pct(r.stat(variant, 'val_acc'))}.",
+        f"curves-{variant}",
+    )
+
+
+def study_section(r: Results, captions: Captions, name: str, files: Mapping) -> dict:
+    """One study: its paragraph, three figures, its table, paired tests, per-variant curves."""
+    study = r.studies[name]
+    members, factor, title = study["variants"], study["factor"]["label"], study["title"]
+    home = r.home_study()
+    per_variant = [
+        {"label": r.label(v), "figure": curves_figure(r, captions, v, files["curves"][v])}
+        if home[v] == name
+        else {
+            "label": r.label(v),
+            "figure": None,
+            "see": home[v],
+            "see_title": r.studies[home[v]]["title"],
+        }
+        for v in members
+    ]
+    values = ", ".join(f"{value}" for value in study["factor"]["values"])
+    log = " (log scale)" if study["factor"].get("log") else ""
+    figures = [
+        figure(
+            files["study_curves"][name],
+            captions("study_curves", title=title, factor=factor.lower(), band=r.band),
+            f"Overlaid learning curves of {len(members)} variants of the {title} study: "
+            f"{r.labels(members)}.",
+            f"study-curves-{name}",
+        ),
+        figure(
+            files["study_factor"][name],
+            captions("study_factor", title=title, factor=factor.lower()),
+            f"Three charts with {factor.lower()} on the x-axis{log}: accuracy, generalization "
+            f"gap and training time for {values}.",
+            f"study-factor-{name}",
+        ),
+        figure(
+            files["confusion"][name],
+            captions("confusion", title=title),
+            f"Confusion heatmaps (10 by 10) for {r.labels(members)}.",
+            f"confusion-{name}",
+        ),
+    ]
+    return {
+        "id": name,
+        "title": title,
+        "question": study["question"],
+        "factor": factor,
+        "figures": figures,
+        "per_variant": per_variant,
+        "table": study_table(r, study),
+        "pairs": pair_rows(r, name),
+        "all_pairs": len(members) <= ALL_PAIRS_UP_TO,
+        "paragraph": study_paragraph(r, name),
+    }
+
+
+def error_figures(r: Results, captions: Captions, files: Mapping) -> dict:
+    errors = r.errors
+    figures = {
+        "hardest": figure(
+            files["hardest"],
+            captions("hardest", n_runs=errors["n_runs"]),
+            "Gallery of the hardest handwritten test digits with their labels and predictions.",
+            "hardest",
+        ),
+        "confused": figure(
+            files["confused"],
+            captions("confused"),
+            "Horizontal bar chart of the most confused digit pairs and a bar chart of the "
+            "error rate of each digit.",
+            "confused",
+        ),
+        "overlap": figure(
+            files["overlap"],
+            captions("overlap"),
+            f"Heatmap of pairwise Jaccard indices of the error sets of {len(r.variants)} variants.",
+            "overlap",
+        ),
+    }
+    pair = errors.get("pair")
+    if pair:
+        a, b = r.label(pair["a"]), r.label(pair["b"])
+        figures["disagreements"] = figure(
+            files["disagreements"],
+            captions(
+                "disagreements",
+                a=a,
+                b=b,
+                n=len(pair["b_wrong_a_right"]),
+                reverse=len(pair["a_wrong_b_right"]),
+            ),
+            f"Gallery of digits on which {b} fails while {a} succeeds.",
+            "disagreements",
+        )
+    return figures
+
+
+def gallery_section(r: Results, captions: Captions, files: Mapping) -> list[dict]:
+    return [
+        {
+            "label": r.label(v),
+            "figure": figure(
+                files["galleries"][v],
+                captions("gallery", label=r.label(v)),
+                f"Gallery of misclassified test digits of {r.label(v)}.",
+                f"gallery-{v}",
+            ),
+        }
+        for v in r.variants
+    ]
+
+
+def weights_section(r: Results, captions: Captions, files: Mapping, units: int) -> list[dict]:
+    """Linear templates and MLP features, where the study has both kinds of model."""
+    if not files.get("templates"):
+        return []
+    return [
+        figure(
+            files["templates"],
+            captions("templates", label=r.label(files["linear_variant"])),
+            "Ten 28 by 28 heatmaps, one per digit, showing the linear classifier's weights.",
+            "templates",
+        ),
+        figure(
+            files["features"],
+            captions("features", label=r.label(files["mlp_variant"]), units=units),
+            f"Grid of {units} small 28 by 28 weight images of the MLP's first hidden layer.",
+            "features",
+        ),
+    ]
+
+
+def _machines(r: Results) -> list[dict]:
+    """The distinct machines that trained the runs, each with the runs it trained."""
+    groups: dict[tuple, dict] = {}
+    for record in r.records.values():
+        m = record["machine"]
+        key = (m["host"], m["cpu"], m["gpu"], m["torch"], record["device"], record["threads"])
+        entry = groups.setdefault(
+            key, {**m, "device": record["device"], "threads": record["threads"], "runs": 0}
+        )
+        entry["runs"] += 1
+    return list(groups.values())
+
+
+def provenance_section(
+    r: Results, captions: Captions, dot_text: str, params: Mapping, dot_path: str
+) -> dict:
+    from .provenance import git_state, machine, package_versions
+    from .rulegraph import INSTALL_HINT, draw
+
+    svg = draw(dot_text)
+    return {
+        "git": git_state(params.get("repo", ".")),
+        "config_hash": params.get("config_hash", "?"),
+        "packages": package_versions(),
+        "report_machine": machine(),
+        "training_machines": _machines(r),
+        "dataset": r.dataset,
+        "benchmarks": [
+            {
+                "rule": b["rule"],
+                "jobs": int(b["jobs"]),
+                "total": seconds(b["total_s"]),
+                "mean": seconds(b["mean_s"]),
+                "max": seconds(b["max_s"]),
+            }
+            for b in r.bench.to_dict("records")
+        ],
+        "rulegraph": (
+            figure(
+                svg,
+                captions("rulegraph"),
+                "Diagram of the Snakemake rules from data download to this report.",
+                "rulegraph",
+            )
+            if svg
+            else None
+        ),
+        "rulegraph_hint": (
+            None
+            if svg
+            else f"Graphviz's dot is not installed here, so the graph is not drawn. Install it "
+            f"({INSTALL_HINT}), then draw it with: dot -Tsvg {dot_path} -o rulegraph.svg"
+        ),
+        "rulegraph_dot": dot_text,
+        "generated": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+    }
 
 
 # ----------------------------------------------------------------------------- render
@@ -475,253 +532,56 @@ def _aligned(names: Sequence[str], paths, what: str) -> dict:
     return dict(zip(names, paths, strict=True))
 
 
+def figure_files(inputs: Mapping, params: Mapping) -> dict:
+    """The rule's figure inputs by name: per variant, per study, or single."""
+    variants, studies = list(params["variants"]), list(params["studies"])
+    weights = list(inputs.get("weights") or [])
+    return {
+        "curves": _aligned(variants, inputs["curves"], "curves"),
+        "galleries": _aligned(variants, inputs["galleries"], "galleries"),
+        "study_curves": _aligned(studies, inputs["study_curves"], "study_curves"),
+        "study_factor": _aligned(studies, inputs["study_factor"], "study_factor"),
+        "confusion": _aligned(studies, inputs["confusion"], "confusion"),
+        **{k: inputs[k] for k in ("hardest", "confused", "overlap", "disagreements")},
+        "templates": weights[0] if weights else None,
+        "features": weights[1] if len(weights) > 1 else None,
+        "linear_variant": params.get("linear_variant"),
+        "mlp_variant": params.get("mlp_variant"),
+    }
+
+
 def build_context(inputs: Mapping, params: Mapping) -> dict:
     """Everything the template shows, from the rule's named inputs and params."""
-    variants = params["variants"]
-    studies = params["studies"]
-    vnames, snames = list(variants), list(studies)
-    runs = pd.read_csv(inputs["runs"])
-    stats_frame = pd.read_csv(inputs["stats"])
-    stats = {(r["variant"], r["metric"]): r for r in stats_frame.to_dict("records")}
-    pairs = pd.read_csv(inputs["pairs"])
-    claims = json.loads(Path(inputs["claims"]).read_text(encoding="utf-8"))
-    errors = json.loads(Path(inputs["errors"]).read_text(encoding="utf-8"))
-    bench = benchmark_times(list(inputs.get("benchmarks", [])))
-    n_seeds = len({int(s) for s in runs["seed"]}) if len(runs) else 0
-    band = "band: range over seeds" if n_seeds > 1 else "one seed, no band"
+    from .plots import FEATURE_UNITS
 
-    curves = _aligned(vnames, inputs["curves"], "curves")
-    galleries = _aligned(vnames, inputs["galleries"], "galleries")
-    study_curves = _aligned(snames, inputs["study_curves"], "study_curves")
-    study_factor = _aligned(snames, inputs["study_factor"], "study_factor")
-    confusion = _aligned(snames, inputs["confusion"], "confusion")
-
-    # Each per-variant figure is embedded once, in the first study that lists the variant.
-    home = {}
-    for s in snames:
-        for v in studies[s]["variants"]:
-            home.setdefault(v, s)
-    sections = []
-    for s in snames:
-        study = studies[s]
-        members = study["variants"]
-        factor = study["factor"]["label"]
-        per_variant = []
-        for v in members:
-            label = _label(variants, v)
-            if home[v] == s:
-                fig = figure(
-                    curves[v],
-                    f"Learning curves of {label}: loss (log scale) and accuracy per epoch in "
-                    f"train mode, in eval mode on training images, and on validation ({band}).",
-                    f"Two line charts for {label}: cross-entropy loss and accuracy against "
-                    f"epoch; final validation accuracy "
-                    f"{pct(_stat(stats, v, 'val_acc'))}.",
-                    f"curves-{v}",
-                )
-                per_variant.append({"label": label, "figure": fig})
-            else:
-                per_variant.append(
-                    {
-                        "label": label,
-                        "figure": None,
-                        "see": home[v],
-                        "see_title": studies[home[v]]["title"],
-                    }
-                )
-        figures = [
-            figure(
-                study_curves[s],
-                f"{study['title']}: validation accuracy (left) and loss (right; solid validation, "
-                f"dashed eval-mode training) per epoch for each {factor.lower()} ({band}; a "
-                "dot marks the lowest validation loss).",
-                f"Overlaid learning curves of {len(members)} variants of the {study['title']} "
-                f"study: " + ", ".join(_label(variants, v) for v in members) + ".",
-                f"study-curves-{s}",
-            ),
-            figure(
-                study_factor[s],
-                f"{study['title']}: {factor.lower()} against train, validation and test "
-                "accuracy (mean ± std over seeds), the train–test gap with its 95% t-interval, "
-                "and the training time (labels: parameter counts).",
-                f"Three charts with {factor.lower()} on the x-axis"
-                + (" (log scale)" if study["factor"].get("log") else "")
-                + ": accuracy, generalization gap and training time for "
-                + ", ".join(f"{value}" for value in study["factor"]["values"])
-                + ".",
-                f"study-factor-{s}",
-            ),
-            figure(
-                confusion[s],
-                f"{study['title']}: confusion matrices summed over seeds, rows normalised; "
-                "colour shows the share of each true digit predicted as another digit, the "
-                "diagonal numbers are per-class accuracy (%).",
-                "Confusion heatmaps (10 by 10) for "
-                + ", ".join(_label(variants, v) for v in members)
-                + ".",
-                f"confusion-{s}",
-            ),
-        ]
-        sections.append(
-            {
-                "id": s,
-                "title": study["title"],
-                "question": study["question"],
-                "factor": factor,
-                "figures": figures,
-                "per_variant": per_variant,
-                "table": study_table(study, variants, stats),
-                "pairs": pair_rows(s, study, variants, pairs),
-                "all_pairs": len(members) <= 5,
-                "paragraph": study_paragraph(s, study, variants, stats, pairs, claims),
-            }
-        )
-    # Variants that no study lists still get their learning curves shown.
-    orphans = [
-        figure(
-            curves[v],
-            f"Learning curves of {_label(variants, v)} ({band}).",
-            f"Loss and accuracy per epoch for {_label(variants, v)}.",
-            f"curves-{v}",
-        )
-        for v in vnames
-        if v not in home
-    ]
-
-    pair = errors.get("pair")
-    error_figures = {
-        "hardest": figure(
-            inputs["hardest"],
-            f"The test digits most runs get wrong ({errors['n_runs']} runs in all): true label "
-            "→ most common wrong prediction, and how many runs got it wrong.",
-            "Gallery of the hardest handwritten test digits with their labels and predictions.",
-            "hardest",
-        ),
-        "confused": figure(
-            inputs["confused"],
-            "Left: the most frequent confusions (true → predicted), test images per run. "
-            "Right: error rate per true digit over all runs.",
-            "Horizontal bar chart of the most confused digit pairs and a bar chart of the "
-            "error rate of each digit.",
-            "confused",
-        ),
-        "overlap": figure(
-            inputs["overlap"],
-            "How much the error sets of two models overlap: Jaccard index (shared mistakes / "
-            "all mistakes of either) for the same seed; on the diagonal, between two seeds of "
-            "one variant.",
-            f"Heatmap of pairwise Jaccard indices of the error sets of {len(vnames)} variants.",
-            "overlap",
-        ),
-    }
-    if pair:
-        error_figures["disagreements"] = figure(
-            inputs["disagreements"],
-            f"Test images that {_label(variants, pair['a'])} gets right and "
-            f"{_label(variants, pair['b'])} gets wrong in every seed "
-            f"({len(pair['b_wrong_a_right'])} images; the reverse: "
-            f"{len(pair['a_wrong_b_right'])}), with {_label(variants, pair['b'])}'s "
-            "prediction and confidence.",
-            f"Gallery of digits on which {_label(variants, pair['b'])} fails while "
-            f"{_label(variants, pair['a'])} succeeds.",
-            "disagreements",
-        )
-    gallery_figures = [
-        {
-            "label": _label(variants, v),
-            "figure": figure(
-                galleries[v],
-                f"{_label(variants, v)}: its most confident mistakes (first seed), ordered by "
-                "confidence; each digit shows true → predicted and the predicted probability.",
-                f"Gallery of misclassified test digits of {_label(variants, v)}.",
-                f"gallery-{v}",
-            ),
-        }
-        for v in vnames
-    ]
-    weights = []
-    # Rule inputs give [templates, features] as "weights"; tests may name them one by one.
-    weight_files = list(inputs.get("weights") or [])
-    templates = inputs.get("templates") or (weight_files[0] if weight_files else None)
-    features = inputs.get("features") or (weight_files[1] if len(weight_files) > 1 else None)
-    if templates:
-        weights.append(
-            figure(
-                templates,
-                f"The linear model's ten weight templates "
-                f"({_label(variants, params.get('linear_variant', ''))}, first seed) as 28×28 "
-                "images: red pixels raise the class score, blue lower it.",
-                "Ten 28 by 28 heatmaps, one per digit, showing the linear classifier's weights.",
-                "templates",
-            )
-        )
-    if features:
-        weights.append(
-            figure(
-                features,
-                f"First-layer features of {_label(variants, params.get('mlp_variant', ''))} "
-                "(first seed): the 64 hidden units with the largest weight norm, each scaled to "
-                "its own range.",
-                "Grid of 64 small 28 by 28 weight images of the MLP's first hidden layer.",
-                "features",
-            )
-        )
-
-    checksums = dataset_checksums(inputs["cache"])
-    devices = sorted(
-        {json.loads(Path(p).read_text()).get("device", "?") for p in inputs.get("info", [])}
-    )
-    threads = sorted(
-        {json.loads(Path(p).read_text()).get("threads", "?") for p in inputs.get("info", [])}
-    )
-    dot = Path(inputs["rulegraph_dot"]).read_text(encoding="utf-8")
-    provenance = {
-        "git": git_state(params.get("repo", ".")),
-        "config_hash": params.get("config_hash", "?"),
-        "packages": package_versions(),
-        "cpu": cpu_model(),
-        "gpu": gpu_model(),
-        "devices": ", ".join(str(d) for d in devices) or "?",
-        "threads": ", ".join(str(t) for t in threads) or "?",
-        "dataset": checksums,
-        "benchmarks": [
-            {
-                "rule": r["rule"],
-                "jobs": int(r["jobs"]),
-                "total": seconds(r["total_s"]),
-                "mean": seconds(r["mean_s"]),
-                "max": seconds(r["max_s"]),
-            }
-            for r in bench.to_dict("records")
-        ],
-        "rulegraph": figure(
-            inputs["rulegraph_png"],
-            "The workflow's rules and their dependencies (from snakemake --rulegraph).",
-            "Diagram of the Snakemake rules from data download to this report.",
-            "rulegraph",
-        ),
-        "rulegraph_dot": dot,
-        "generated": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-    }
+    r = Results.load(inputs, params["variants"], params["studies"], params.get("run_keys"))
+    captions = Captions(inputs["captions"])
+    files = figure_files(inputs, params)
+    home = r.home_study()
+    pair = r.errors.get("pair")
+    dot_text = Path(inputs["rulegraph_dot"]).read_text(encoding="utf-8")
     return {
         "title": params.get("title", "MNIST study: why models behave as they do"),
         "css": Path(inputs["css"]).read_text(encoding="utf-8"),
-        "summary": summary_block(variants, stats, claims, runs, bench),
-        "results": results_rows(variants, stats),
-        "claims": claim_rows(claims, variants),
-        "studies": sections,
-        "orphans": orphans,
-        "errors": errors,
-        "error_figures": error_figures,
+        "summary": summary_section(r),
+        "results": results_section(r),
+        "claims": claims_section(r),
+        "studies": [study_section(r, captions, s, files) for s in r.studies],
+        # Variants that no study lists still get their learning curves shown.
+        "orphans": [
+            curves_figure(r, captions, v, files["curves"][v]) for v in r.variants if v not in home
+        ],
+        "errors": r.errors,
+        "error_figures": error_figures(r, captions, files),
         "pair": pair,
-        "pair_labels": (
-            {"a": _label(variants, pair["a"]), "b": _label(variants, pair["b"])} if pair else {}
+        "pair_labels": {"a": r.label(pair["a"]), "b": r.label(pair["b"])} if pair else {},
+        "hardest_rows": r.errors["hardest"][:10],
+        "confused_rows": r.errors["confused_pairs"][:10],
+        "galleries": gallery_section(r, captions, files),
+        "weights": weights_section(r, captions, files, FEATURE_UNITS),
+        "provenance": provenance_section(
+            r, captions, dot_text, params, str(inputs["rulegraph_dot"])
         ),
-        "hardest_rows": errors["hardest"][:10],
-        "confused_rows": errors["confused_pairs"][:10],
-        "galleries": gallery_figures,
-        "weights": weights,
-        "provenance": provenance,
     }
 
 
@@ -743,6 +603,4 @@ def render(template_path, context: Mapping) -> str:
 
 def write_report(inputs: Mapping, params: Mapping, out) -> None:
     """Rule report: render ``results/report.html`` from the rule's named inputs and params."""
-    context = build_context(inputs, params)
-    text = render(inputs["template"], context)
-    write_text(out, text)
+    write_text(out, render(inputs["template"], build_context(inputs, params)))

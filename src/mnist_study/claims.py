@@ -1,0 +1,139 @@
+"""What a claim is: a statement, the metric that tests it, the variants compared, the direction.
+
+Checked once from config.yaml at parse time (light imports); mnist_study.verdicts judges them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, fields
+
+# Per-run metrics of results/tables/runs.csv summarised per variant.
+RUN_METRICS = (
+    "test_acc",
+    "test_loss",
+    "val_acc",
+    "val_loss",
+    "train_acc",
+    "train_loss",
+    "gap",
+    "best_epoch",
+    "epochs",
+    "train_seconds",
+)
+# Claim metrics: runs.csv columns, values derived from history.csv, and paired predictions.
+TABLE_METRICS = RUN_METRICS + ("params", "flops_per_sample")
+HISTORY_METRICS = ("epochs_to_val_acc", "val_acc_at_epoch", "val_loss_rise")
+PAIR_METRICS = ("disagreements",)
+CLAIM_METRICS = TABLE_METRICS + HISTORY_METRICS + PAIR_METRICS
+# Metrics that are fractions, shown as percentages and differences in percentage points.
+FRACTION_METRICS = ("test_acc", "val_acc", "train_acc", "gap", "val_acc_at_epoch")
+EXPECTATIONS = ("increase", "decrease", "present")
+VERDICTS = ("supported", "contradicted", "inconclusive")
+DEFAULT_ALPHA = 0.05
+
+
+@dataclass(frozen=True)
+class Claim:
+    """One checkable statement (config.yaml ``claims.<name>``)."""
+
+    name: str
+    statement: str
+    metric: str
+    variants: tuple[str, ...]
+    expect: str
+    alpha: float = DEFAULT_ALPHA
+    threshold: float | None = None  # validation accuracy to reach (epochs_to_val_acc)
+    epoch: int | None = None  # the epoch read (val_acc_at_epoch)
+    min_count: int = 1  # images needed (disagreements)
+    source: str | None = None  # where the claim comes from
+
+    @classmethod
+    def from_dict(cls, name: str, d: Mapping, variants: Iterable[str] | None = None) -> Claim:
+        """Check a claim's entry; errors name the key (``claims.<name>.<key>``) and what is
+        valid. With ``variants``, the names it compares must be among them."""
+        where = f"claims.{name}"
+        if not isinstance(d, Mapping):
+            raise ValueError(f"{where}: {d!r}; must be a mapping")
+        names = [f.name for f in fields(cls) if f.name != "name"]
+        unknown = sorted(set(d) - set(names))
+        if unknown:
+            raise ValueError(f"{where}: unknown key(s) {unknown}; valid: {names}")
+        for key in ("statement", "metric", "variants", "expect"):
+            if key not in d:
+                raise ValueError(f"{where}: missing key {key!r}")
+        if not isinstance(d["statement"], str) or not d["statement"].strip():
+            raise ValueError(f"{where}.statement: {d['statement']!r}; must be a sentence")
+        metric, expect, compared = d["metric"], d["expect"], d["variants"]
+        if metric not in CLAIM_METRICS:
+            raise ValueError(f"{where}.metric: {metric!r}; valid: {list(CLAIM_METRICS)}")
+        if expect not in EXPECTATIONS:
+            raise ValueError(f"{where}.expect: {expect!r}; valid: {list(EXPECTATIONS)}")
+        if (
+            not isinstance(compared, list | tuple)
+            or len(compared) < 2
+            or len(set(compared)) != len(compared)
+        ):
+            raise ValueError(
+                f"{where}.variants: {compared!r}; give at least two distinct variant names"
+            )
+        if variants is not None:
+            valid = list(variants)
+            unknown = [v for v in compared if v not in valid]
+            if unknown:
+                raise ValueError(
+                    f"{where}.variants names {unknown}, which are not variants; valid: {valid}"
+                )
+        if (metric == "disagreements") != (expect == "present"):
+            raise ValueError(
+                f"{where}: metric 'disagreements' goes with expect 'present' and only with it; "
+                f"got metric {metric!r}, expect {expect!r}"
+            )
+        if metric == "disagreements" and len(compared) != 2:
+            raise ValueError(f"{where}.variants: 'disagreements' compares exactly two variants")
+        threshold = d.get("threshold")
+        if metric == "epochs_to_val_acc" and not (_is_number(threshold) and 0 < threshold <= 1):
+            raise ValueError(f"{where}.threshold: {threshold!r}; need a number in (0, 1]")
+        epoch = d.get("epoch")
+        if metric == "val_acc_at_epoch" and not (_is_int(epoch) and epoch >= 1):
+            raise ValueError(f"{where}.epoch: {epoch!r}; need an integer >= 1")
+        alpha = d.get("alpha", DEFAULT_ALPHA)
+        if not (_is_number(alpha) and 0 < alpha < 1):
+            raise ValueError(f"{where}.alpha: {alpha!r}; need a number in (0, 1)")
+        min_count = d.get("min_count", 1)
+        if not (_is_int(min_count) and min_count >= 1):
+            raise ValueError(f"{where}.min_count: {min_count!r}; need an integer >= 1")
+        return cls(
+            name=name,
+            statement=d["statement"],
+            metric=metric,
+            variants=tuple(compared),
+            expect=expect,
+            alpha=float(alpha),
+            threshold=threshold,
+            epoch=epoch,
+            min_count=min_count,
+            source=d.get("source"),
+        )
+
+    def header(self) -> dict:
+        """The claim as its verdict record starts: the keys every result repeats."""
+        head = {
+            "name": self.name,
+            "statement": self.statement,
+            "metric": self.metric,
+            "variants": list(self.variants),
+            "expect": self.expect,
+            "alpha": self.alpha,
+            "min_count": self.min_count,
+        }
+        optional = {"threshold": self.threshold, "epoch": self.epoch, "source": self.source}
+        return head | {k: v for k, v in optional.items() if v is not None}
+
+
+def _is_int(v) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _is_number(v) -> bool:
+    return isinstance(v, int | float) and not isinstance(v, bool)

@@ -1,0 +1,145 @@
+"""The study's config.yaml, checked whole before the first job and resolved for the rules.
+
+The JSON schema says the structure; the package's own constructors (model spec, training config,
+claim, dataset) say what values mean. Light imports only: Snakemake runs this at every parse.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+
+from . import StudyError
+from .claims import Claim
+from .data import SOURCES, dataset_info, expected_sha256
+from .models import spec_from_dict
+from .train import TrainConfig
+
+
+class ConfigError(StudyError, ValueError):
+    """config.yaml is not valid; the message names the key path and what would be valid."""
+
+
+def _path(parts: Iterable) -> str:
+    text = ""
+    for part in parts:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    return text or "(top level)"
+
+
+def _describe(error) -> str:
+    """One jsonschema error as 'key.path: what is wrong; what is valid'."""
+    where, value, schema = _path(error.absolute_path), error.instance, error.schema
+    kind = error.validator
+    if kind == "additionalProperties":
+        allowed = sorted(schema.get("properties", {}))
+        unknown = sorted(set(value) - set(allowed))
+        return f"{where}: unknown key(s) {unknown}; valid: {allowed}"
+    if kind == "required":
+        return f"{where}: {error.message}; required: {schema['required']}"
+    if kind == "enum":
+        return f"{where}: {value!r}; valid: {schema['enum']}"
+    if kind == "propertyNames":
+        return f"{where}: {error.message}"
+    description = schema.get("description")
+    return f"{where}: {error.message}" + (f" (expected: {description})" if description else "")
+
+
+def schema_errors(config: Mapping, schema: Mapping) -> list[str]:
+    """Every structural error of ``config`` against ``schema``, by key path."""
+    import jsonschema
+
+    validator = jsonschema.validators.validator_for(schema)(schema)
+    errors = sorted(validator.iter_errors(config), key=lambda e: [str(p) for p in e.absolute_path])
+    return [_describe(e) for e in errors]
+
+
+def check_structure(config: Mapping, schema_path: str | Path) -> None:
+    import yaml
+
+    schema = yaml.safe_load(Path(schema_path).read_text(encoding="utf-8"))
+    errors = schema_errors(config, schema)
+    if errors:
+        raise ConfigError("config.yaml:\n  " + "\n  ".join(errors))
+
+
+def _check_names(key: str, names: Iterable[str], valid: Iterable[str], kind: str) -> None:
+    valid = list(valid)
+    unknown = [n for n in names if n not in valid]
+    if unknown:
+        raise ConfigError(
+            f"config.yaml: {key} names {unknown}, which are not {kind}; valid: {sorted(valid)}"
+        )
+
+
+def _check_data(data: Mapping) -> None:
+    dataset_info(data["dataset"])
+    expected_sha256(data["dataset"], data["sha256"])
+    _check_names("data.sources", data["sources"], SOURCES, "sources")
+
+
+def claims_of(config: Mapping) -> dict[str, Claim]:
+    """The configured claims as checked Claim objects."""
+    variants = list(config["variants"])
+    return {
+        name: Claim.from_dict(name, entry, variants)
+        for name, entry in config.get("claims", {}).items()
+    }
+
+
+def check_meaning(config: Mapping) -> None:
+    """What the values mean, by the constructors that later use them, and names that must
+    refer to each other. Raises ConfigError naming the full key path and what is valid."""
+    try:
+        _check_data(config["data"])
+        for i, seed in enumerate(config["seeds"]):
+            TrainConfig.from_dict({"seed": seed}, where=f"seeds[{i}]")
+        TrainConfig.from_dict({"device": config["device"]}, where="")
+        TrainConfig.from_dict(config["training"], where="training")
+        TrainConfig.from_dict(config.get("training_override", {}), where="training_override")
+        for name, entry in config["variants"].items():
+            spec_from_dict(entry["model"], where=f"variants.{name}.model")
+            TrainConfig.from_dict(entry.get("training", {}), where=f"variants.{name}.training")
+        claims_of(config)
+    except (ValueError, StudyError) as err:
+        raise ConfigError(f"config.yaml: {err}") from None
+    variants = config["variants"]
+    for study, entry in config["studies"].items():
+        _check_names(f"studies.{study}.variants", entry["variants"], variants, "variants")
+        values = entry["factor"]["values"]
+        if len(values) != len(entry["variants"]):
+            raise ConfigError(
+                f"config.yaml: studies.{study}.factor.values has {len(values)} values "
+                f"for {len(entry['variants'])} variants; give one value per variant"
+            )
+    _check_names("only_studies", config["only_studies"], config["studies"], "studies")
+
+
+def select_studies(config: dict) -> None:
+    """With only_studies set, keep just those studies, their variants and the claims about
+    them: fewer jobs through the same rules (make quick)."""
+    chosen = config["only_studies"]
+    if not chosen:
+        return
+    config["studies"] = {s: e for s, e in config["studies"].items() if s in chosen}
+    kept = {v for e in config["studies"].values() for v in e["variants"]}
+    config["variants"] = {v: e for v, e in config["variants"].items() if v in kept}
+    config["claims"] = {
+        c: e for c, e in config.get("claims", {}).items() if set(e["variants"]) <= kept
+    }
+
+
+def variant_training(config: Mapping, variant: str, seed: int) -> dict:
+    """Defaults, then the variant's overrides, then the global override (quick runs)."""
+    return {
+        **config["training"],
+        **config["variants"][variant].get("training", {}),
+        **config.get("training_override", {}),
+        "seed": int(seed),
+        "device": config["device"],
+    }
+
+
+def labels(config: Mapping) -> dict[str, str]:
+    """Display name of every variant (its key where no label is given)."""
+    return {name: entry.get("label", name) for name, entry in config["variants"].items()}

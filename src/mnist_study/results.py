@@ -1,0 +1,80 @@
+"""A finished study's results, loaded once into one object: tables, statistics, claims, errors
+and the run records (train.json)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+from .runrecord import read_run_record
+
+
+@dataclass
+class Results:
+    """Everything the report shows, from the report rule's inputs and the study's config."""
+
+    variants: dict
+    studies: dict
+    runs: object  # pandas DataFrame, one row per run
+    stats: dict  # {(variant, metric): row of variants.csv}
+    pairs: object  # pandas DataFrame of paired tests
+    claims: list
+    errors: dict
+    records: dict = field(default_factory=dict)  # {(variant, seed): train.json}
+    bench: object = None  # pandas DataFrame of per-rule job times
+    dataset: dict = field(default_factory=dict)
+
+    @classmethod
+    def load(cls, inputs: Mapping, variants: Mapping, studies: Mapping, run_keys=None) -> Results:
+        import pandas as pd
+
+        from .provenance import benchmark_times, dataset_checksums
+        from .stats import stats_lookup
+
+        info = list(inputs.get("info", []))
+        keys = run_keys or [(None, i) for i in range(len(info))]
+        return cls(
+            variants=dict(variants),
+            studies=dict(studies),
+            runs=pd.read_csv(inputs["runs"]),
+            stats=stats_lookup(pd.read_csv(inputs["stats"])),
+            pairs=pd.read_csv(inputs["pairs"]),
+            claims=_read_json(inputs["claims"]),
+            errors=_read_json(inputs["errors"]),
+            records={tuple(k): read_run_record(p) for k, p in zip(keys, info, strict=True)},
+            bench=benchmark_times(list(inputs.get("benchmarks", []))),
+            dataset=dataset_checksums(inputs["cache"]) if "cache" in inputs else {},
+        )
+
+    def stat(self, variant: str, metric: str, key: str = "mean"):
+        row = self.stats.get((variant, metric))
+        return None if row is None else row.get(key)
+
+    def label(self, name: str) -> str:
+        return (self.variants.get(name) or {}).get("label") or name
+
+    def labels(self, names: Sequence[str]) -> str:
+        return ", ".join(self.label(v) for v in names)
+
+    @property
+    def seeds(self) -> list[int]:
+        return sorted({int(s) for s in self.runs["seed"]}) if len(self.runs) else []
+
+    @property
+    def band(self) -> str:
+        """How the curves show spread over seeds (words for captions)."""
+        return "band: range over seeds" if len(self.seeds) > 1 else "one seed, no band"
+
+    def home_study(self) -> dict[str, str]:
+        """Each variant's first study: per-variant figures are shown there once."""
+        home: dict[str, str] = {}
+        for name, study in self.studies.items():
+            for v in study["variants"]:
+                home.setdefault(v, name)
+        return home
+
+
+def _read_json(path):
+    with open(path, encoding="utf-8") as f:
+        return json.load(f)
