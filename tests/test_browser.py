@@ -111,6 +111,20 @@ def test_results_table_lists_every_variant(report_page):
     assert sections[-2:] == ["misclassified", "provenance"]
 
 
+def test_provenance_shows_the_machine_of_every_run(report_page):
+    page = report_page["page"]
+    rows = page.eval_on_selector_all(
+        "#machines tbody tr", "rows => rows.map(r => [...r.cells].map(c => c.innerText))"
+    )
+    trained = [r for r in rows if r[0].startswith("trained")]
+    assert trained and rows[-1][0] == "rendered this report", rows
+    config = report_page["config"]
+    if config is not None:
+        runs = len(config["variants"]) * len(config["seeds"])
+        assert sum(int(r[0].split()[1]) for r in trained) == runs
+    assert all(r[1] and r[2] for r in rows), "every machine has a host and a CPU"
+
+
 def test_screenshot(report_page):
     out = report_page["html"].with_name("report_screenshot.png")
     report_page["page"].screenshot(path=str(out), full_page=True)

@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from .atomic import atomic_path
+from .stats import CONFIDENCE
 
 DPI = 100
 FEATURE_UNITS = 64  # first-layer units drawn for an MLP (the report's caption reads it here)
@@ -225,7 +226,7 @@ def plot_study_factor(study: Mapping, stats: pd.DataFrame, out) -> None:
     if not np.all(np.isnan(low)):
         ax_gap.fill_between(x, 100 * low, 100 * high, color="tab:purple", alpha=0.2, lw=0)
     ax_gap.axhline(0, color="gray", lw=0.8)
-    ax_gap.set_ylabel("train − test accuracy (pp, 95% CI)")
+    ax_gap.set_ylabel(f"train − test accuracy (pp, {CONFIDENCE:.0%} CI)")
     x = _factor_axis(ax_cost, study)
     seconds, sec_std, _, _ = series("train_seconds")
     ax_cost.errorbar(

@@ -12,11 +12,12 @@ from functools import cache
 from pathlib import Path
 
 from .atomic import write_text
+from .claims import DEFAULT_ALPHA as ALPHA
 from .formatting import missing, num, pct, pm_pct, pp, pval, seconds
 from .results import Results
+from .stats import CONFIDENCE
 
 FAMILIES = {"linear": "Linear", "mlp": "MLP", "cnn": "CNN"}
-ALPHA = 0.05
 # Studies with more members than this list consecutive factor steps, not every pair.
 ALL_PAIRS_UP_TO = 5
 
@@ -362,7 +363,9 @@ def study_section(r: Results, captions: Captions, name: str, files: Mapping) -> 
         ),
         figure(
             files["study_factor"][name],
-            captions("study_factor", title=title, factor=factor.lower()),
+            captions(
+                "study_factor", title=title, factor=factor.lower(), confidence=f"{CONFIDENCE:.0%}"
+            ),
             f"Three charts with {factor.lower()} on the x-axis{log}: accuracy, generalization "
             f"gap and training time for {values}.",
             f"study-factor-{name}",
@@ -562,6 +565,8 @@ def build_context(inputs: Mapping, params: Mapping) -> dict:
     dot_text = Path(inputs["rulegraph_dot"]).read_text(encoding="utf-8")
     return {
         "title": params.get("title", "MNIST study: why models behave as they do"),
+        "alpha": ALPHA,
+        "confidence": f"{CONFIDENCE:.0%}",
         "css": Path(inputs["css"]).read_text(encoding="utf-8"),
         "summary": summary_section(r),
         "results": results_section(r),

@@ -177,7 +177,8 @@ def _numbers(result: dict, described: str) -> str:
     if len(result["variants"]) == 2:
         diff = f"difference {metric_diff(metric, result['effect'])}"
         if not pd.isna(low):
-            diff += f" (95% CI {metric_diff(metric, low)} to {metric_diff(metric, high)})"
+            bounds = f"{metric_diff(metric, low)} to {metric_diff(metric, high)}"
+            diff += f" ({CONFIDENCE:.0%} CI {bounds})"
         parts.append(diff)
     else:
         parts.append(
