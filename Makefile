@@ -7,7 +7,7 @@ SNAKEMAKE := $(VENV)/bin/snakemake
 STAMP := $(VENV)/.installed-stamp
 PROFILE := workflow/profiles/default
 
-.PHONY: setup report quick unlock unlock-quick test lint test-slurm bench clean
+.PHONY: setup report quick replicate unlock unlock-quick unlock-replicate test lint test-slurm bench clean
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || python3 -m venv $(VENV)
@@ -40,6 +40,16 @@ quick: setup
 	@cat results/quick/results/analysis/claims.md
 	@echo "Report: $(CURDIR)/results/quick/results/report.html"
 
+# The full study again with disjoint seeds (workflow/replicate.yaml), then every claim's verdict
+# beside the main study's: a verdict is a finding only if both agree.
+REPLICATE := --directory results/replicate \
+	--configfile $(CURDIR)/config.yaml $(CURDIR)/workflow/replicate.yaml
+
+replicate: setup
+	$(call run_snakemake,$(REPLICATE),results/replicate,unlock-replicate)
+	$(PY) -m mnist_study.verdicts results/analysis/claims.json \
+		results/replicate/results/analysis/claims.json
+
 # Remove the locks a killed Snakemake left (make report / make quick print this when needed).
 # Only when no other Snakemake uses the folder: unlocking under a running one lets two runs
 # write the same files.
@@ -48,6 +58,9 @@ unlock: setup
 
 unlock-quick: setup
 	$(SNAKEMAKE) --workflow-profile $(PROFILE) $(QUICK) --unlock
+
+unlock-replicate: setup
+	$(SNAKEMAKE) --workflow-profile $(PROFILE) $(REPLICATE) --unlock
 
 test: setup
 	$(PY) -m pytest

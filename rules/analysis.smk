@@ -58,6 +58,7 @@ rule claims:
     params:
         run_keys=run_keys(),
         claims=config.get("claims", {}),
+        alpha=config["alpha"],
         code=code("claims"),
     script:
         job_script("claims")

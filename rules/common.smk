@@ -20,7 +20,7 @@ study_config.check_meaning(config)
 study_config.select_studies(config)
 
 VARIANTS = list(config["variants"])
-SEEDS = [int(s) for s in config["seeds"]]
+SEEDS = [int(s) + config["seed_offset"] for s in config["seeds"]]
 LABELS = study_config.labels(config)
 DATASET = config["data"]["dataset"]
 DATA_CACHE = f"results/data/{DATASET}.pt"
@@ -82,7 +82,7 @@ def runs(pattern):
 
 
 def run_keys():
-    return [(v, s) for v in VARIANTS for s in SEEDS]
+    return [(v, s) for v in VARIANTS for s in study_config.seeds_of(config, v)]
 
 
 def config_hash():

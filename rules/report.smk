@@ -74,6 +74,7 @@ rule report:
         variants=config["variants"],
         studies=config["studies"],
         run_keys=run_keys(),
+        alpha=config["alpha"],
         config_hash=config_hash(),
         # The repository holds the template: its git commit goes into the provenance.
         repo=lambda w, input: str(Path(input.template).parents[1]),

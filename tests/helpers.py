@@ -61,7 +61,7 @@ def smoke_config(local_dir: Path, sha256: dict) -> dict:
         val_size=100,
         root="data",
     )
-    config["seeds"] = [0]
+    config["seeds"] = [0, 1]  # two seeds: the statistics have a spread to work with
     config["device"] = "cpu"
     config["training"].update(epochs=2, batch_size=64)
     config["variants"] = {
@@ -98,6 +98,7 @@ def smoke_config(local_dir: Path, sha256: dict) -> dict:
             "metric": "test_acc",
             "variants": ["linear", "mlp"],
             "expect": "increase",
+            "smallest_effect": 0.01,
         },
         "relu_converges_faster": {
             "statement": "ReLU converges faster than tanh.",
@@ -105,24 +106,28 @@ def smoke_config(local_dir: Path, sha256: dict) -> dict:
             "threshold": 0.9,
             "variants": ["mlp_tanh", "mlp"],
             "expect": "decrease",
+            "smallest_effect": 0.25,
         },
         "dropout_closes_gap": {
             "statement": "Dropout improves generalization.",
             "metric": "gap",
             "variants": ["mlp", "mlp_dropout"],
             "expect": "decrease",
+            "smallest_effect": 0.005,
         },
         "capacity_raises_gap": {
             "statement": "More capacity raises the gap.",
             "metric": "gap",
             "variants": ["linear", "mlp", "cnn"],
             "expect": "increase",
+            "smallest_effect": 0.005,
         },
         "dropout_loses_examples": {
             "statement": "Regularization may lower accuracy on particular examples.",
             "metric": "disagreements",
             "variants": ["mlp", "mlp_dropout"],
             "expect": "present",
+            "smallest_effect": 0.005,
         },
     }
     return config

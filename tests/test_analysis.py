@@ -55,7 +55,7 @@ def softmax(logits: np.ndarray) -> np.ndarray:
 
 def misclassified_from_logits(logits: np.ndarray, labels: np.ndarray) -> pd.DataFrame:
     """misclassified.csv as the misclassified rule builds it, from constructed logits."""
-    return misclassified_table(softmax(logits), labels)
+    return misclassified_table(logits.argmax(1), softmax(logits), labels)
 
 
 # ----------------------------------------------------------------------------- statistics
@@ -109,53 +109,67 @@ def test_mcnemar_rejects_unpaired_shapes():
         stats.mcnemar_exact(np.ones(3, bool), np.ones(4, bool))
 
 
-def test_compare_pair_pools_discordant_pairs_over_seeds():
+def correctness(test, train=None) -> stats.Correct:
+    test = np.asarray(test, bool)
+    return stats.Correct(test=test, train=np.asarray(train if train is not None else test, bool))
+
+
+def judge(claims_, runs, histories=None, correct=None, alpha=0.05) -> dict:
+    """{name: result} of verdicts.evaluate_claims over ``claims_`` ({name: config entry})."""
+    results = verdicts.evaluate_claims(claims_, runs, histories or {}, correct or {}, alpha)
+    return {r["name"]: r for r in results}
+
+
+def test_compare_pair_over_seeds_and_images():
     a0, b0 = paired(1, 6, both=93)
     a1, b1 = paired(0, 5, both=95)
-    correct = {("a", 0): a0, ("b", 0): b0, ("a", 1): a1, ("b", 1): b1}
+    correct = {
+        ("a", 0): correctness(a0),
+        ("b", 0): correctness(b0),
+        ("a", 1): correctness(a1),
+        ("b", 1): correctness(b1),
+    }
     result = stats.compare_pair(correct, "a", "b")
-    # Pooled: 1 against 11 discordant pairs, p = 2 * (1 + 12) / 2^12.
     assert (result["a_only"], result["b_only"]) == (1, 11)
-    assert result["p_combined"] == pytest.approx(26 / 4096)
-    assert result["p_per_seed"][0] == pytest.approx(16 / 128)
+    assert result["p_per_seed"][0] == pytest.approx(16 / 128)  # McNemar within seed 0
     assert result["p_per_seed"][1] == pytest.approx(2 / 32)
     assert result["diff_mean"] == pytest.approx((0.05 + 0.05) / 2)
-    assert result["diff_ci_method"].startswith("t over 2 seeds")
+    # Two identical per-seed effects: no seed spread, only the test images' share.
+    assert result["se_seed"] == 0 and result["se_image"] > 0
+    assert result["diff_ci_low"] < 0.05 < result["diff_ci_high"]
 
 
-def test_compare_pair_with_one_seed_uses_the_paired_wald_interval():
-    a, b = paired(10, 30, both=960)
-    result = stats.compare_pair({("a", 0): a, ("b", 0): b}, "a", "b")
-    # diff 0.02; var = (40 - 20^2/1000) / 1000^2; half-width 1.96 * sqrt(var).
-    half = 1.959963984540054 * math.sqrt((40 - 400 / 1000) / 1000**2)
-    assert result["diff_ci_low"] == pytest.approx(0.02 - half)
-    assert result["diff_ci_high"] == pytest.approx(0.02 + half)
-    assert "Wald" in result["diff_ci_method"]
-
-
-def test_study_pairs_covers_every_pair_in_order():
-    correct = {(v, 0): np.array([True, v != "a", v == "c"]) for v in "abc"}
+def test_study_pairs_covers_every_pair_in_order_with_holm():
+    rng = np.random.default_rng(0)
+    correct = {
+        (v, s): correctness(rng.random(200) < p)
+        for v, p in {"a": 0.6, "b": 0.7, "c": 0.9}.items()
+        for s in (0, 1, 2)
+    }
     pairs = stats.study_pairs({"s": {"variants": ["a", "b", "c"]}}, correct)
     assert list(zip(pairs["a"], pairs["b"], strict=True)) == [("a", "b"), ("a", "c"), ("b", "c")]
-    assert list(pairs["b_only"]) == [1, 2, 1]
+    assert (pairs["p_holm"] >= pairs["p"]).all()
+    assert pairs["p_holm"].min() == pytest.approx(3 * pairs["p"].min())
 
 
 # ----------------------------------------------------------------------------- run metrics
 
 
-def test_epochs_to_val_acc_interpolates_between_epochs():
+def test_epochs_to_val_acc_interpolates_and_censors():
     h = history([0.5, 0.8, 0.95])
-    assert verdicts.epochs_to_val_acc(h, 0.9) == pytest.approx(2 + 0.1 / 0.15)
+    assert verdicts.epochs_to_val_acc(h, 0.9) == (pytest.approx(2 + 0.1 / 0.15), True)
     # Epoch 0 sits at chance (0.1): 0.5 is reached exactly at the end of epoch 1.
-    assert verdicts.epochs_to_val_acc(h, 0.5) == pytest.approx(1.0)
-    assert verdicts.epochs_to_val_acc(h, 0.3) == pytest.approx(0.5)
-    # Never reached: one epoch past the budget.
-    assert verdicts.epochs_to_val_acc(h, 0.99) == 4.0
+    assert verdicts.epochs_to_val_acc(h, 0.5) == (pytest.approx(1.0), True)
+    assert verdicts.epochs_to_val_acc(h, 0.3) == (pytest.approx(0.5), True)
+    # Never reached: censored at the last epoch, never a made-up later one.
+    assert verdicts.epochs_to_val_acc(h, 0.99) == (3.0, False)
 
 
-def test_val_loss_rise_and_val_acc_at_epoch():
-    h = history([0.5, 0.8, 0.9], val_loss=[0.5, 0.2, 0.35])
-    assert verdicts.val_loss_rise(h) == pytest.approx(0.15)
+def test_val_loss_slope_and_val_acc_at_epoch():
+    h = history([0.5, 0.8, 0.9, 0.9], val_loss=[0.5, 0.2, 0.3, 0.4])
+    assert verdicts.val_loss_slope(h) == pytest.approx(0.1)  # epochs 3-4: 0.3 -> 0.4
+    flat = history([0.9] * 6, val_loss=[0.5, 0.3, 0.2, 0.21, 0.19, 0.2])
+    assert abs(verdicts.val_loss_slope(flat)) < 0.01  # noise around a plateau: no rise
     assert verdicts.val_acc_at_epoch(h, 2) == 0.8
     with pytest.raises(ValueError, match="asked for 7"):
         verdicts.val_acc_at_epoch(h, 7)
@@ -164,105 +178,162 @@ def test_val_loss_rise_and_val_acc_at_epoch():
 # ----------------------------------------------------------------------------- claims
 
 
-def test_test_accuracy_claim_supported_contradicted_and_inconclusive():
-    runs = runs_frame({"lin": [0.90, 0.90], "mlp": [0.95, 0.95], "twin": [0.90, 0.90]})
-    a, b = paired(10, 60, both=890, neither=40)
-    same_a, same_b = paired(20, 20, both=880, neither=80)
-    correct = {}
-    for seed in (0, 1):
-        correct.update({("lin", seed): a, ("mlp", seed): b, ("twin", seed): same_b})
-    correct[("lin", 0)], correct[("lin", 1)] = a, a
-    up = verdicts.evaluate_claim(
-        "up", claim("test_acc", ["lin", "mlp"], "increase"), runs, {}, correct
+def accuracy_study(effect_images, seeds=(0, 1, 2, 3), n=2000):
+    """Two variants on the same test images; B gets ``effect_images`` more right per seed (one
+    number, or one per seed; negative: fewer), with a different random part in every seed."""
+    rng = np.random.default_rng(5)
+    correct, rows = {}, []
+    base = rng.random(n) < 0.9
+    for s in seeds:
+        a = base.copy()
+        flip = rng.choice(n, 40, replace=False)
+        a[flip] = ~a[flip]
+        b = a.copy()
+        k = effect_images if isinstance(effect_images, int) else effect_images[s]
+        if k >= 0:
+            b[np.flatnonzero(~b)[:k]] = True
+        else:
+            b[np.flatnonzero(b)[:-k]] = False
+        correct[("a", s)], correct[("b", s)] = correctness(a), correctness(b)
+        rows += [{"variant": "a", "seed": s}, {"variant": "b", "seed": s}]
+    return pd.DataFrame(rows), correct
+
+
+def test_accuracy_claims_supported_contradicted_by_equivalence_and_inconclusive():
+    runs, correct = accuracy_study(effect_images=100)  # +5 points in every seed
+    results = judge(
+        {
+            "up": claim("test_acc", ["a", "b"], "increase", smallest_effect=0.005),
+            "down": claim("test_acc", ["a", "b"], "decrease", smallest_effect=0.005),
+        },
+        runs,
+        correct=correct,
     )
-    assert up["verdict"] == "supported"
-    assert up["effect"] == pytest.approx(0.05)
-    assert up["p_value"] < 1e-9
-    assert "McNemar" in up["test"] and "+5.00 pp" in up["numbers"]
-
-    down = verdicts.evaluate_claim(
-        "down", claim("test_acc", ["lin", "mlp"], "decrease"), runs, {}, correct
-    )
-    assert down["verdict"] == "contradicted"
-
-    tie = {("x", s): same_a for s in (0, 1)} | {("y", s): same_b for s in (0, 1)}
-    runs_tie = runs_frame({"x": [0.9, 0.9], "y": [0.9, 0.9]})
-    flat = verdicts.evaluate_claim(
-        "flat", claim("test_acc", ["x", "y"], "increase"), runs_tie, {}, tie
-    )
-    assert flat["verdict"] == "inconclusive"
-    assert flat["p_value"] == pytest.approx(1.0)
-
-
-def test_gap_claim_by_welch_t_test():
-    runs = runs_frame({"wide": [0.020, 0.021, 0.019], "drop": [0.005, 0.006, 0.004]}, "gap")
-    closes = verdicts.evaluate_claim("c", claim("gap", ["wide", "drop"], "decrease"), runs)
-    assert closes["verdict"] == "supported"
-    assert closes["effect"] == pytest.approx(-0.015)
-    assert closes["effect_ci"][0] < -0.015 < closes["effect_ci"][1]
-    assert "Welch" in closes["test"]
-    opens = verdicts.evaluate_claim("o", claim("gap", ["wide", "drop"], "increase"), runs)
-    assert opens["verdict"] == "contradicted"
-    noisy = runs_frame({"wide": [0.01, 0.03, 0.02], "drop": [0.02, 0.01, 0.03]}, "gap")
-    unclear = verdicts.evaluate_claim("n", claim("gap", ["wide", "drop"], "decrease"), noisy)
+    assert results["up"]["verdict"] == "supported"
+    assert results["up"]["effect"] == pytest.approx(0.05)
+    assert results["up"]["p_holm"] <= 4 * results["up"]["p_value"]
+    assert "two-way" in results["up"]["test"] and "+5.00 pp" in results["up"]["numbers"]
+    assert results["down"]["verdict"] == "contradicted"
+    # The same model twice: a difference of zero, shown smaller than 2 points.
+    runs_same, same = accuracy_study(effect_images=0)
+    zero = judge(
+        {"flat": claim("test_acc", ["a", "b"], "increase", smallest_effect=0.02)},
+        runs_same,
+        correct=same,
+    )["flat"]
+    assert zero["effect"] == 0 and zero["verdict"] == "contradicted"
+    assert zero["p_equivalence_holm"] < 0.05
+    # Too small to tell apart from a half-point effect either way: inconclusive, with the
+    # effect the design could have detected.
+    runs_two, two = accuracy_study(effect_images=[6, -4], seeds=(0, 1))
+    unclear = judge(
+        {"u": claim("test_acc", ["a", "b"], "increase", smallest_effect=0.0005)},
+        runs_two,
+        correct=two,
+    )["u"]
     assert unclear["verdict"] == "inconclusive"
+    assert unclear["detectable"] > 0 and "detectable with 80% power" in unclear["numbers"]
 
 
-def test_claim_with_one_seed_per_variant_is_inconclusive_for_t_tests():
-    runs = runs_frame({"a": [0.02], "b": [0.01]}, "gap")
-    result = verdicts.evaluate_claim("one", claim("gap", ["a", "b"], "decrease"), runs)
-    assert result["verdict"] == "inconclusive"
-    assert "at least two seeds" in result["test"]
+def test_gap_claim_reads_train_and_test_images():
+    n, rows, correct = 500, [], {}
+    rng = np.random.default_rng(1)
+    for s in (0, 1, 2):
+        test = rng.random(n) < 0.9
+        for v, train_rate in (("wide", 1.0), ("drop", 0.93)):
+            train = rng.random(n) < train_rate
+            correct[(v, s)] = correctness(test, train)
+            rows.append({"variant": v, "seed": s})
+    result = judge(
+        {"c": claim("gap", ["wide", "drop"], "decrease", smallest_effect=0.002)},
+        pd.DataFrame(rows),
+        correct=correct,
+    )["c"]
+    # Same test predictions: the gap moves only by the train side, about -7 points.
+    assert result["effect"] == pytest.approx(-0.07, abs=0.02)
+    assert result["verdict"] == "supported"
+    assert result["se_image"] > 0
 
 
-def test_ordered_list_claim_by_spearman_trend():
+def test_claim_with_one_seed_is_inconclusive():
+    runs, correct = accuracy_study(effect_images=100, seeds=(0,))
+    result = judge(
+        {"one": claim("test_acc", ["a", "b"], "increase", smallest_effect=0.005)},
+        runs,
+        correct=correct,
+    )["one"]
+    assert result["verdict"] == "inconclusive" and math.isnan(result["p_value"])
+
+
+def test_trend_claim_by_jonckheere_with_its_shape():
     widths = {
-        "w8": [0.001, 0.002],
-        "w64": [0.004, 0.005],
-        "w512": [0.010, 0.012],
-        "w1024": [0.015, 0.014],
+        "w8": [0.001, 0.002, 0.0015],
+        "w64": [0.004, 0.005, 0.0045],
+        "w512": [0.010, 0.012, 0.011],
+        "w1024": [0.015, 0.014, 0.016],
     }
-    runs = runs_frame(widths, "gap")
+    runs = runs_frame(widths, "val_acc")
     names = list(widths)
-    rises = verdicts.evaluate_claim("r", claim("gap", names, "increase"), runs)
-    assert rises["verdict"] == "supported" and rises["effect"] > 0.9
-    assert "Spearman" in rises["test"]
-    falls = verdicts.evaluate_claim("f", claim("gap", names, "decrease"), runs)
-    assert falls["verdict"] == "contradicted"
-    flat = runs_frame({"a": [1, 3], "b": [2, 2], "c": [3, 1]}, "gap")
-    assert (
-        verdicts.evaluate_claim("x", claim("gap", ["a", "b", "c"], "increase"), flat)["verdict"]
-        == "inconclusive"
+    results = judge(
+        {
+            "r": claim("val_acc", names, "increase", smallest_effect=0.002),
+            "f": claim("val_acc", names, "decrease", smallest_effect=0.002),
+        },
+        runs,
     )
+    assert results["r"]["verdict"] == "supported" and results["r"]["tau"] == 1.0
+    assert results["r"]["shape"] == "rises" and "Jonckheere" in results["r"]["test"]
+    assert results["f"]["verdict"] == "contradicted"
+    peak = runs_frame({"a": [1, 1.1, 0.9], "b": [3, 3.1, 2.9], "c": [2, 2.1, 1.9]}, "val_acc")
+    shaped = judge({"p": claim("val_acc", ["a", "b", "c"], "increase", smallest_effect=5)}, peak)
+    assert shaped["p"]["shape"] == "rises to a peak at b, then falls"
 
 
-def test_convergence_claim_from_histories():
-    runs = runs_frame({"tanh": [0, 0, 0], "relu": [0, 0, 0]}, "test_acc")
-    histories = {}
-    for seed, jitter in enumerate((0.0, 0.01, -0.01)):
-        histories[("tanh", seed)] = history(
-            [0.80 + jitter, 0.90 + jitter, 0.955 + jitter, 0.975 + jitter]
-        )
+def test_convergence_claim_with_censored_runs():
+    rows, histories = [], {}
+    for seed, jitter in enumerate((0.0, 0.01, -0.01, 0.005)):
+        histories[("tanh", seed)] = history([0.80 + jitter, 0.90 + jitter, 0.93, 0.95])
         histories[("relu", seed)] = history([0.93 + jitter, 0.975 + jitter, 0.98, 0.985])
+        rows += [{"variant": "tanh", "seed": seed}, {"variant": "relu", "seed": seed}]
     c = claim("epochs_to_val_acc", ["tanh", "relu"], "decrease", threshold=0.97)
-    result = verdicts.evaluate_claim("faster", c, runs, histories)
-    assert result["verdict"] == "supported"
-    assert result["values"]["relu"]["mean"] < 2 < result["values"]["tanh"]["mean"]
+    result = judge({"faster": {**c, "smallest_effect": 0.25}}, pd.DataFrame(rows), histories)
+    faster = result["faster"]
+    # tanh never reaches 0.97 in 4 epochs: censored at 4, never counted as 5.
+    assert faster["censored"] == {"tanh": 4}
+    assert faster["verdict"] == "supported" and faster["effect"] < -2
+    assert "censored" in faster["numbers"]
 
 
-def test_disagreement_claim_counts_images_wrong_in_every_seed():
-    mlp = {0: np.array([1, 1, 1, 1, 0, 0], bool), 1: np.array([1, 1, 1, 0, 0, 0], bool)}
-    drop = {0: np.array([0, 1, 0, 1, 1, 0], bool), 1: np.array([0, 1, 1, 1, 1, 0], bool)}
-    correct = {("mlp", s): mlp[s] for s in (0, 1)} | {("drop", s): drop[s] for s in (0, 1)}
-    runs = runs_frame({"mlp": [0.5, 0.5], "drop": [0.5, 0.5]})
-    c = claim("disagreements", ["mlp", "drop"], "present")
-    result = verdicts.evaluate_claim("loses", c, runs, {}, correct)
-    # Image 0: MLP right, dropout wrong in both seeds; image 2 only in seed 0.
-    assert result["verdict"] == "supported"
-    assert result["indices"] == [0] and result["per_seed"] == [2, 1]
-    assert result["reverse"] == 1  # image 4 the other way round in both seeds
-    needs_two = verdicts.evaluate_claim("two", {**c, "min_count": 2}, runs, {}, correct)
-    assert needs_two["verdict"] == "contradicted"
+def test_disagreement_claim_against_the_churn_between_seeds():
+    rng = np.random.default_rng(9)
+    n, correct, rows = 3000, {}, []
+    lost = np.zeros(n, bool)
+    lost[:60] = True  # 60 images the dropout model gets wrong in every seed
+    base = rng.random(n) < 0.97
+    base[:60] = True
+    for s in range(4):
+        mlp = base.copy()
+        seed_churn = rng.choice(np.arange(60, n), 30, replace=False)
+        mlp[seed_churn] = ~mlp[seed_churn]
+        drop = mlp.copy()
+        churn = rng.choice(np.arange(60, n), 30, replace=False)
+        drop[churn] = ~drop[churn]
+        drop[lost] = False
+        correct[("mlp", s)], correct[("drop", s)] = correctness(mlp), correctness(drop)
+        rows += [{"variant": "mlp", "seed": s}, {"variant": "drop", "seed": s}]
+    c = claim("disagreements", ["mlp", "drop"], "present", smallest_effect=0.0005)
+    result = judge({"loses": c}, pd.DataFrame(rows), correct=correct)["loses"]
+    assert result["verdict"] == "supported" and result["effect"] > 0.005
+    # Two training runs of the same model lose about as many images as they gain.
+    same = {k: v for k, v in correct.items() if k[0] == "mlp"}
+    same |= {("twin", s): correct[("mlp", (s + 1) % 4)] for s in range(4)}
+    twin_rows = pd.DataFrame([{"variant": v, "seed": s} for v, s in same])
+    twin = judge(
+        {"twin": claim("disagreements", ["mlp", "twin"], "present", smallest_effect=0.0005)},
+        twin_rows,
+        correct=same,
+    )["twin"]
+    assert twin["verdict"] != "supported"
 
 
 @pytest.mark.parametrize(
@@ -274,22 +345,26 @@ def test_disagreement_claim_counts_images_wrong_in_every_seed():
         ({"metric": "epochs_to_val_acc"}, r"claims.x.threshold: None; need a number in \(0, 1\]"),
         ({"expect": "present"}, r"'disagreements' goes with expect 'present'"),
         ({"variants": ["a"]}, r"claims.x.variants: \['a'\]; give at least two"),
+        ({"smallest_effect": 0}, r"claims.x.smallest_effect: 0; need a positive number"),
+        ({"alpha": 0.1}, r"claims.x: unknown key\(s\) \['alpha'\]; valid: \["),
     ],
 )
 def test_bad_claims_name_the_key(bad, message):
     runs = runs_frame({"a": [0.1], "b": [0.2]}, "gap")
+    entry = {**claim("gap", ["a", "b"], "increase", smallest_effect=0.01), **bad}
     with pytest.raises(ValueError, match=message):
-        verdicts.evaluate_claim("x", {**claim("gap", ["a", "b"], "increase"), **bad}, runs)
+        judge({"x": entry}, runs)
 
 
-def test_claims_markdown_counts_verdicts():
+def test_claims_markdown_counts_verdicts_and_states_the_rule():
     results = [
-        {"name": "a", "statement": "A.", "verdict": "supported", "numbers": "n1"},
-        {"name": "b", "statement": "B.", "verdict": "inconclusive", "numbers": "n2"},
+        {"name": "a", "statement": "A.", "verdict": "supported", "numbers": "n1", "alpha": 0.05},
+        {"name": "b", "statement": "B.", "verdict": "inconclusive", "numbers": "n2", "alpha": 0.05},
     ]
     text = verdicts.claims_markdown(results)
     assert "1 supported, 0 contradicted, 1 inconclusive" in text
     assert "- **inconclusive**: B. (b). n2" in text
+    assert "Holm" in text and "α = 0.05" in text
 
 
 # ----------------------------------------------------------------------------- errors
@@ -361,7 +436,14 @@ def test_rule_entry_points_write_their_files(tmp_path):
             probs = softmax(logits)
             run = tmp_path / variant / str(seed)
             run.mkdir(parents=True)
-            np.savez(run / "p.npz", probs=probs.astype(np.float16), labels=labels)
+            np.savez(
+                run / "p.npz",
+                probs=probs.astype(np.float16),
+                pred=logits.argmax(1),
+                labels=labels,
+                train_pred=logits.argmax(1),
+                train_labels=labels,
+            )
             misclassified_from_logits(logits, labels).to_csv(run / "m.csv", index=False)
             history([0.5, 0.9]).to_csv(run / "h.csv", index=False)
             keys.append((variant, seed))
@@ -389,13 +471,14 @@ def test_rule_entry_points_write_their_files(tmp_path):
     )
     assert set(pd.read_csv(tmp_path / "variants.csv")["variant"]) == {"lin", "mlp"}
     assert len(pd.read_csv(tmp_path / "pairs.csv")) == 1
-    configured = {"up": claim("test_acc", ["lin", "mlp"], "increase")}
+    configured = {"up": claim("test_acc", ["lin", "mlp"], "increase", smallest_effect=0.01)}
     verdicts.write_claims(
         tmp_path / "runs.csv",
         keys,
         hist_paths,
         pred_paths,
         configured,
+        0.05,
         tmp_path / "claims.json",
         tmp_path / "claims.md",
     )

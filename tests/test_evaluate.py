@@ -61,7 +61,7 @@ def test_misclassified_table_from_constructed_probs():
     probs[2, [4, 1, 8]] = [0.45, 0.20, 0.30]  # wrong: 4, runner-up 8 (not the true 1)
     probs[3, [0, 6]] = [0.50, 0.40]  # right
     probs[4, [9, 2]] = [0.85, 0.05]  # wrong and most confident
-    table = misclassified_table(probs, labels)
+    table = misclassified_table(probs.argmax(1), probs, labels)
     assert list(table.columns) == list(MISCLASSIFIED_COLUMNS)
     assert table["index"].tolist() == [4, 1, 2]  # by confidence, highest first
     assert table["true"].tolist() == [2, 7, 1]
@@ -72,14 +72,16 @@ def test_misclassified_table_from_constructed_probs():
 
 
 def test_misclassified_table_refuses_mismatched_inputs():
-    with pytest.raises(ValueError, match=r"probs has shape \(3, 10\), labels \(4,\)"):
-        misclassified_table(np.zeros((3, 10)), np.zeros(4))
+    with pytest.raises(ValueError, match=r"pred \(3,\), probs \(3, 10\), labels \(4,\)"):
+        misclassified_table(np.zeros(3), np.zeros((3, 10)), np.zeros(4))
 
 
 def test_write_misclassified_reads_npz_and_imports_no_torch(tmp_path):
     probs = np.eye(10, dtype=np.float16)[[1, 2, 3]] * np.float16(0.9) + np.float16(0.01)
     npz = tmp_path / "predictions.npz"
-    np.savez_compressed(npz, probs=probs, labels=np.array([1, 5, 3], dtype=np.int64))
+    np.savez_compressed(
+        npz, probs=probs, pred=probs.argmax(1), labels=np.array([1, 5, 3], dtype=np.int64)
+    )
     out = tmp_path / "misclassified.csv"
     # A fresh interpreter: the misclassified rule must not pay for importing torch.
     code = (
@@ -141,14 +143,22 @@ def test_evaluate_run_writes_metrics_and_predictions(trained, tmp_path):
     assert np.trace(metrics["confusion"]) == round(metrics["test_acc"] * 200)
 
     with np.load(tmp_path / "predictions.npz") as npz:
-        assert sorted(npz.files) == ["labels", "probs"]
-        probs, saved_labels = npz["probs"], npz["labels"]
+        assert sorted(npz.files) == ["labels", "pred", "probs", "train_labels", "train_pred"]
+        arrays = {k: npz[k] for k in npz.files}
+    probs, saved_labels, pred = arrays["probs"], arrays["labels"], arrays["pred"]
     assert probs.dtype == np.float16 and probs.shape == (200, 10)
-    assert saved_labels.dtype == np.int64 and saved_labels.tolist() == labels.tolist()
+    assert saved_labels.tolist() == labels.tolist()
     np.testing.assert_allclose(probs.astype(np.float32).sum(1), 1, atol=5e-3)
     np.testing.assert_allclose(probs, torch.softmax(logits, 1).numpy(), atol=1e-3)
-    wrong = misclassified_table(probs, saved_labels)
-    assert len(wrong) == 200 - np.trace(metrics["confusion"])
+    # One integer prediction array: metrics, tests and the misclassified set all read it.
+    assert pred.dtype.kind == "i" and pred.tolist() == logits.argmax(1).tolist()
+    assert metrics["test_acc"] == np.mean(pred == saved_labels)
+    assert np.trace(metrics["confusion"]) == int(np.sum(pred == saved_labels))
+    wrong = misclassified_table(pred, probs, saved_labels)
+    assert wrong["index"].sort_values().tolist() == np.flatnonzero(pred != saved_labels).tolist()
+    # The gap's train side: the fixed training subset, in eval mode, from the same model.
+    assert len(arrays["train_pred"]) == len(arrays["train_labels"]) > 0
+    assert metrics["train_acc"] == np.mean(arrays["train_pred"] == arrays["train_labels"])
 
 
 def test_evaluate_run_reads_the_cache_from_a_path(trained, tmp_path):

@@ -57,18 +57,21 @@ CLAIMS = {
         "metric": "test_acc",
         "variants": ["lin", "mlp"],
         "expect": "increase",
+        "smallest_effect": 0.01,
     },
     "gap": {
         "statement": "Dropout improves generalization.",
         "metric": "gap",
         "variants": ["mlp", "drop"],
         "expect": "decrease",
+        "smallest_effect": 0.01,
     },
     "examples": {
         "statement": "Regularization may lower accuracy on particular examples.",
         "metric": "disagreements",
         "variants": ["mlp", "drop"],
         "expect": "present",
+        "smallest_effect": 0.01,
     },
 }
 SKILL = {"lin": 1.5, "mlp": 3.0, "drop": 2.5, "wide": 3.2}
@@ -114,11 +117,19 @@ def write_run(run: Path, variant: str, seed: int, labels: np.ndarray) -> None:
         "test_acc": float((pred == labels).mean()),
         "n_test": len(labels),
         "per_class_acc": (np.diag(confusion) / np.maximum(confusion.sum(1), 1)).tolist(),
+        "train_acc": float((pred == labels).mean()),
         "confusion": confusion.tolist(),
     }
     (run / "metrics.json").write_text(json.dumps(metrics))
-    np.savez(run / "predictions.npz", probs=probs.astype(np.float16), labels=labels)
-    misclassified_table(probs, labels).to_csv(run / "misclassified.csv", index=False)
+    np.savez(
+        run / "predictions.npz",
+        probs=probs.astype(np.float16),
+        pred=pred,
+        labels=labels,
+        train_pred=pred,
+        train_labels=labels,
+    )
+    misclassified_table(pred, probs, labels).to_csv(run / "misclassified.csv", index=False)
     info = {
         "params": 7850 if variant == "lin" else 12730,
         "flops_per_sample": 15680,
@@ -199,6 +210,7 @@ def study(tmp_path_factory) -> dict:
         files("history.csv"),
         files("predictions.npz"),
         CLAIMS,
+        0.05,
         a / "claims.json",
         a / "claims.md",
     )
@@ -275,6 +287,7 @@ def study(tmp_path_factory) -> dict:
         "variants": VARIANTS,
         "studies": STUDIES,
         "config_hash": "0123456789ab",
+        "alpha": 0.05,
         "repo": str(root),
         "linear_variant": "lin",
         "mlp_variant": "mlp",

@@ -290,6 +290,18 @@ def test_eval_subset_is_fixed_and_inside_the_training_split(cache):
     assert a.train_x.mean().abs() < 0.05 and (a.train_x.std() - 1).abs() < 0.05
 
 
+def test_a_training_subset_is_fixed_and_holds_the_gap_images(cache):
+    small = prepare_data(cache, "cpu", eval_train_size=50, train_size=120)
+    again = prepare_data(cache, "cpu", eval_train_size=50, train_size=120)
+    full = prepare_data(cache, "cpu", eval_train_size=50)
+    assert len(small.train_x) == 120 and torch.equal(small.train_x, again.train_x)
+    rows = {tuple(r.tolist()) for r in small.train_x}
+    # The gap's train side is measured on images the run actually learned from.
+    assert all(tuple(r.tolist()) in rows for r in small.train_eval_x)
+    assert rows <= {tuple(r.tolist()) for r in full.train_x}
+    assert torch.equal(small.val_x, full.val_x)  # validation stays the whole split
+
+
 @pytest.mark.parametrize(
     "config, words",
     [

@@ -37,8 +37,16 @@ def planned_jobs(study, *args) -> set[str]:
     return jobs
 
 
-def per_run(variant: str, seed: int = 0) -> set[str]:
-    return {f"{rule}[{variant}/{seed}]" for rule in ("train", "evaluate", "misclassified")}
+SMOKE_SEEDS = (0, 1)
+
+
+def per_run(variant: str, seeds=SMOKE_SEEDS) -> set[str]:
+    """The per-run jobs of a variant: train, evaluate and misclassified for each seed."""
+    return {
+        f"{rule}[{variant}/{seed}]"
+        for rule in ("train", "evaluate", "misclassified")
+        for seed in seeds
+    }
 
 
 @contextlib.contextmanager
@@ -102,7 +110,9 @@ def test_end_to_end_outputs(smoke_run):
     runs = pd.read_csv(work / "results/tables/runs.csv")
     summary = pd.read_csv(work / "results/tables/summary.csv")
     config = smoke_run.read_config()
-    assert sorted(runs["variant"]) == sorted(config["variants"])
+    assert sorted(runs[["variant", "seed"]].itertuples(index=False)) == sorted(
+        (v, s) for v in config["variants"] for s in config["seeds"]
+    )
     assert list(summary["variant"]) == list(config["variants"])
     assert runs["test_acc"].between(0, 1).all()
     # The synthetic digits are learnable: every model beats chance by far.
@@ -157,10 +167,10 @@ def test_learning_rate_change_reruns_only_that_variant(study):
 
 
 def test_added_seed_trains_only_new_runs(study):
-    with edited_config(study, lambda c: c.update(seeds=[0, 1])) as config:
+    with edited_config(study, lambda c: c.update(seeds=[*SMOKE_SEEDS, 7])) as config:
         # The weight figures show seed 0 alone, so a new seed leaves them be.
         aggregates = AGGREGATES - {"plot_weights"}
-        expected = set().union(*(per_run(v, 1) for v in config["variants"])) | aggregates
+        expected = set().union(*(per_run(v, [7]) for v in config["variants"])) | aggregates
         assert planned_jobs(study) == expected
 
 
@@ -205,7 +215,7 @@ def test_only_studies_runs_just_their_variants_and_claims(tmp_path, smoke_study)
     study.workdir.mkdir()
     study.write_config(config)
     trains = {job for job in planned_jobs(study) if job.startswith("train[")}
-    assert trains == {"train[mlp_tanh/0]", "train[mlp/0]"}
+    assert trains == {f"train[{v}/{s}]" for v in ("mlp_tanh", "mlp") for s in SMOKE_SEEDS}
     study.snakemake(check=True)
     summary = pd.read_csv(study.workdir / "results/tables/summary.csv")
     assert sorted(summary["variant"]) == ["mlp", "mlp_tanh"]
@@ -265,7 +275,7 @@ CONFIG_ERRORS = {
     ),
     "misspelled-key": (
         _set("epochs_typo", 3),
-        r"\(top level\): unknown key\(s\) \['epochs_typo'\]; valid: \['claims', 'data', ",
+        r"\(top level\): unknown key\(s\) \['epochs_typo'\]; valid: \['alpha', 'claims', ",
     ),
     "unknown-variant-in-study": (
         lambda c: c["studies"]["baseline"]["variants"].append("nope"),

@@ -23,14 +23,15 @@ RUN_METRICS = (
 )
 # Claim metrics: runs.csv columns, values derived from history.csv, and paired predictions.
 TABLE_METRICS = RUN_METRICS + ("params", "flops_per_sample")
-HISTORY_METRICS = ("epochs_to_val_acc", "val_acc_at_epoch", "val_loss_rise")
+HISTORY_METRICS = ("epochs_to_val_acc", "val_acc_at_epoch", "val_loss_slope")
+# Means over images: tested over seeds and images together (mnist_study.evidence).
+IMAGE_METRICS = ("test_acc", "train_acc", "gap")
 PAIR_METRICS = ("disagreements",)
 CLAIM_METRICS = TABLE_METRICS + HISTORY_METRICS + PAIR_METRICS
 # Metrics that are fractions, shown as percentages and differences in percentage points.
 FRACTION_METRICS = ("test_acc", "val_acc", "train_acc", "gap", "val_acc_at_epoch")
 EXPECTATIONS = ("increase", "decrease", "present")
 VERDICTS = ("supported", "contradicted", "inconclusive")
-DEFAULT_ALPHA = 0.05
 
 
 @dataclass(frozen=True)
@@ -42,10 +43,9 @@ class Claim:
     metric: str
     variants: tuple[str, ...]
     expect: str
-    alpha: float = DEFAULT_ALPHA
+    smallest_effect: float  # the smallest effect of interest, in the metric's units
     threshold: float | None = None  # validation accuracy to reach (epochs_to_val_acc)
     epoch: int | None = None  # the epoch read (val_acc_at_epoch)
-    min_count: int = 1  # images needed (disagreements)
     source: str | None = None  # where the claim comes from
 
     @classmethod
@@ -59,7 +59,7 @@ class Claim:
         unknown = sorted(set(d) - set(names))
         if unknown:
             raise ValueError(f"{where}: unknown key(s) {unknown}; valid: {names}")
-        for key in ("statement", "metric", "variants", "expect"):
+        for key in ("statement", "metric", "variants", "expect", "smallest_effect"):
             if key not in d:
                 raise ValueError(f"{where}: missing key {key!r}")
         if not isinstance(d["statement"], str) or not d["statement"].strip():
@@ -97,24 +97,32 @@ class Claim:
         epoch = d.get("epoch")
         if metric == "val_acc_at_epoch" and not (_is_int(epoch) and epoch >= 1):
             raise ValueError(f"{where}.epoch: {epoch!r}; need an integer >= 1")
-        alpha = d.get("alpha", DEFAULT_ALPHA)
-        if not (_is_number(alpha) and 0 < alpha < 1):
-            raise ValueError(f"{where}.alpha: {alpha!r}; need a number in (0, 1)")
-        min_count = d.get("min_count", 1)
-        if not (_is_int(min_count) and min_count >= 1):
-            raise ValueError(f"{where}.min_count: {min_count!r}; need an integer >= 1")
+        sesoi = d["smallest_effect"]
+        if not (_is_number(sesoi) and sesoi > 0):
+            raise ValueError(
+                f"{where}.smallest_effect: {sesoi!r}; need a positive number in the units of "
+                f"{metric!r}"
+            )
         return cls(
             name=name,
             statement=d["statement"],
             metric=metric,
             variants=tuple(compared),
             expect=expect,
-            alpha=float(alpha),
+            smallest_effect=float(sesoi),
             threshold=threshold,
             epoch=epoch,
-            min_count=min_count,
             source=d.get("source"),
         )
+
+    @property
+    def direction(self) -> int:
+        """+1 where the claim expects the metric to rise along its variants, -1 to fall."""
+        return -1 if self.expect == "decrease" else 1
+
+    @property
+    def is_trend(self) -> bool:
+        return len(self.variants) > 2
 
     def header(self) -> dict:
         """The claim as its verdict record starts: the keys every result repeats."""
@@ -124,8 +132,7 @@ class Claim:
             "metric": self.metric,
             "variants": list(self.variants),
             "expect": self.expect,
-            "alpha": self.alpha,
-            "min_count": self.min_count,
+            "smallest_effect": self.smallest_effect,
         }
         optional = {"threshold": self.threshold, "epoch": self.epoch, "source": self.source}
         return head | {k: v for k, v in optional.items() if v is not None}

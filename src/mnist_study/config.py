@@ -129,6 +129,13 @@ def select_studies(config: dict) -> None:
     }
 
 
+def seeds_of(config: Mapping, variant: str) -> list[int]:
+    """The seeds that train a variant: the first n_seeds of ``seeds`` (all of them by default,
+    or where fewer are given, as in make quick). The power calculation sets n_seeds."""
+    seeds = [int(s) + config.get("seed_offset", 0) for s in config["seeds"]]
+    return seeds[: config["variants"][variant].get("n_seeds", len(seeds))]
+
+
 def variant_training(config: Mapping, variant: str, seed: int) -> dict:
     """Defaults, then the variant's overrides, then the global override (quick runs)."""
     return {

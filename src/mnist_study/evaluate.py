@@ -54,13 +54,17 @@ def evaluate_run(
     device: str = "auto",
     threads: int | None = None,
 ) -> dict:
-    """Write metrics.json and predictions.npz (float16 softmax ``probs``, int64 ``labels``)
-    for one checkpoint on the test set; returns the metrics dict."""
+    """Write metrics.json and predictions.npz for one checkpoint; returns the metrics dict.
+
+    predictions.npz holds the integer predictions every later step reads (``pred`` and
+    ``labels`` on the test set, ``train_pred`` and ``train_labels`` on the fixed training subset
+    of the generalization gap) and float16 softmax ``probs`` for confidences only.
+    """
     import torch
 
     from .atomic import atomic_path, write_json
     from .models import load_checkpoint
-    from .train import resolve_device
+    from .train import TrainConfig, resolve_device, train_eval_indices, training_indices
 
     if threads is not None:
         torch.set_num_threads(threads)
@@ -73,37 +77,52 @@ def evaluate_run(
     labels = cache["test_labels"]
     logits = test_logits(model, cache["test_images"], ckpt["mean"], ckpt["std"])
     result = metrics_from_logits(logits, labels)
-    probs = torch.softmax(logits.float(), 1).cpu().numpy().astype(np.float16)
+    config = ckpt["train_config"]
+    used = training_indices(cache["train_idx"], config.get("train_size"))
+    subset = train_eval_indices(used, config.get("eval_train_size", TrainConfig.eval_train_size))
+    train_labels = cache["train_labels"][subset]
+    train_logits = test_logits(model, cache["train_images"][subset], ckpt["mean"], ckpt["std"])
+    arrays = {
+        "pred": logits.argmax(1).cpu().numpy().astype(np.int16),
+        "labels": labels.numpy().astype(np.int16),
+        "train_pred": train_logits.argmax(1).cpu().numpy().astype(np.int16),
+        "train_labels": train_labels.numpy().astype(np.int16),
+        "probs": torch.softmax(logits.float(), 1).cpu().numpy().astype(np.float16),
+    }
+    result["train_acc"] = float(np.mean(arrays["train_pred"] == arrays["train_labels"]))
     with atomic_path(predictions) as tmp:
         # A file object: np.savez would otherwise append ".npz" to the temporary name.
         with open(tmp, "wb") as f:
-            np.savez_compressed(f, probs=probs, labels=labels.numpy().astype(np.int64))
+            np.savez_compressed(f, **arrays)
     write_json(metrics, result)
     return result
 
 
-def misclassified_table(probs: np.ndarray, labels: np.ndarray):
-    """One row per misclassified image, most confident mistakes first (numpy and pandas only)."""
+def misclassified_table(pred: np.ndarray, probs: np.ndarray, labels: np.ndarray):
+    """One row per misclassified image, most confident mistakes first: the prediction is the
+    run's integer ``pred``; ``probs`` only give its confidence and the runner-up."""
     import pandas as pd
 
+    pred = np.asarray(pred, dtype=np.int64)
     probs = np.asarray(probs, dtype=np.float32)
     labels = np.asarray(labels, dtype=np.int64)
-    if probs.ndim != 2 or len(probs) != len(labels):
+    if probs.ndim != 2 or not len(probs) == len(labels) == len(pred):
         raise ValueError(
-            f"probs has shape {probs.shape}, labels {labels.shape}; need [N, classes] and [N]"
+            f"pred {pred.shape}, probs {probs.shape}, labels {labels.shape}; "
+            "need [N], [N, classes] and [N]"
         )
-    # Descending order, ties to the lower class (as argmax); stable so equal probs keep order.
-    order = np.argsort(-probs, axis=1, kind="stable")
-    pred, runner_up = order[:, 0], order[:, 1]
     rows = np.flatnonzero(pred != labels)
+    others = probs[rows].copy()
+    others[np.arange(len(rows)), pred[rows]] = -np.inf
+    runner_up = np.argmax(others, axis=1)
     frame = pd.DataFrame(
         {
             "index": rows,
             "true": labels[rows],
             "pred": pred[rows],
             "confidence": probs[rows, pred[rows]],
-            "runner_up": runner_up[rows],
-            "runner_up_prob": probs[rows, runner_up[rows]],
+            "runner_up": runner_up,
+            "runner_up_prob": probs[rows, runner_up],
         },
         columns=list(MISCLASSIFIED_COLUMNS),
     )
@@ -117,6 +136,6 @@ def write_misclassified(predictions_npz: str | os.PathLike, out_csv: str | os.Pa
     from .atomic import write_csv
 
     with np.load(predictions_npz) as npz:
-        table = misclassified_table(npz["probs"], npz["labels"])
+        table = misclassified_table(npz["pred"], npz["probs"], npz["labels"])
     write_csv(out_csv, table)
     return table

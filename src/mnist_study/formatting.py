@@ -71,6 +71,13 @@ def metric_value(metric: str, value, absent: str = "n/a") -> str:
     return f"{value:.3g}"
 
 
+def metric_size(metric: str, value, absent: str = "n/a") -> str:
+    """The size of an effect (no sign): percentage points for fractions."""
+    if missing(value):
+        return absent
+    return f"{100 * value:.2f} pp" if metric in FRACTION_METRICS else f"{value:.3g}"
+
+
 def metric_diff(metric: str, value, absent: str = "n/a") -> str:
     if missing(value):
         return absent

@@ -12,10 +12,10 @@ from functools import cache
 from pathlib import Path
 
 from .atomic import write_text
-from .claims import DEFAULT_ALPHA as ALPHA
 from .formatting import missing, num, pct, pm_pct, pp, pval, seconds
 from .results import Results
 from .stats import CONFIDENCE
+from .verdicts import RULE, shape
 
 FAMILIES = {"linear": "Linear", "mlp": "MLP", "cnn": "CNN"}
 # Studies with more members than this list consecutive factor steps, not every pair.
@@ -114,14 +114,10 @@ def _gap_sentence(r: Results, study: Mapping) -> str | None:
     gaps = [r.stat(v, "gap") for v in members]
     first, last = r.label(members[0]), r.label(members[-1])
     if len(members) > 2 and not any(missing(g) for g in gaps):
-        from scipy.stats import spearmanr
-
-        rho = spearmanr(range(len(gaps)), gaps).statistic
-        trend = "rises" if rho > 0.5 else "falls" if rho < -0.5 else "shows no clear trend"
+        values = [str(v) for v in study["factor"]["values"]]
         return (
-            f"Along the {study['factor']['label'].lower()} axis the train–test gap {trend} "
-            f"({pp(gaps[0])} for {first}, {pp(gaps[-1])} for {last}; Spearman ρ = {rho:+.2f} "
-            "over the means)."
+            f"Along the {study['factor']['label'].lower()} axis the mean train–test gap "
+            f"{shape(gaps, values)} ({pp(gaps[0])} for {first}, {pp(gaps[-1])} for {last})."
         )
     if len(members) == 2 and all(g is not None for g in gaps):
         return f"The train–test gap is {pp(gaps[0])} for {first} and {pp(gaps[1])} for {last}."
@@ -132,16 +128,17 @@ def _pairs_sentences(r: Results, name: str) -> list[str]:
     mine = _study_pairs(r, name)
     if not len(mine):
         return []
-    significant = mine[mine["p_combined"] < ALPHA]
+    significant = mine[mine["p_holm"] < r.alpha]
     text = [
         f"{len(significant)} of {len(mine)} pairwise accuracy differences are significant "
-        f"(exact McNemar test on discordant pairs pooled over seeds, α = {ALPHA:g})."
+        f"(seeds and test images as two sources of variance, Holm over the study's pairs, "
+        f"α = {r.alpha:g})."
     ]
     if len(significant):
         top = significant.loc[significant["diff_mean"].abs().idxmax()]
         text.append(
             f"The largest: {r.label(top['b'])} − {r.label(top['a'])} = "
-            f"{pp(top['diff_mean'])} (p = {pval(top['p_combined'])})."
+            f"{pp(top['diff_mean'])} (p = {pval(top['p_holm'])} after Holm)."
         )
     return text
 
@@ -211,6 +208,7 @@ def summary_section(r: Results) -> dict:
         "n_variants": len(r.variants),
         "n_runs": len(runs),
         "seeds": r.seeds,
+        "seeds_each": _count_range(runs.groupby("variant").size()) if len(runs) else "0",
         "train_time": seconds(runs["train_seconds"].sum()) if len(runs) else "–",
         "job_time": seconds(bench["total_s"].sum()) if bench is not None and len(bench) else "–",
         "verdicts": {
@@ -219,6 +217,11 @@ def summary_section(r: Results) -> dict:
         },
         "n_claims": len(r.claims),
     }
+
+
+def _count_range(counts) -> str:
+    low, high = int(min(counts)), int(max(counts))
+    return str(low) if low == high else f"{low}–{high}"
 
 
 def results_section(r: Results) -> list[dict]:
@@ -258,6 +261,10 @@ def results_section(r: Results) -> list[dict]:
 
 
 def claims_section(r: Results) -> list[dict]:
+    """Per claim: verdict, effect with interval, smallest effect of interest, p before and after
+    Holm, the detectable effect where inconclusive, the observed shape of trends."""
+    from .formatting import metric_diff, metric_size
+
     rows = []
     for c in r.claims:
         extra = ""
@@ -265,6 +272,8 @@ def claims_section(r: Results) -> list[dict]:
             extra = f" (threshold {c['threshold']:g})"
         if c.get("epoch") is not None:
             extra = f" (epoch {c['epoch']})"
+        metric = "test_acc" if c["metric"] == "disagreements" else c["metric"]
+        low, high = c["effect_ci"]
         rows.append(
             {
                 "name": c["name"],
@@ -273,6 +282,22 @@ def claims_section(r: Results) -> list[dict]:
                 "metric": f"{c['metric']}{extra}",
                 "compared": " → ".join(r.label(v) for v in c["variants"]),
                 "expect": c["expect"],
+                "effect": metric_diff(metric, c["effect"], "–"),
+                "ci": "–"
+                if missing(low)
+                else f"{metric_diff(metric, low)} to {metric_diff(metric, high)}",
+                "sesoi": f"±{metric_size(metric, c['smallest_effect'])}",
+                "p": f"{pval(c['p_value'])} → {pval(c['p_holm'])}",
+                "p_equivalence": f"{pval(c['p_equivalence'])} → {pval(c['p_equivalence_holm'])}",
+                "detectable": (
+                    f"±{metric_size(metric, c['detectable'])} with 80% power"
+                    if c["verdict"] == "inconclusive" and not missing(c["detectable"])
+                    else "needs two seeds or more"
+                    if c["verdict"] == "inconclusive"
+                    else ""
+                ),
+                "shape": c.get("shape", ""),
+                "tau": "n/a" if missing(c.get("tau")) else f"{c['tau']:+.2f}",
                 "numbers": c["numbers"],
                 "test": c.get("test", ""),
             }
@@ -316,9 +341,10 @@ def pair_rows(r: Results, name: str) -> list[dict]:
                 else "–"
             ),
             "discordant": f"{p['b_only']} / {p['a_only']}",
-            "p": pval(p["p_combined"]),
+            "p": pval(p["p"]),
+            "p_holm": pval(p["p_holm"]),
             "p_seeds": p["p_per_seed"],
-            "significant": p["p_combined"] < ALPHA,
+            "significant": p["p_holm"] < r.alpha,
         }
         for p in mine.to_dict("records")
     ]
@@ -557,7 +583,9 @@ def build_context(inputs: Mapping, params: Mapping) -> dict:
     """Everything the template shows, from the rule's named inputs and params."""
     from .plots import FEATURE_UNITS
 
-    r = Results.load(inputs, params["variants"], params["studies"], params.get("run_keys"))
+    r = Results.load(
+        inputs, params["variants"], params["studies"], params["alpha"], params.get("run_keys")
+    )
     captions = Captions(inputs["captions"])
     files = figure_files(inputs, params)
     home = r.home_study()
@@ -565,7 +593,8 @@ def build_context(inputs: Mapping, params: Mapping) -> dict:
     dot_text = Path(inputs["rulegraph_dot"]).read_text(encoding="utf-8")
     return {
         "title": params.get("title", "MNIST study: why models behave as they do"),
-        "alpha": ALPHA,
+        "alpha": r.alpha,
+        "rule": RULE.replace("α", f"α = {r.alpha:g}"),
         "confidence": f"{CONFIDENCE:.0%}",
         "css": Path(inputs["css"]).read_text(encoding="utf-8"),
         "summary": summary_section(r),

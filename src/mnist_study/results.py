@@ -21,12 +21,15 @@ class Results:
     pairs: object  # pandas DataFrame of paired tests
     claims: list
     errors: dict
+    alpha: float  # family-wise error rate of the claims, and of each study's pairs
     records: dict = field(default_factory=dict)  # {(variant, seed): train.json}
     bench: object = None  # pandas DataFrame of per-rule job times
     dataset: dict = field(default_factory=dict)
 
     @classmethod
-    def load(cls, inputs: Mapping, variants: Mapping, studies: Mapping, run_keys=None) -> Results:
+    def load(
+        cls, inputs: Mapping, variants: Mapping, studies: Mapping, alpha: float, run_keys=None
+    ) -> Results:
         import pandas as pd
 
         from .provenance import benchmark_times, dataset_checksums
@@ -42,6 +45,7 @@ class Results:
             pairs=pd.read_csv(inputs["pairs"]),
             claims=_read_json(inputs["claims"]),
             errors=_read_json(inputs["errors"]),
+            alpha=float(alpha),
             records={tuple(k): read_run_record(p) for k, p in zip(keys, info, strict=True)},
             bench=benchmark_times(list(inputs.get("benchmarks", []))),
             dataset=dataset_checksums(inputs["cache"]) if "cache" in inputs else {},

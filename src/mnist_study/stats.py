@@ -1,4 +1,4 @@
-"""Statistics over seeds and paired tests between variants on the same test images.
+"""Statistics over seeds and paired comparisons between variants on the same test images.
 
 Per-variant intervals (results/analysis/variants.csv) and every in-study pair (pairs.csv).
 """
@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from itertools import combinations
 
 import numpy as np
@@ -14,6 +15,7 @@ import pandas as pd
 
 from .atomic import write_csv
 from .claims import TABLE_METRICS
+from .evidence import holm, two_way_effect
 
 CONFIDENCE = 0.95
 
@@ -53,23 +55,72 @@ def stats_lookup(stats: pd.DataFrame) -> dict[tuple[str, str], dict]:
     return {(r["variant"], r["metric"]): r for r in stats.to_dict("records")}
 
 
-def load_correct(run_keys, prediction_paths) -> dict[tuple[str, int], np.ndarray]:
-    """{(variant, seed): bool per test image, True where the run's top class is the label}."""
+@dataclass(frozen=True)
+class Correct:
+    """Per-image correctness of one run, from its integer predictions."""
+
+    test: np.ndarray  # bool per test image
+    train: np.ndarray  # bool per image of the fixed training subset (the gap's train side)
+
+
+def load_correct(run_keys, prediction_paths) -> dict[tuple[str, int], Correct]:
+    """{(variant, seed): Correct} from each run's predictions.npz (its integer predictions)."""
     correct = {}
     for (variant, seed), path in zip(run_keys, prediction_paths, strict=True):
         with np.load(path) as data:
-            probs, labels = data["probs"], data["labels"]
-        if probs.ndim != 2 or len(probs) != len(labels):
-            raise ValueError(
-                f"{path}: probs {probs.shape} and labels {labels.shape} must be [N,C] and [N]"
-            )
-        correct[(variant, int(seed))] = probs.argmax(axis=1) == labels
+            arrays = {k: data[k] for k in ("pred", "labels", "train_pred", "train_labels")}
+        for kind in ("", "train_"):
+            if arrays[f"{kind}pred"].shape != arrays[f"{kind}labels"].shape:
+                raise ValueError(f"{path}: {kind}pred and {kind}labels differ in shape")
+        correct[(variant, int(seed))] = Correct(
+            test=arrays["pred"] == arrays["labels"],
+            train=arrays["train_pred"] == arrays["train_labels"],
+        )
     return correct
 
 
+def paired_seeds(correct: Mapping, a: str, b: str) -> list[int]:
+    """The seeds both variants ran with, less any seed whose two runs repeat an earlier
+    seed's exactly: a repeated run is no new sample."""
+    common = sorted({s for v, s in correct if v == a} & {s for v, s in correct if v == b})
+    if not common:
+        raise ValueError(f"no seed has predictions for both {a!r} and {b!r}")
+    kept: list[int] = []
+    for s in common:
+        if not any(
+            np.array_equal(correct[(a, s)].test, correct[(a, k)].test)
+            and np.array_equal(correct[(b, s)].test, correct[(b, k)].test)
+            for k in kept
+        ):
+            kept.append(s)
+    return kept
+
+
+def image_blocks(correct: Mapping, a: str, b: str, metric: str, seeds: Sequence[int]):
+    """Per-image differences B - A [seeds, images] with their weights, for a metric that is a
+    mean over images: accuracy on the test set or training subset, or the gap (train - test)."""
+
+    def diff(kind):
+        return np.stack(
+            [
+                getattr(correct[(b, s)], kind).astype(np.int8)
+                - getattr(correct[(a, s)], kind).astype(np.int8)
+                for s in seeds
+            ]
+        )
+
+    if metric == "test_acc":
+        return [(diff("test"), 1.0)]
+    if metric == "train_acc":
+        return [(diff("train"), 1.0)]
+    if metric == "gap":
+        return [(diff("train"), 1.0), (diff("test"), -1.0)]
+    raise ValueError(f"metric {metric!r} is not a mean over images")
+
+
 def mcnemar_exact(a_correct, b_correct) -> dict:
-    """Exact McNemar test of two classifiers on the same images (two-sided binomial test on the
-    discordant pairs). ``a_only``: images only A gets right; ``b_only``: only B."""
+    """Exact McNemar test of two classifiers on the same images of one seed (two-sided
+    binomial test on the discordant pairs). ``a_only``: images only A gets right."""
     from scipy.stats import binomtest
 
     a = np.asarray(a_correct, dtype=bool)
@@ -85,91 +136,64 @@ def mcnemar_exact(a_correct, b_correct) -> dict:
 
 
 def compare_pair(correct: Mapping, a: str, b: str, confidence: float = CONFIDENCE) -> dict:
-    """McNemar per seed and combined, plus the accuracy difference B - A with its interval.
-
-    The combined p-value is an exact McNemar test on the discordant counts pooled over seeds
-    (sums of ``a_only`` and ``b_only``): exact under the null that, in every seed, a discordant
-    image is as likely to favour either model. The difference interval is a Student-t interval
-    over the per-seed differences; with one seed it is the paired Wald interval from the
-    discordant counts (test-set sampling only), and ``diff_ci_method`` says which.
-    """
-    from scipy import stats
-    from scipy.stats import binomtest
-
-    seeds = sorted({s for v, s in correct if v == a} & {s for v, s in correct if v == b})
-    if not seeds:
-        raise ValueError(f"no seed has predictions for both {a!r} and {b!r}")
-    per_seed = []
-    for seed in seeds:
-        test = mcnemar_exact(correct[(a, seed)], correct[(b, seed)])
-        diff = (test["b_only"] - test["a_only"]) / test["n"]
-        per_seed.append({"seed": seed, **test, "diff": diff})
-    a_only = sum(r["a_only"] for r in per_seed)
-    b_only = sum(r["b_only"] for r in per_seed)
-    pooled = float(binomtest(b_only, a_only + b_only, 0.5).pvalue) if a_only + b_only else 1.0
-    diffs = np.array([r["diff"] for r in per_seed])
-    if len(seeds) > 1:
-        interval = t_interval(diffs, confidence)
-        low, high, method = interval["ci_low"], interval["ci_high"], f"t over {len(seeds)} seeds"
-    else:
-        r = per_seed[0]
-        n = r["n"]
-        var = (r["a_only"] + r["b_only"] - (r["b_only"] - r["a_only"]) ** 2 / n) / n**2
-        half = float(stats.norm.ppf(0.5 + confidence / 2)) * math.sqrt(max(var, 0.0))
-        low, high, method = diffs[0] - half, diffs[0] + half, "paired Wald (one seed)"
+    """Test accuracy B - A over seeds and test images together (mnist_study.evidence), plus
+    each seed's own exact McNemar test, which is valid within one seed only."""
+    seeds = paired_seeds(correct, a, b)
+    effect = two_way_effect(image_blocks(correct, a, b, "test_acc", seeds))
+    per_seed = [mcnemar_exact(correct[(a, s)].test, correct[(b, s)].test) for s in seeds]
+    low, high = effect.interval(confidence)
     return {
         "a": a,
         "b": b,
         "seeds": seeds,
-        "a_only": a_only,
-        "b_only": b_only,
+        "a_only": sum(r["a_only"] for r in per_seed),
+        "b_only": sum(r["b_only"] for r in per_seed),
         "p_per_seed": [r["p"] for r in per_seed],
-        "p_combined": pooled,
-        "combine_method": "exact McNemar on discordant pairs pooled over seeds",
-        "diff_mean": float(diffs.mean()),
-        "diff_ci_low": float(low),
-        "diff_ci_high": float(high),
-        "diff_ci_method": method,
+        "p": effect.p_value(),
+        "diff_mean": effect.estimate,
+        "diff_ci_low": low,
+        "diff_ci_high": high,
+        "se_seed": effect.se_seed,
+        "se_image": effect.se_image,
     }
 
 
+PAIR_COLUMNS = (
+    "study",
+    "a",
+    "b",
+    "n_seeds",
+    "a_only",
+    "b_only",
+    "diff_mean",
+    "diff_ci_low",
+    "diff_ci_high",
+    "se_seed",
+    "se_image",
+    "p",
+    "p_holm",
+    "p_per_seed",
+)
+
+
 def study_pairs(studies: Mapping, correct: Mapping) -> pd.DataFrame:
-    """Every pair of variants inside every study (in the study's factor order)."""
+    """Every pair of variants inside every study (in the study's factor order), with Holm's
+    adjustment over the pairs of each study."""
     rows = []
     for study, entry in studies.items():
-        for a, b in combinations(entry["variants"], 2):
-            result = compare_pair(correct, a, b)
+        results = [compare_pair(correct, a, b) for a, b in combinations(entry["variants"], 2)]
+        adjusted = holm([r["p"] for r in results])
+        for r, p_holm in zip(results, adjusted, strict=True):
             rows.append(
                 {
+                    **{k: r[k] for k in PAIR_COLUMNS if k in r},
                     "study": study,
-                    "a": a,
-                    "b": b,
-                    "n_seeds": len(result["seeds"]),
-                    "a_only": result["a_only"],
-                    "b_only": result["b_only"],
-                    "diff_mean": result["diff_mean"],
-                    "diff_ci_low": result["diff_ci_low"],
-                    "diff_ci_high": result["diff_ci_high"],
-                    "diff_ci_method": result["diff_ci_method"],
-                    "p_combined": result["p_combined"],
-                    "p_per_seed": ";".join(f"{p:.3g}" for p in result["p_per_seed"]),
+                    "n_seeds": len(r["seeds"]),
+                    "p_holm": p_holm,
+                    "p_per_seed": ";".join(f"{p:.3g}" for p in r["p_per_seed"]),
                 }
             )
-    columns = [
-        "study",
-        "a",
-        "b",
-        "n_seeds",
-        "a_only",
-        "b_only",
-        "diff_mean",
-        "diff_ci_low",
-        "diff_ci_high",
-        "diff_ci_method",
-        "p_combined",
-        "p_per_seed",
-    ]
-    return pd.DataFrame(rows, columns=columns)
+    return pd.DataFrame(rows, columns=list(PAIR_COLUMNS))
 
 
 def write_statistics(runs_csv, run_keys, prediction_paths, studies, variants_out, pairs_out):

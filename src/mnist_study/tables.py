@@ -25,10 +25,11 @@ def run_row(variant: str, seed: int, info: dict, history: pd.DataFrame, metrics:
         "test_loss": float(metrics["test_loss"]),
         "val_acc": float(final["val_acc"]),
         "val_loss": float(final["val_loss"]),
-        # The eval-mode figure on training images: the honest side of the generalization gap.
-        "train_acc": float(final["train_eval_acc"]),
+        # Eval mode on the fixed training subset: the honest side of the generalization gap,
+        # from the same integer predictions the tests read.
+        "train_acc": float(metrics["train_acc"]),
         "train_loss": float(final["train_eval_loss"]),
-        "gap": float(final["train_eval_acc"]) - float(metrics["test_acc"]),
+        "gap": float(metrics["train_acc"]) - float(metrics["test_acc"]),
         "best_epoch": int(history["epoch"][history["val_acc"].idxmax()]),
         "epochs": int(final["epoch"]),
         "train_seconds": float(info["train_seconds"]),

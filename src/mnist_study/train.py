@@ -38,6 +38,7 @@ ONECYCLE_WARMUP = 0.25  # fraction of the steps spent ramping up to the peak lea
 ONECYCLE_START = 1 / 25  # the ramp starts at this fraction of the peak (as torch's OneCycleLR)
 # The subset for the eval-mode training metrics is the same for every run and seed.
 EVAL_TRAIN_SEED = 0
+TRAIN_SUBSET_SEED = 1  # draws the fixed training subset of runs with a train_size
 
 
 @dataclass(frozen=True)
@@ -53,6 +54,7 @@ class TrainConfig:
     device: str = "auto"
     threads: int | None = None  # torch.set_num_threads; None keeps torch's default
     eval_train_size: int = 10000
+    train_size: int | None = None  # a fixed subset of the training split; None: all of it
 
     @classmethod
     def from_dict(cls, d: dict, where: str = "training") -> TrainConfig:
@@ -88,6 +90,9 @@ class TrainConfig:
         for key, minimum in (("batch_size", 1), ("epochs", 1), ("seed", 0), ("eval_train_size", 1)):
             if key in d and (not _is_int(d[key]) or d[key] < minimum):
                 raise ValueError(f"{at(key)}: {d[key]!r}; must be an integer >= {minimum}")
+        size = d.get("train_size")
+        if size is not None and (not _is_int(size) or size < 1):
+            raise ValueError(f"{at('train_size')}: {size!r}; must be a positive integer or null")
         threads = d.get("threads")
         if threads is not None and (not _is_int(threads) or threads < 1):
             raise ValueError(f"{at('threads')}: {threads!r}; must be a positive integer or null")
@@ -220,11 +225,35 @@ class Data:
     std: float
 
 
-def prepare_data(cache, device: str, eval_train_size: int = 10000) -> Data:
+def _fixed_subset(indices, size: int, seed: int):
+    import torch
+
+    pick = torch.randperm(len(indices), generator=torch.Generator().manual_seed(seed))
+    return indices[pick[:size].sort().values.to(indices.device)]
+
+
+def training_indices(train_idx, size: int | None):
+    """The training images a run learns from: the whole split, or a fixed subset of ``size``
+    (the same for every variant and seed, so training-set size is the only difference)."""
+    return (
+        train_idx
+        if size is None or size >= len(train_idx)
+        else _fixed_subset(train_idx, size, TRAIN_SUBSET_SEED)
+    )
+
+
+def train_eval_indices(train_idx, size: int):
+    """The fixed subset of training images on which every run is also scored in eval mode
+    (the train side of the generalization gap): the same for every variant and seed."""
+    return _fixed_subset(train_idx, min(size, len(train_idx)), EVAL_TRAIN_SEED)
+
+
+def prepare_data(
+    cache, device: str, eval_train_size: int = 10000, train_size: int | None = None
+) -> Data:
     """Move the split's images to the device once (as uint8, 4x less to copy), then normalise
     them there once: per-batch conversion would redo that work every epoch, and the float
     copy (160 MB for MNIST) fits easily."""
-    import torch
 
     if not isinstance(cache, dict):
         from .data import load_cache
@@ -233,10 +262,9 @@ def prepare_data(cache, device: str, eval_train_size: int = 10000) -> Data:
     mean, std = float(cache["mean"]), float(cache["std"])
     images = cache["train_images"].to(device)
     labels = cache["train_labels"].to(device)
-    train_idx = cache["train_idx"].to(device)
+    train_idx = training_indices(cache["train_idx"], train_size).to(device)
     val_idx = cache["val_idx"].to(device)
-    pick = torch.randperm(len(train_idx), generator=torch.Generator().manual_seed(EVAL_TRAIN_SEED))
-    eval_idx = train_idx[pick[:eval_train_size].sort().values.to(device)]
+    eval_idx = train_eval_indices(train_idx, eval_train_size)
     return Data(
         train_x=normalise(images[train_idx], mean, std),
         train_y=labels[train_idx],
@@ -358,7 +386,7 @@ def train_run(
         from .data import load_cache
 
         cache = load_cache(cache)
-    data = prepare_data(cache, device, cfg.eval_train_size)
+    data = prepare_data(cache, device, cfg.eval_train_size, cfg.train_size)
     n_train = len(data.train_x)
     steps_per_epoch = math.ceil(n_train / cfg.batch_size)
     total_steps = steps_per_epoch * cfg.epochs

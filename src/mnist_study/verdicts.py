@@ -1,6 +1,7 @@
-"""Verdicts on the configured claims: each claim's metric per run, the test, and the numbers.
+"""Verdicts on the configured claims: each claim's effect with both sources of variance, the
+test chosen in advance for the shape it states, and one rule over all claims (Holm, TOST).
 
-Reads runs.csv, the histories and the test predictions; writes claims.json and claims.md.
+Reads runs.csv, the histories and the integer predictions; writes claims.json and claims.md.
 """
 
 from __future__ import annotations
@@ -13,23 +14,38 @@ import numpy as np
 import pandas as pd
 
 from .atomic import write_json, write_text
-from .claims import CLAIM_METRICS, HISTORY_METRICS, TABLE_METRICS, VERDICTS, Claim
-from .formatting import metric_diff, metric_value, pval
-from .stats import CONFIDENCE, compare_pair, load_correct, t_interval
+from .claims import IMAGE_METRICS, TABLE_METRICS, VERDICTS, Claim
+from .evidence import Effect, holm, jonckheere, seed_effect, two_way_effect, verdict
+from .formatting import metric_diff, metric_size, pval
+from .stats import CONFIDENCE, image_blocks, load_correct, paired_seeds
+
+RULE = (
+    "Every claim has a smallest effect of interest, fixed in config.yaml before any run. Its "
+    "effect is tested for a difference from zero and, against that smallest effect, for "
+    "equivalence (two one-sided tests); Holm's method adjusts all these p-values together "
+    "(with Shaffer's refinement: a claim's two null hypotheses cannot both be true), so the "
+    "chance of any false verdict in the whole report stays below α. Supported: a "
+    "difference in the expected direction. Contradicted: a difference in the other direction, "
+    "or an effect shown to be smaller than the smallest effect of interest. Inconclusive: "
+    "neither; the design could have detected an effect of the size shown (80% power)."
+)
 
 
-def epochs_to_val_acc(history: pd.DataFrame, threshold: float, chance: float = 0.1) -> float:
-    """Epochs until validation accuracy first reaches ``threshold``, interpolated linearly
-    between epochs (epoch 0 at chance level) so that seeds give continuous values. A run that
-    never reaches it within its budget counts as one epoch past its last epoch."""
+# ----------------------------------------------------------------------------- run metrics
+
+
+def epochs_to_val_acc(history: pd.DataFrame, threshold: float, chance: float = 0.1):
+    """(epochs until validation accuracy first reaches ``threshold``, reached?). Linear
+    interpolation between measurements (epoch 0 at chance). A run that never reaches it is
+    censored at its last epoch: (last epoch, False), never a made-up later time."""
     epochs = [0.0, *history["epoch"].astype(float)]
     accs = [chance, *history["val_acc"].astype(float)]
     for i in range(1, len(epochs)):
         if accs[i] >= threshold:
             prev, cur = accs[i - 1], accs[i]
             frac = 1.0 if cur == prev else (threshold - prev) / (cur - prev)
-            return epochs[i - 1] + min(max(frac, 0.0), 1.0) * (epochs[i] - epochs[i - 1])
-    return epochs[-1] + 1.0
+            return epochs[i - 1] + min(max(frac, 0.0), 1.0) * (epochs[i] - epochs[i - 1]), True
+    return epochs[-1], False
 
 
 def val_acc_at_epoch(history: pd.DataFrame, epoch: int) -> float:
@@ -39,199 +55,222 @@ def val_acc_at_epoch(history: pd.DataFrame, epoch: int) -> float:
     return float(rows["val_acc"].iloc[0])
 
 
-def val_loss_rise(history: pd.DataFrame) -> float:
-    """Final validation loss minus its minimum: how far it turned up (0 if it never did)."""
-    return float(history["val_loss"].iloc[-1] - history["val_loss"].min())
+def val_loss_slope(history: pd.DataFrame) -> float:
+    """Least-squares slope of the validation loss per epoch over the second half of training:
+    positive when it turns up. Unlike final-minus-minimum it is zero on average for a flat,
+    noisy curve."""
+    late = history.iloc[len(history) // 2 :]
+    if len(late) < 2:
+        return math.nan
+    return float(np.polyfit(late["epoch"].astype(float), late["val_loss"].astype(float), 1)[0])
 
 
-def run_metric(
-    metric: str, run: Mapping, history: pd.DataFrame | None = None, claim: Claim | None = None
-) -> float:
-    """One run's value of a claim metric (``run`` is its runs.csv row)."""
-    if metric in TABLE_METRICS:
-        return float(run[metric])
+def run_value(claim: Claim, run: Mapping, history: pd.DataFrame | None) -> tuple[float, bool]:
+    """One run's value of a per-run claim metric, and whether it is observed (not censored)."""
+    if claim.metric in TABLE_METRICS:
+        return float(run[claim.metric]), True
     if history is None:
-        raise ValueError(f"metric {metric!r} needs the run's history.csv")
-    if metric == "epochs_to_val_acc":
+        raise ValueError(f"metric {claim.metric!r} needs the run's history.csv")
+    if claim.metric == "epochs_to_val_acc":
         return epochs_to_val_acc(history, float(claim.threshold))
-    if metric == "val_acc_at_epoch":
-        return val_acc_at_epoch(history, int(claim.epoch))
-    if metric == "val_loss_rise":
-        return val_loss_rise(history)
-    raise ValueError(f"unknown metric {metric!r}; valid: {list(CLAIM_METRICS)}")
+    if claim.metric == "val_acc_at_epoch":
+        return val_acc_at_epoch(history, int(claim.epoch)), True
+    if claim.metric == "val_loss_slope":
+        return val_loss_slope(history), True
+    raise ValueError(f"metric {claim.metric!r} is not a per-run value")
 
 
-def _verdict(p: float, effect: float, expect: str, alpha: float) -> str:
-    if pd.isna(p) or pd.isna(effect) or p >= alpha or effect == 0:
-        return "inconclusive"
-    rising = effect > 0
-    return "supported" if rising == (expect == "increase") else "contradicted"
+# ----------------------------------------------------------------------------- effects
 
 
-def evaluate_claim(
-    name: str,
-    claim: Mapping | Claim,
-    runs: pd.DataFrame,
-    histories: Mapping | None = None,
-    correct: Mapping | None = None,
-) -> dict:
-    """Verdict of one claim with the numbers behind it.
+class Evidence:
+    """What one study's runs offer a claim: runs.csv, histories and per-image correctness."""
 
-    Two variants: test accuracy by the exact McNemar test (pooled over seeds), any other metric
-    by Welch's t-test over seeds. Three or more: Spearman's rank correlation between position in
-    the list and the per-run values. ``disagreements``: images A gets right and B wrong in every
-    seed. A significant effect in the expected direction is supported, in the other direction
-    contradicted; anything not significant at ``alpha`` is inconclusive.
-    """
-    from scipy import stats
+    def __init__(self, runs: pd.DataFrame, histories: Mapping, correct: Mapping):
+        self.runs, self.histories, self.correct = runs, dict(histories), dict(correct)
 
-    if not isinstance(claim, Claim):
-        claim = Claim.from_dict(name, claim, list(dict.fromkeys(runs["variant"])))
-    metric, expect, names, alpha = claim.metric, claim.expect, list(claim.variants), claim.alpha
-    histories = histories or {}
-    result = claim.header()
-    if metric == "disagreements":
-        return {**result, **_disagreement_verdict(claim, names, correct)}
+    def values(self, claim: Claim, variant: str) -> dict[int, tuple[float, bool]]:
+        """{seed: (value, observed)} of a per-run metric. Censored times count at the horizon
+        (the run's last epoch): the restricted mean (Royston & Parmar 2013)."""
+        rows = self.runs[self.runs["variant"] == variant].to_dict("records")
+        return {
+            int(r["seed"]): run_value(claim, r, self.histories.get((variant, int(r["seed"]))))
+            for r in rows
+        }
 
-    values: dict[str, list[float]] = {}
-    for variant in names:
-        rows = runs[runs["variant"] == variant]
-        values[variant] = [
-            run_metric(metric, row, histories.get((variant, int(row["seed"]))), claim)
-            for row in rows.to_dict("records")
-        ]
-    summary = {v: t_interval(x) for v, x in values.items()}
-    result["values"] = {v: {**s, "per_seed": values[v]} for v, s in summary.items()}
-    described = "; ".join(
-        f"{v} {metric_value(metric, s['mean'])}"
-        + (f" ± {metric_value(metric, s['std'])}" if not pd.isna(s["std"]) else "")
-        for v, s in summary.items()
-    )
-    if metric in HISTORY_METRICS[:1]:
-        censored = {v: sum(x > max(_epochs(histories, v)) for x in values[v]) for v in names}
-        if any(censored.values()):
-            described += "; never reached within the budget: " + ", ".join(
-                f"{v} {c}/{len(values[v])} runs" for v, c in censored.items() if c
-            )
+    def effect(self, claim: Claim, a: str, b: str) -> Effect:
+        """B - A in the claim's metric, paired by seed."""
+        if claim.metric in IMAGE_METRICS:
+            seeds = paired_seeds(self.correct, a, b)
+            return two_way_effect(image_blocks(self.correct, a, b, claim.metric, seeds))
+        if claim.metric == "disagreements":
+            return self.lost_beyond_churn(a, b)
+        va, vb = self.values(claim, a), self.values(claim, b)
+        # Runs of one seed share the data order (and, for equal shapes, the initialisation):
+        # pair them where two seeds or more are common, else compare the groups (Welch).
+        common = sorted(set(va) & set(vb))
+        paired = len(common) >= 2
+        xa = [va[s][0] for s in (common if paired else sorted(va))]
+        xb = [vb[s][0] for s in (common if paired else sorted(vb))]
+        return seed_effect(xa, xb, paired)
 
-    if len(names) == 2 and metric == "test_acc" and correct is not None:
-        pair = compare_pair(correct, names[0], names[1])
-        effect, p = pair["diff_mean"], pair["p_combined"]
-        result.update(
-            test=f"exact McNemar test, discordant pairs pooled over {len(pair['seeds'])} seed(s)",
-            effect=effect,
-            effect_ci=[pair["diff_ci_low"], pair["diff_ci_high"]],
-            p_value=p,
-            p_per_seed=pair["p_per_seed"],
-            detail=f"{names[1]} right where {names[0]} wrong: {pair['b_only']}, "
-            f"the reverse: {pair['a_only']}",
-        )
-    elif len(names) == 2:
-        a, b = values[names[0]], values[names[1]]
-        effect = summary[names[1]]["mean"] - summary[names[0]]["mean"]
-        if min(len(a), len(b)) < 2:
-            p, low, high = math.nan, math.nan, math.nan
-            reason = "needs at least two seeds per variant"
-        else:
-            test = stats.ttest_ind(b, a, equal_var=False)
-            p = float(test.pvalue)
-            ci = test.confidence_interval(CONFIDENCE) if not pd.isna(p) else None
-            low, high = (float(ci.low), float(ci.high)) if ci is not None else (math.nan,) * 2
-            reason = "" if not pd.isna(p) else "no spread over seeds in either variant"
-        result.update(
-            test=f"Welch's t-test over seeds ({len(a)} vs {len(b)} runs)"
-            + (f": {reason}" if reason else ""),
-            effect=float(effect),
-            effect_ci=[low, high],
-            p_value=p,
-        )
+    def lost_beyond_churn(self, a: str, b: str) -> Effect:
+        """Share of test images A gets right and B wrong in the same seed, minus the share A
+        gets right in one seed and wrong in the next: images B loses beyond the churn between
+        two training runs of A itself. Needs two seeds of A at least."""
+        seeds = paired_seeds(self.correct, a, b)
+        if len(seeds) < 2:
+            return Effect(math.nan, 0.0, 0.0, 0, len(seeds))
+        rows = []
+        for i, s in enumerate(seeds):
+            a_s = self.correct[(a, s)].test.astype(np.int8)
+            a_next = self.correct[(a, seeds[(i + 1) % len(seeds)])].test.astype(np.int8)
+            b_s = self.correct[(b, s)].test.astype(np.int8)
+            rows.append(a_s * (1 - b_s) - a_s * (1 - a_next))
+        return two_way_effect([(np.stack(rows), 1.0)])
+
+
+def _trend(ev: Evidence, claim: Claim) -> dict:
+    """Jonckheere-Terpstra on the per-run values along the ordered variants, for the monotone
+    shape the claim states; the end-to-end effect (last minus first) for equivalence."""
+    groups = [[v for v, _ in ev.values(claim, name).values()] for name in claim.variants]
+    groups = [[x for x in g if not math.isnan(x)] for g in groups]
+    if any(len(g) < 1 for g in groups) or sum(map(len, groups)) < len(groups) + 1:
+        tau, p_rise = math.nan, math.nan
     else:
-        x = [i for i, v in enumerate(names) for _ in values[v]]
-        y = [value for v in names for value in values[v]]
-        if len(set(y)) < 2 or len(y) < 3:
-            rho, p = math.nan, math.nan
-        else:
-            test = stats.spearmanr(x, y)
-            rho, p = float(test.statistic), float(test.pvalue)
-        effect = rho
-        result.update(
-            test=f"Spearman rank correlation of {metric} with the position in the list "
-            f"({len(y)} runs)",
-            effect=effect,
-            effect_ci=[math.nan, math.nan],
-            p_value=p,
-        )
-    result["verdict"] = _verdict(result["p_value"], effect, expect, alpha)
-    result["numbers"] = _numbers(result, described)
-    return result
-
-
-def _epochs(histories: Mapping, variant: str) -> list[int]:
-    return [int(h["epoch"].max()) for (v, _), h in histories.items() if v == variant] or [0]
-
-
-def _numbers(result: dict, described: str) -> str:
-    metric = result["metric"]
-    parts = [f"{metric}: {described}"]
-    low, high = result.get("effect_ci", [math.nan, math.nan])
-    if len(result["variants"]) == 2:
-        diff = f"difference {metric_diff(metric, result['effect'])}"
-        if not pd.isna(low):
-            bounds = f"{metric_diff(metric, low)} to {metric_diff(metric, high)}"
-            diff += f" ({CONFIDENCE:.0%} CI {bounds})"
-        parts.append(diff)
-    else:
-        parts.append(
-            f"Spearman rho {result['effect']:+.2f}"
-            if not pd.isna(result["effect"])
-            else "Spearman rho n/a (no variation)"
-        )
-    parts.append(
-        f"p = {pval(result['p_value'], 'n/a')} ({result['test']}), alpha {result['alpha']:g}"
-    )
-    if "detail" in result:
-        parts.append(result["detail"])
-    return "; ".join(parts)
-
-
-def _disagreement_verdict(claim: Claim, names: list[str], correct: Mapping | None) -> dict:
-    if correct is None:
-        raise ValueError("metric 'disagreements' needs the runs' test predictions")
-    a, b = names
-    seeds = sorted({s for v, s in correct if v == a} & {s for v, s in correct if v == b})
-    if not seeds:
-        raise ValueError(f"no seed has predictions for both {a!r} and {b!r}")
-    a_right_b_wrong = [correct[(a, s)] & ~correct[(b, s)] for s in seeds]
-    b_right_a_wrong = [~correct[(a, s)] & correct[(b, s)] for s in seeds]
-    consistent = np.logical_and.reduce(a_right_b_wrong)
-    reverse = np.logical_and.reduce(b_right_a_wrong)
-    count = int(consistent.sum())
-    min_count = claim.min_count
-    verdict = "supported" if count >= min_count else "contradicted"
-    per_seed = [int(x.sum()) for x in a_right_b_wrong]
-    numbers = (
-        f"{count} test images {a} gets right and {b} gets wrong in all {len(seeds)} seed(s) "
-        f"(needed: {min_count}); per seed {per_seed}; the reverse in all seeds: "
-        f"{int(reverse.sum())}"
-    )
+        tau, p_rise = jonckheere(groups)
+    p = math.nan if math.isnan(p_rise) else min(1.0, 2 * min(p_rise, 1 - p_rise))
+    means = [float(np.mean(g)) if g else math.nan for g in groups]
     return {
-        "test": f"count of images {a} right and {b} wrong in every seed, against {min_count}",
-        "effect": float(count),
-        "effect_ci": [math.nan, math.nan],
-        "p_value": math.nan,
-        "per_seed": per_seed,
-        "reverse": int(reverse.sum()),
-        "indices": [int(i) for i in np.flatnonzero(consistent)],
-        "verdict": verdict,
-        "numbers": numbers,
+        "runs": sum(map(len, groups)),
+        "tau": tau,
+        "p_trend": p,
+        "means": means,
+        "shape": shape(means, [str(v) for v in claim.variants]),
+        "end_to_end": ev.effect(claim, claim.variants[0], claim.variants[-1]),
     }
 
 
+def shape(means: Sequence[float], names: Sequence[str]) -> str:
+    """The observed shape of a sequence of means, in words."""
+    if any(math.isnan(m) for m in means):
+        return "not observed"
+    peak, trough = int(np.argmax(means)), int(np.argmin(means))
+    last = len(means) - 1
+    if peak == last and trough == 0:
+        return "rises"
+    if peak == 0 and trough == last:
+        return "falls"
+    if 0 < peak < last:
+        return f"rises to a peak at {names[peak]}, then falls"
+    if 0 < trough < last:
+        return f"falls to a low at {names[trough]}, then rises"
+    return "mixed"
+
+
+def evaluate_claim(name: str, claim: Mapping | Claim, ev: Evidence, alpha: float) -> dict:
+    """One claim's effect, interval, raw p-values and detectable effect (no verdict yet: the
+    verdict needs every claim's p-values for Holm's adjustment)."""
+    if not isinstance(claim, Claim):
+        claim = Claim.from_dict(name, claim, list(dict.fromkeys(ev.runs["variant"])))
+    result = claim.header()
+    if claim.is_trend:
+        trend = _trend(ev, claim)
+        effect = trend["end_to_end"]
+        result.update(
+            test=f"Jonckheere-Terpstra trend over {len(claim.variants)} ordered variants "
+            f"({trend['runs']} runs); equivalence on the last minus the first",
+            tau=trend["tau"],
+            p_value=trend["p_trend"],
+            means=trend["means"],
+            shape=trend["shape"],
+        )
+    else:
+        effect = ev.effect(claim, *claim.variants)
+        result.update(test=_test_name(claim, effect), p_value=effect.p_value())
+    low, high = effect.interval(CONFIDENCE)
+    result.update(
+        effect=effect.estimate,
+        effect_ci=[low, high],
+        se_seed=effect.se_seed,
+        se_image=effect.se_image,
+        n_seeds=effect.n_seeds,
+        p_equivalence=effect.p_equivalence(claim.smallest_effect),
+        detectable=effect.detectable(alpha),
+        censored=_censored(ev, claim),
+    )
+    return result
+
+
+def _test_name(claim: Claim, effect: Effect) -> str:
+    if claim.metric in IMAGE_METRICS or claim.metric == "disagreements":
+        return (
+            f"two-way (seeds × images) variance, t on {effect.df} df, {effect.n_seeds} paired seeds"
+        )
+    return f"t over seeds ({effect.n_seeds} runs per variant, {effect.df} df)"
+
+
+def _censored(ev: Evidence, claim: Claim) -> dict[str, int]:
+    if claim.metric != "epochs_to_val_acc":
+        return {}
+    counts = {v: sum(not seen for _, seen in ev.values(claim, v).values()) for v in claim.variants}
+    return {v: c for v, c in counts.items() if c}
+
+
 def evaluate_claims(
-    claims: Mapping, runs: pd.DataFrame, histories: Mapping, correct: Mapping
+    claims: Mapping, runs: pd.DataFrame, histories: Mapping, correct: Mapping, alpha: float
 ) -> list[dict]:
-    """Every claim of ``claims`` ({name: config entry}) judged on these runs."""
-    return [evaluate_claim(n, c, runs, histories, correct) for n, c in claims.items()]
+    """Every claim judged by one rule: Holm over the difference and equivalence p-values of
+    all claims together, then supported / contradicted / inconclusive (see RULE)."""
+    ev = Evidence(runs, histories, correct)
+    results = [evaluate_claim(n, c, ev, alpha) for n, c in claims.items()]
+    # A claim's difference and equivalence nulls cannot both hold: at most one true null per
+    # claim (Shaffer's refinement of Holm).
+    adjusted = holm(
+        [r["p_value"] for r in results] + [r["p_equivalence"] for r in results],
+        max_true=len(results),
+    )
+    for i, r in enumerate(results):
+        r["alpha"] = alpha
+        r["p_holm"], r["p_equivalence_holm"] = adjusted[i], adjusted[len(results) + i]
+        direction = r["tau"] if "tau" in r else r["effect"]
+        expect = "increase" if r["expect"] == "present" else r["expect"]
+        r["verdict"] = verdict(direction, r["p_holm"], r["p_equivalence_holm"], expect, alpha)
+        r["numbers"] = numbers(r)
+    return results
+
+
+def numbers(r: Mapping) -> str:
+    """The evidence behind a verdict in one line (claims.md and the report)."""
+    metric = "test_acc" if r["metric"] == "disagreements" else r["metric"]
+    low, high = r["effect_ci"]
+    first, last = r["variants"][0], r["variants"][-1]
+    parts = []
+    if "tau" in r:
+        parts.append(f"trend τ = {r['tau']:+.2f}" if not math.isnan(r["tau"]) else "trend τ n/a")
+        parts.append(f"observed shape: {r['shape']}")
+    effect = f"{last} − {first} {metric_diff(metric, r['effect'])}"
+    if not math.isnan(low):
+        effect += (
+            f" ({CONFIDENCE:.0%} CI {metric_diff(metric, low)} to {metric_diff(metric, high)})"
+        )
+    parts.append(effect)
+    parts.append(f"smallest effect of interest ±{metric_size(metric, r['smallest_effect'])}")
+    parts.append(
+        f"p = {pval(r['p_value'], 'n/a')} (Holm {pval(r['p_holm'], 'n/a')}); equivalence p = "
+        f"{pval(r['p_equivalence'], 'n/a')} (Holm {pval(r['p_equivalence_holm'], 'n/a')})"
+    )
+    if r["verdict"] == "inconclusive" and math.isnan(r["detectable"]):
+        parts.append("no spread to judge it by: it needs at least two seeds per variant")
+    elif r["verdict"] == "inconclusive":
+        parts.append(f"detectable with 80% power: ±{metric_size(metric, r['detectable'])}")
+    if r.get("censored"):
+        parts.append(
+            "never reached within the budget (censored): "
+            + ", ".join(f"{v} {c} runs" for v, c in r["censored"].items())
+        )
+    parts.append(r["test"])
+    return "; ".join(parts)
 
 
 def claims_markdown(results: Sequence[dict]) -> str:
@@ -242,21 +281,59 @@ def claims_markdown(results: Sequence[dict]) -> str:
         "",
         ", ".join(f"{counts.get(v, 0)} {v}" for v in VERDICTS),
         "",
+        RULE.replace("α", f"α = {results[0]['alpha']:g}") if results else RULE,
+        "",
     ]
     for r in results:
         lines.append(f"- **{r['verdict']}**: {r['statement']} ({r['name']}). {r['numbers']}")
     return "\n".join(lines) + "\n"
 
 
+def compare_verdicts(first: Sequence[dict], second: Sequence[dict]) -> tuple[str, bool]:
+    """Two studies' claims side by side: (a Markdown table, whether every verdict agrees)."""
+    other = {r["name"]: r for r in second}
+    lines = ["| claim | first | second | agree |", "| --- | --- | --- | --- |"]
+    agree = True
+    for r in first:
+        twin = other.get(r["name"], {}).get("verdict", "missing")
+        same = twin == r["verdict"]
+        agree &= same
+        lines.append(f"| {r['name']} | {r['verdict']} | {twin} | {'yes' if same else 'NO'} |")
+    return "\n".join(lines) + "\n", agree
+
+
+def main(argv: Sequence[str]) -> int:
+    """python -m mnist_study.verdicts FIRST/claims.json SECOND/claims.json: exit 1 when any
+    verdict differs."""
+    import json
+    import sys
+
+    if len(argv) != 2:
+        print(main.__doc__, file=sys.stderr)
+        return 2
+    first, second = (json.loads(open(p, encoding="utf-8").read()) for p in argv)
+    table, agree = compare_verdicts(first, second)
+    print(table + ("Every verdict agrees." if agree else "Some verdicts differ."))
+    return 0 if agree else 1
+
+
 def _read_histories(run_keys, history_paths) -> dict:
     return {(v, int(s)): pd.read_csv(p) for (v, s), p in zip(run_keys, history_paths, strict=True)}
 
 
-def write_claims(runs_csv, run_keys, history_paths, prediction_paths, claims, json_out, md_out):
+def write_claims(
+    runs_csv, run_keys, history_paths, prediction_paths, claims, alpha, json_out, md_out
+):
     """Rule claims: one verdict per configured claim, as JSON and as a Markdown list."""
     runs = pd.read_csv(runs_csv)
     histories = _read_histories(run_keys, history_paths)
     correct = load_correct(run_keys, prediction_paths)
-    results = evaluate_claims(claims or {}, runs, histories, correct)
+    results = evaluate_claims(claims or {}, runs, histories, correct, alpha)
     write_json(json_out, results)
     write_text(md_out, claims_markdown(results))
+
+
+if __name__ == "__main__":
+    import sys
+
+    raise SystemExit(main(sys.argv[1:]))

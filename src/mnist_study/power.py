@@ -1,0 +1,139 @@
+"""The design's seed counts: for every claim, how many seeds find its smallest effect of
+interest with 80% power, from the spreads a pilot study measured.
+
+Run on a finished pilot: python -m mnist_study.power <pilot folder> [config.yaml ...]
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+
+import numpy as np
+
+from .claims import Claim
+from .evidence import POWER, jonckheere, seeds_needed
+from .verdicts import Evidence
+
+SIMULATIONS = 400  # per candidate seed count, for trend claims
+MAX_SEEDS = 30
+
+
+def design_alpha(alpha: float, n_claims: int) -> float:
+    """The level each claim is planned at: Holm compares the most significant of the claims'
+    primary hypotheses at alpha over their number, so planning there is safe for every one."""
+    return alpha / max(n_claims, 1)
+
+
+def trend_seeds(claim: Claim, ev: Evidence, alpha: float, rng) -> tuple[int | None, float]:
+    """Seeds per variant at which Jonckheere-Terpstra finds a linear trend of the smallest
+    effect of interest (end to end) with 80% power, for the per-run spread of the pilot
+    (its 80% upper bound); returns (seeds, that spread)."""
+    from scipy.stats import chi2
+
+    groups = [[v for v, _ in ev.values(claim, name).values()] for name in claim.variants]
+    df = sum(len(g) - 1 for g in groups)
+    pooled = math.sqrt(sum(float(np.var(g, ddof=1)) * (len(g) - 1) for g in groups) / df)
+    sd = pooled * math.sqrt(df / float(chi2.ppf(0.2, df)))
+    steps = np.linspace(0.0, claim.smallest_effect, len(groups)) * claim.direction
+    for seeds in range(2, MAX_SEEDS + 1):
+        found = 0
+        for _ in range(SIMULATIONS):
+            sample = [rng.normal(m, sd, seeds) for m in steps]
+            _, p_rise = jonckheere(sample)
+            p_dir = p_rise if claim.direction > 0 else 1 - p_rise
+            found += 2 * min(p_dir, 1 - p_dir) < alpha and p_dir < 0.5
+        if found / SIMULATIONS >= POWER:
+            return seeds, sd
+    return None, sd
+
+
+def plan(claims: Mapping, ev: Evidence, alpha: float) -> list[dict]:
+    """One row per claim: the pilot's effect and spreads, and the seeds the design needs."""
+    rng = np.random.default_rng(0)
+    level = design_alpha(alpha, len(claims))
+    rows = []
+    for name, entry in claims.items():
+        claim = Claim.from_dict(name, entry)
+        effect = ev.effect(claim, claim.variants[0], claim.variants[-1])
+        row = {
+            "claim": name,
+            "smallest_effect": claim.smallest_effect,
+            "pilot_effect": effect.estimate,
+            "pilot_seeds": effect.n_seeds,
+            "seed_sd": effect.se_seed * math.sqrt(effect.n_seeds),
+            "se_image": effect.se_image,
+        }
+        if claim.is_trend:
+            row["seeds"], row["run_sd"] = trend_seeds(claim, ev, level, rng)
+            row["test"] = "Jonckheere-Terpstra (simulated)"
+        else:
+            row["seeds"] = seeds_needed(
+                row["seed_sd"], effect.se_image, claim.smallest_effect, effect.n_seeds, level
+            )
+            row["test"] = "t on seeds x images"
+        rows.append(row)
+    return rows
+
+
+def seeds_per_variant(rows: list[dict], claims: Mapping) -> dict[str, int | None]:
+    """Each variant's seeds: the most any claim on it needs (None: more than MAX_SEEDS)."""
+    need: dict[str, int | None] = {}
+    for row in rows:
+        for variant in claims[row["claim"]]["variants"]:
+            have = need.get(variant, 0)
+            need[variant] = (
+                None if have is None or row["seeds"] is None else max(have, row["seeds"])
+            )
+    return need
+
+
+def markdown(rows: list[dict], alpha: float, n_claims: int) -> str:
+    lines = [
+        f"Planned at alpha {design_alpha(alpha, n_claims):.4f} (= {alpha:g} / {n_claims} "
+        f"claims), power {POWER:.0%}, with the pilot spreads' 80% upper bounds.",
+        "",
+        "| claim | smallest effect | pilot effect | pilot seeds | seed sd | image se | seeds |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for r in rows:
+        lines.append(
+            f"| {r['claim']} | {r['smallest_effect']:.4g} | {r['pilot_effect']:+.4g} | "
+            f"{r['pilot_seeds']} | {r['seed_sd']:.3g} | {r['se_image']:.3g} | "
+            f"{r['seeds'] if r['seeds'] is not None else f'> {MAX_SEEDS}'} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str]) -> int:
+    import pandas as pd
+    import yaml
+
+    from .stats import load_correct
+
+    if not argv:
+        print(__doc__, file=sys.stderr)
+        return 2
+    folder = Path(argv[0])
+    config: dict = {}
+    for path in argv[1:] or [folder / "config.yaml"]:
+        config.update(yaml.safe_load(Path(path).read_text(encoding="utf-8")))
+    runs = pd.read_csv(folder / "results/tables/runs.csv")
+    keys = [(r.variant, int(r.seed)) for r in runs.itertuples()]
+    run_dir = folder / "results/runs"
+    histories = {(v, s): pd.read_csv(run_dir / v / f"seed{s}/history.csv") for v, s in keys}
+    correct = load_correct(keys, [run_dir / v / f"seed{s}/predictions.npz" for v, s in keys])
+    claims = {
+        n: c for n, c in config["claims"].items() if set(c["variants"]) <= set(runs["variant"])
+    }
+    rows = plan(claims, Evidence(runs, histories, correct), config["alpha"])
+    print(markdown(rows, config["alpha"], len(claims)))
+    for variant, seeds in seeds_per_variant(rows, claims).items():
+        print(f"{variant}: {seeds if seeds is not None else f'more than {MAX_SEEDS}'} seeds")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))

@@ -1,0 +1,159 @@
+"""The statistics behind the verdicts, on data made here with known truth (fixed seeds)."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from mnist_study import evidence
+
+ALPHA = 0.05
+
+
+def simulate_correct(rng, n_seeds, n_images, shift=0.0, seed_sd=0.15, difficulty=None):
+    """Per-image correctness [seeds, images]: a fixed difficulty per image (the test set),
+    a random offset per seed shared by all its images (one training run), and noise."""
+    if difficulty is None:
+        difficulty = rng.normal(2.5, 1.5, n_images)
+    offsets = rng.normal(0.0, seed_sd, (n_seeds, 1))
+    logits = difficulty[None, :] + offsets + shift + rng.logistic(0, 0.5, (n_seeds, n_images))
+    return (logits > 0).astype(np.int8)
+
+
+def compare(a, b):
+    return evidence.two_way_effect([(b - a, 1.0)])
+
+
+def test_holm_against_a_hand_computed_case():
+    # Sorted 0.005, 0.01, 0.03, 0.04 -> x4, x3, x2, x1 = 0.02, 0.03, 0.06, 0.04 -> monotone.
+    adjusted = evidence.holm([0.01, 0.04, 0.03, 0.005, math.nan])
+    assert adjusted[:4] == pytest.approx([0.03, 0.06, 0.06, 0.02])
+    assert math.isnan(adjusted[4])
+    assert evidence.holm([0.5, 0.9]) == pytest.approx([1.0, 1.0])
+    # Shaffer: with at most 2 true nulls among 4, no step multiplies by more than 2.
+    capped = evidence.holm([0.01, 0.04, 0.03, 0.005], max_true=2)
+    assert capped == pytest.approx([0.02, 0.06, 0.06, 0.01])
+
+
+def test_false_positive_rate_under_a_per_seed_shift_stays_at_alpha():
+    """Null: both variants are the same model; every run has its own offset shared by all of
+    its images. Pooling images over seeds (McNemar) would flag that offset; this must not."""
+    rng = np.random.default_rng(2024)
+    reps, hits = 600, 0
+    for _ in range(reps):
+        difficulty = rng.normal(2.5, 1.5, 1000)
+        a = simulate_correct(rng, 4, 1000, difficulty=difficulty, seed_sd=0.3)
+        b = simulate_correct(rng, 4, 1000, difficulty=difficulty, seed_sd=0.3)
+        hits += compare(a, b).p_value() < ALPHA
+    rate, se = hits / reps, math.sqrt(ALPHA * (1 - ALPHA) / reps)
+    assert rate <= ALPHA + 2 * se, rate
+
+
+def test_power_at_the_smallest_effect_of_interest_for_the_designed_seed_count():
+    rng = np.random.default_rng(7)
+    n_images, seed_sd, shift = 2000, 0.3, 0.25
+    difficulty = rng.normal(2.5, 1.5, n_images)
+    # The true effect of the shift, from many runs: the smallest effect of interest here.
+    margin = compare(
+        simulate_correct(rng, 400, n_images, difficulty=difficulty, seed_sd=seed_sd),
+        simulate_correct(rng, 400, n_images, shift, difficulty=difficulty, seed_sd=seed_sd),
+    ).estimate
+    # A pilot of 5 seeds gives the spreads; the design then picks the seed count.
+    pilot = compare(
+        simulate_correct(rng, 5, n_images, difficulty=difficulty, seed_sd=seed_sd),
+        simulate_correct(rng, 5, n_images, shift, difficulty=difficulty, seed_sd=seed_sd),
+    )
+    seeds = evidence.seeds_needed(pilot.se_seed * math.sqrt(5), pilot.se_image, margin, 5)
+    assert seeds is not None and seeds >= 2
+    reps, found = 400, 0
+    for _ in range(reps):
+        a = simulate_correct(rng, seeds, n_images, difficulty=difficulty, seed_sd=seed_sd)
+        b = simulate_correct(rng, seeds, n_images, shift, difficulty=difficulty, seed_sd=seed_sd)
+        effect = compare(a, b)
+        found += effect.p_value() < ALPHA and effect.estimate > 0
+    # As for the false-positive rate: the target, less twice the simulation's standard error.
+    assert found / reps >= 0.8 - 2 * math.sqrt(0.8 * 0.2 / reps), (seeds, margin, found / reps)
+
+
+def test_repeating_a_seeds_predictions_never_shrinks_a_p_value():
+    rng = np.random.default_rng(3)
+    difficulty = rng.normal(2.5, 1.5, 1500)
+    a = simulate_correct(rng, 3, 1500, difficulty=difficulty)
+    b = simulate_correct(rng, 3, 1500, 0.2, difficulty=difficulty)
+    before = compare(a, b).p_value()
+    for repeat in ([0], [0, 1, 2], [2, 2, 2]):
+        a2 = evidence.distinct_runs(np.concatenate([a, a[repeat]]))
+        b2 = evidence.distinct_runs(np.concatenate([b, b[repeat]]))
+        assert compare(a2, b2).p_value() >= before
+    # Without collapsing repeats, the same data would look like more evidence.
+    naive = compare(np.concatenate([a, a]), np.concatenate([b, b])).p_value()
+    assert naive < before
+
+
+def test_both_sources_of_variance_are_reported():
+    rng = np.random.default_rng(11)
+    difficulty = rng.normal(2.5, 1.5, 3000)
+    effect = compare(
+        simulate_correct(rng, 5, 3000, difficulty=difficulty, seed_sd=0.5),
+        simulate_correct(rng, 5, 3000, 0.1, difficulty=difficulty, seed_sd=0.5),
+    )
+    assert effect.se_seed > 0 and effect.se_image >= 0 and effect.df == 4
+    assert effect.se == pytest.approx(math.hypot(effect.se_seed, effect.se_image))
+    low, high = effect.interval()
+    assert low < effect.estimate < high
+
+
+def test_gap_blocks_weigh_train_and_test_images():
+    train = np.array([[1, 1, 0, 1], [1, 0, 1, 1]])  # B - A on training images, per seed
+    test = np.array([[0, -1, 0], [1, 0, 0]])  # B - A on test images, per seed
+    effect = evidence.two_way_effect([(train, 1.0), (test, -1.0)])
+    per_seed = train.mean(1) - test.mean(1)
+    assert effect.estimate == pytest.approx(per_seed.mean())
+    assert effect.se_seed == pytest.approx(per_seed.std(ddof=1) / math.sqrt(2))
+    # Each image set's main effect: the spread of its per-image means less the residual
+    # (seed x image) mean square over seeds x images, floored at zero.
+    image_var = 0.0
+    for block in (train, test):
+        s, n = block.shape
+        resid = block - block.mean(1, keepdims=True) - block.mean(0)[None, :] + block.mean()
+        ms_res = (resid**2).sum() / ((s - 1) * (n - 1))
+        image_var += max(block.mean(0).var(ddof=1) / n - ms_res / (s * n), 0.0)
+    assert effect.se_image == pytest.approx(math.sqrt(image_var))
+
+
+def test_verdicts_follow_the_stated_rule():
+    assert evidence.verdict(0.02, 0.001, 0.9, "increase", ALPHA) == "supported"
+    assert evidence.verdict(-0.02, 0.001, 0.9, "increase", ALPHA) == "contradicted"
+    assert evidence.verdict(0.0001, 0.6, 0.01, "increase", ALPHA) == "contradicted"
+    assert evidence.verdict(0.01, 0.2, 0.3, "decrease", ALPHA) == "inconclusive"
+    assert evidence.verdict(0.01, math.nan, math.nan, "decrease", ALPHA) == "inconclusive"
+
+
+def test_equivalence_and_detectable_effect():
+    tight = evidence.Effect(0.001, 0.001, 0.001, 9, 10)
+    assert tight.p_equivalence(0.01) < ALPHA  # inside ± 1 pp with room to spare
+    assert tight.detectable() == pytest.approx(
+        (2.2622 + 0.8834) * math.hypot(0.001, 0.001), rel=1e-3
+    )
+    loose = evidence.Effect(0.001, 0.02, 0.0, 2, 3)
+    assert loose.p_equivalence(0.01) > ALPHA
+
+
+def test_censored_runs_count_at_the_horizon_not_beyond():
+    times = [2.5, 4.0, 99.0]
+    assert evidence.restricted_mean(times, [True, True, False], horizon=10) == pytest.approx(
+        (2.5 + 4.0 + 10) / 3
+    )
+
+
+def test_jonckheere_on_a_hand_worked_case():
+    tau, p = evidence.jonckheere([[1, 2], [3, 4], [5, 6]])
+    # J = 12 of 12 pairs rising; Var0 = (6*5*17 - 3*(2*1*9)) / 72 = 6.333.
+    assert tau == 1.0
+    assert p == pytest.approx(0.5 * math.erfc((12 - 6) / math.sqrt(456 / 72) / math.sqrt(2)))
+    tau_down, p_down = evidence.jonckheere([[5, 6], [3, 4], [1, 2]])
+    assert tau_down == -1.0 and p_down > 0.99
+    with pytest.raises(ValueError, match="three"):
+        evidence.jonckheere([[1], [2]])

@@ -1,0 +1,47 @@
+"""The design's seed counts from a pilot: per claim, then per variant."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from mnist_study import power
+from mnist_study.stats import Correct
+from mnist_study.verdicts import Evidence
+
+
+def pilot(shift: float, seed_sd: float, seeds=(0, 1, 2), n=3000):
+    rng = np.random.default_rng(4)
+    difficulty = rng.normal(2.5, 1.5, n)
+    correct, rows = {}, []
+    for s in seeds:
+        for v, extra in (("a", 0.0), ("b", shift)):
+            logits = difficulty + rng.normal(0, seed_sd) + extra + rng.logistic(0, 0.5, n)
+            hit = logits > 0
+            correct[(v, s)] = Correct(test=hit, train=hit)
+            rows.append({"variant": v, "seed": s})
+    return Evidence(pd.DataFrame(rows), {}, correct)
+
+
+def test_noisier_seeds_need_more_seeds_and_variants_take_the_most():
+    claims = {
+        "c": {
+            "statement": "B beats A.",
+            "metric": "test_acc",
+            "variants": ["a", "b"],
+            "expect": "increase",
+            "smallest_effect": 0.03,
+        }
+    }
+    quiet = power.plan(claims, pilot(0.3, 0.05), 0.05)[0]
+    noisy = power.plan(claims, pilot(0.3, 0.6), 0.05)[0]
+    assert quiet["seeds"] is not None and quiet["seeds"] >= 2
+    assert noisy["seeds"] is None or noisy["seeds"] > quiet["seeds"]
+    rows = [{"claim": "c", "seeds": 5}, {"claim": "d", "seeds": 9}, {"claim": "e", "seeds": None}]
+    variants = {
+        "c": {"variants": ["a", "b"]},
+        "d": {"variants": ["b", "c"]},
+        "e": {"variants": ["d"]},
+    }
+    assert power.seeds_per_variant(rows, variants) == {"a": 5, "b": 9, "c": 9, "d": None}
+    assert "| c |" in power.markdown([{**quiet, "claim": "c"}], 0.05, 1)
