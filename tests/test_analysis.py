@@ -488,3 +488,18 @@ def test_rule_entry_points_write_their_files(tmp_path):
     error_analysis.write_errors(keys, mis_paths, pred_paths[0], ("lin", "mlp"), tmp_path / "e.json")
     errors = json.loads((tmp_path / "e.json").read_text())
     assert errors["n_runs"] == 4 and errors["pair"]["a"] == "lin"
+
+
+def test_two_studies_verdicts_side_by_side(tmp_path):
+    first = [{"name": "a", "verdict": "supported"}, {"name": "b", "verdict": "inconclusive"}]
+    same = [{"name": "b", "verdict": "inconclusive"}, {"name": "a", "verdict": "supported"}]
+    table, agree = verdicts.compare_verdicts(first, same)
+    assert agree and "| a | supported | supported | yes |" in table
+    flipped = [{"name": "a", "verdict": "supported"}, {"name": "b", "verdict": "contradicted"}]
+    table, agree = verdicts.compare_verdicts(first, flipped)
+    assert not agree and "| b | inconclusive | contradicted | NO |" in table
+    paths = [tmp_path / "first.json", tmp_path / "second.json"]
+    for path, data in zip(paths, (first, flipped), strict=True):
+        path.write_text(json.dumps(data))
+    assert verdicts.main([str(p) for p in paths]) == 1
+    assert verdicts.main([str(paths[0]), str(paths[0])]) == 0

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+from test_analysis import claim
 
 from mnist_study import power
 from mnist_study.stats import Correct
@@ -24,15 +25,7 @@ def pilot(shift: float, seed_sd: float, seeds=(0, 1, 2), n=3000):
 
 
 def test_noisier_seeds_need_more_seeds_and_variants_take_the_most():
-    claims = {
-        "c": {
-            "statement": "B beats A.",
-            "metric": "test_acc",
-            "variants": ["a", "b"],
-            "expect": "increase",
-            "smallest_effect": 0.03,
-        }
-    }
+    claims = {"c": claim("test_acc", ["a", "b"], "increase", smallest_effect=0.03)}
     quiet = power.plan(claims, pilot(0.3, 0.05), 0.05)[0]
     noisy = power.plan(claims, pilot(0.3, 0.6), 0.05)[0]
     assert quiet["seeds"] is not None and quiet["seeds"] >= 2

@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 from collections import Counter
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -311,7 +312,7 @@ def main(argv: Sequence[str]) -> int:
     if len(argv) != 2:
         print(main.__doc__, file=sys.stderr)
         return 2
-    first, second = (json.loads(open(p, encoding="utf-8").read()) for p in argv)
+    first, second = (json.loads(Path(p).read_text(encoding="utf-8")) for p in argv)
     table, agree = compare_verdicts(first, second)
     print(table + ("Every verdict agrees." if agree else "Some verdicts differ."))
     return 0 if agree else 1
