@@ -206,9 +206,10 @@ def evaluate_claim(name: str, claim: Mapping | Claim, ev: Evidence, alpha: float
 def _test_name(claim: Claim, effect: Effect) -> str:
     if claim.metric in IMAGE_METRICS or claim.metric == "disagreements":
         return (
-            f"two-way (seeds × images) variance, t on {effect.df} df, {effect.n_seeds} paired seeds"
+            f"two-way (seeds × images) variance, t on {effect.df:.0f} df, "
+            f"{effect.n_seeds} paired seeds"
         )
-    return f"t over seeds ({effect.n_seeds} runs per variant, {effect.df} df)"
+    return f"t over seeds ({effect.n_seeds} runs per variant, {effect.df:.0f} df)"
 
 
 def _censored(ev: Evidence, claim: Claim) -> dict[str, int]:
