@@ -38,3 +38,17 @@ def test_noisier_seeds_need_more_seeds_and_variants_take_the_most():
     }
     assert power.seeds_per_variant(rows, variants) == {"a": 5, "b": 9, "c": 9, "d": None}
     assert "| c |" in power.markdown([{**quiet, "claim": "c"}], 0.05, 1)
+
+
+def test_a_peaked_pilot_leaves_a_monotone_trend_test_no_power():
+    rng = np.random.default_rng(2)
+    means = {"a": 0.010, "b": 0.020, "c": 0.010}  # rises, then falls back
+    rows = [
+        {"variant": v, "seed": s, "val_acc": m + rng.normal(0, 0.001)}
+        for v, m in means.items()
+        for s in range(3)
+    ]
+    ev = Evidence(pd.DataFrame(rows), {}, {})
+    entry = claim("val_acc", ["a", "b", "c"], "increase", smallest_effect=0.01)
+    row = power.plan({"t": entry}, ev, 0.05)[0]
+    assert row["seeds"] is not None and row["power_at_pilot"] < 0.2

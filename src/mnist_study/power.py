@@ -27,10 +27,21 @@ def design_alpha(alpha: float, n_claims: int) -> float:
     return alpha / max(n_claims, 1)
 
 
-def trend_seeds(claim: Claim, ev: Evidence, alpha: float, rng) -> tuple[int | None, float]:
+def _trend_power(means, sd: float, seeds: int, direction: int, alpha: float, rng) -> float:
+    """Share of simulated studies in which Jonckheere-Terpstra finds the stated trend."""
+    found = 0
+    for _ in range(SIMULATIONS):
+        _, p_rise = jonckheere([rng.normal(m, sd, seeds) for m in means])
+        p_dir = p_rise if direction > 0 else 1 - p_rise
+        found += 2 * min(p_dir, 1 - p_dir) < alpha and p_dir < 0.5
+    return found / SIMULATIONS
+
+
+def trend_seeds(claim: Claim, ev: Evidence, alpha: float, rng) -> tuple[int | None, float, float]:
     """Seeds per variant at which Jonckheere-Terpstra finds a linear trend of the smallest
-    effect of interest (end to end) with 80% power, for the per-run spread of the pilot
-    (its 80% upper bound); returns (seeds, that spread)."""
+    effect of interest (end to end) with 80% power, for the per-run spread of the pilot (its
+    80% upper bound). Returns (seeds, that spread, the power those seeds have against the
+    pilot's own means): a shape that is not monotone leaves a monotone test little power."""
     from scipy.stats import chi2
 
     groups = [[v for v, _ in ev.values(claim, name).values()] for name in claim.variants]
@@ -39,15 +50,10 @@ def trend_seeds(claim: Claim, ev: Evidence, alpha: float, rng) -> tuple[int | No
     sd = pooled * math.sqrt(df / float(chi2.ppf(0.2, df)))
     steps = np.linspace(0.0, claim.smallest_effect, len(groups)) * claim.direction
     for seeds in range(2, MAX_SEEDS + 1):
-        found = 0
-        for _ in range(SIMULATIONS):
-            sample = [rng.normal(m, sd, seeds) for m in steps]
-            _, p_rise = jonckheere(sample)
-            p_dir = p_rise if claim.direction > 0 else 1 - p_rise
-            found += 2 * min(p_dir, 1 - p_dir) < alpha and p_dir < 0.5
-        if found / SIMULATIONS >= POWER:
-            return seeds, sd
-    return None, sd
+        if _trend_power(steps, sd, seeds, claim.direction, alpha, rng) >= POWER:
+            means = [float(np.mean(g)) for g in groups]
+            return seeds, sd, _trend_power(means, sd, seeds, claim.direction, alpha, rng)
+    return None, sd, math.nan
 
 
 def plan(claims: Mapping, ev: Evidence, alpha: float) -> list[dict]:
@@ -67,7 +73,7 @@ def plan(claims: Mapping, ev: Evidence, alpha: float) -> list[dict]:
             "se_image": effect.se_image,
         }
         if claim.is_trend:
-            row["seeds"], row["run_sd"] = trend_seeds(claim, ev, level, rng)
+            row["seeds"], row["run_sd"], row["power_at_pilot"] = trend_seeds(claim, ev, level, rng)
             row["test"] = "Jonckheere-Terpstra (simulated)"
         else:
             row["seeds"] = seeds_needed(
@@ -95,14 +101,17 @@ def markdown(rows: list[dict], alpha: float, n_claims: int) -> str:
         f"Planned at alpha {design_alpha(alpha, n_claims):.4f} (= {alpha:g} / {n_claims} "
         f"claims), power {POWER:.0%}, with the pilot spreads' 80% upper bounds.",
         "",
-        "| claim | smallest effect | pilot effect | pilot seeds | seed sd | image se | seeds |",
-        "| --- | --- | --- | --- | --- | --- | --- |",
+        "| claim | smallest effect | pilot effect | pilot seeds | seed sd | image se | seeds "
+        "| trend power at the pilot's means |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for r in rows:
+        at_pilot = r.get("power_at_pilot")
         lines.append(
             f"| {r['claim']} | {r['smallest_effect']:.4g} | {r['pilot_effect']:+.4g} | "
             f"{r['pilot_seeds']} | {r['seed_sd']:.3g} | {r['se_image']:.3g} | "
-            f"{r['seeds'] if r['seeds'] is not None else f'> {MAX_SEEDS}'} |"
+            f"{r['seeds'] if r['seeds'] is not None else f'> {MAX_SEEDS}'} | "
+            f"{'' if at_pilot is None or math.isnan(at_pilot) else f'{at_pilot:.0%}'} |"
         )
     return "\n".join(lines) + "\n"
 
