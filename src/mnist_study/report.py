@@ -12,7 +12,7 @@ from functools import cache
 from pathlib import Path
 
 from .atomic import write_text
-from .formatting import missing, num, pct, pm_pct, pp, pval, seconds
+from .formatting import metric_diff, metric_size, missing, num, pct, pm_pct, pp, pval, seconds
 from .results import Results
 from .stats import CONFIDENCE
 from .verdicts import RULE, shape
@@ -263,8 +263,6 @@ def results_section(r: Results) -> list[dict]:
 def claims_section(r: Results) -> list[dict]:
     """Per claim: verdict, effect with interval, smallest effect of interest, p before and after
     Holm, the detectable effect where inconclusive, the observed shape of trends."""
-    from .formatting import metric_diff, metric_size
-
     rows = []
     for c in r.claims:
         extra = ""
