@@ -28,8 +28,9 @@ HISTORY_METRICS = ("epochs_to_val_acc", "val_acc_at_epoch", "val_loss_slope")
 IMAGE_METRICS = ("test_acc", "train_acc", "gap")
 PAIR_METRICS = ("disagreements",)
 CLAIM_METRICS = TABLE_METRICS + HISTORY_METRICS + PAIR_METRICS
-# Metrics that are fractions, shown as percentages and differences in percentage points.
-FRACTION_METRICS = ("test_acc", "val_acc", "train_acc", "gap", "val_acc_at_epoch")
+# Metrics that are fractions, shown as percentages and differences in percentage points
+# (disagreements: the share of test images lost beyond the churn between seeds).
+FRACTION_METRICS = ("test_acc", "val_acc", "train_acc", "gap", "val_acc_at_epoch", "disagreements")
 EXPECTATIONS = ("increase", "decrease", "present")
 VERDICTS = ("supported", "contradicted", "inconclusive")
 

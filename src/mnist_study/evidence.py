@@ -13,7 +13,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-VERDICTS = ("supported", "contradicted", "inconclusive")
 POWER = 0.8  # the power at which the detectable effect is stated
 
 
@@ -61,13 +60,6 @@ class Effect:
         if not self.df:
             return math.nan
         return (_t_quantile(1 - alpha / 2, self.df) + _t_quantile(power, self.df)) * self.se
-
-
-def distinct_runs(scores: np.ndarray) -> np.ndarray:
-    """Rows (runs) with identical scores collapsed to one: a repeated run is no new sample."""
-    scores = np.asarray(scores)
-    _, first = np.unique(scores.reshape(len(scores), -1), axis=0, return_index=True)
-    return scores[np.sort(first)]
 
 
 def two_way_effect(blocks: Sequence[tuple[np.ndarray, float]]) -> Effect:

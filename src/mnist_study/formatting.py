@@ -60,17 +60,6 @@ def seconds(s) -> str:
     return f"{s:.1f} s" if s >= 10 else f"{s:.2g} s"
 
 
-def metric_value(metric: str, value, absent: str = "n/a") -> str:
-    """A claim metric's value: fractions as percentages, counts whole, others to 3 digits."""
-    if missing(value):
-        return absent
-    if metric in FRACTION_METRICS:
-        return f"{100 * value:.2f}%"
-    if metric in ("params", "flops_per_sample", "disagreements"):
-        return f"{value:,.0f}"
-    return f"{value:.3g}"
-
-
 def metric_size(metric: str, value, absent: str = "n/a") -> str:
     """The size of an effect (no sign): percentage points for fractions."""
     if missing(value):

@@ -44,7 +44,7 @@ def trend_seeds(claim: Claim, ev: Evidence, alpha: float, rng) -> tuple[int | No
     pilot's own means): a shape that is not monotone leaves a monotone test little power."""
     from scipy.stats import chi2
 
-    groups = [[v for v, _ in ev.values(claim, name).values()] for name in claim.variants]
+    groups = ev.groups(claim)
     df = sum(len(g) - 1 for g in groups)
     pooled = math.sqrt(sum(float(np.var(g, ddof=1)) * (len(g) - 1) for g in groups) / df)
     sd = pooled * math.sqrt(df / float(chi2.ppf(0.2, df)))

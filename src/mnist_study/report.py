@@ -270,7 +270,7 @@ def claims_section(r: Results) -> list[dict]:
             extra = f" (threshold {c['threshold']:g})"
         if c.get("epoch") is not None:
             extra = f" (epoch {c['epoch']})"
-        metric = "test_acc" if c["metric"] == "disagreements" else c["metric"]
+        metric = c["metric"]
         low, high = c["effect_ci"]
         rows.append(
             {

@@ -99,6 +99,10 @@ class Evidence:
             for r in rows
         }
 
+    def groups(self, claim: Claim) -> list[list[float]]:
+        """The per-run values of each of the claim's variants, in the claim's order."""
+        return [[v for v, _ in self.values(claim, name).values()] for name in claim.variants]
+
     def effect(self, claim: Claim, a: str, b: str) -> Effect:
         """B - A in the claim's metric, paired by seed."""
         if claim.metric in IMAGE_METRICS:
@@ -134,8 +138,7 @@ class Evidence:
 def _trend(ev: Evidence, claim: Claim) -> dict:
     """Jonckheere-Terpstra on the per-run values along the ordered variants, for the monotone
     shape the claim states; the end-to-end effect (last minus first) for equivalence."""
-    groups = [[v for v, _ in ev.values(claim, name).values()] for name in claim.variants]
-    groups = [[x for x in g if not math.isnan(x)] for g in groups]
+    groups = [[x for x in g if not math.isnan(x)] for g in ev.groups(claim)]
     if any(len(g) < 1 for g in groups) or sum(map(len, groups)) < len(groups) + 1:
         tau, p_rise = math.nan, math.nan
     else:
@@ -244,7 +247,7 @@ def evaluate_claims(
 
 def numbers(r: Mapping) -> str:
     """The evidence behind a verdict in one line (claims.md and the report)."""
-    metric = "test_acc" if r["metric"] == "disagreements" else r["metric"]
+    metric = r["metric"]
     low, high = r["effect_ci"]
     first, last = r["variants"][0], r["variants"][-1]
     parts = []
