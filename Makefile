@@ -7,7 +7,7 @@ SNAKEMAKE := $(VENV)/bin/snakemake
 STAMP := $(VENV)/.installed-stamp
 PROFILE := workflow/profiles/default
 
-.PHONY: setup report quick replicate unlock unlock-quick unlock-replicate test lint test-slurm bench clean
+.PHONY: setup dataset-layer report carry-over quick replicate unlock unlock-quick unlock-replicate test lint test-slurm bench clean
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || python3 -m venv $(VENV)
@@ -26,10 +26,37 @@ $(SNAKEMAKE) --workflow-profile $(PROFILE) $(1) || { status=$$?; \
 	sh workflow/lock-hint.sh $(2) 'make $(3)'; exit $$status; }
 endef
 
-report: setup
-	$(call run_snakemake,,.,unlock)
-	@cat results/analysis/claims.md
-	@echo "Report: $(CURDIR)/results/report.html"
+# The dataset studied: MNIST in place by default; any other, e.g. DATASET=fashion-mnist, runs in
+# results/<name>/ with workflow/datasets/<name>.yaml layered on config.yaml (the make quick
+# mechanism), shares the data folder and never touches the MNIST study's files.
+DATASET ?= mnist
+ifeq ($(DATASET),mnist)
+STUDY := .
+STUDY_ARGS :=
+else
+STUDY := results/$(DATASET)
+STUDY_ARGS := --directory $(STUDY) --configfile $(CURDIR)/config.yaml \
+	$(CURDIR)/workflow/datasets/$(DATASET).yaml
+endif
+UNLOCK := unlock$(if $(filter-out mnist,$(DATASET)), DATASET=$(DATASET))
+
+dataset-layer:
+	@test "$(DATASET)" = mnist || test -f workflow/datasets/$(DATASET).yaml || { \
+		echo "DATASET=$(DATASET): workflow/datasets/$(DATASET).yaml not found; valid:" \
+			"mnist $$(ls workflow/datasets | sed -n 's/\.yaml$$//p' | tr '\n' ' ')" >&2; \
+		exit 2; }
+
+report: setup dataset-layer
+	$(call run_snakemake,$(STUDY_ARGS),$(STUDY),$(UNLOCK))
+	@cat $(STUDY)/results/analysis/claims.md
+	@echo "Report: $(abspath $(STUDY))/results/report.html"
+
+# Which findings carry over from MNIST to DATASET, judged by the difference of the effects;
+# run both studies first (make report; make report DATASET=...).
+carry-over: setup dataset-layer
+	@test "$(DATASET)" != mnist || { echo "name the other dataset: make carry-over DATASET=..." >&2; exit 2; }
+	$(PY) -m mnist_study.crossdata results $(STUDY)/results --names mnist $(DATASET) \
+		--out $(STUDY)/carry-over.md
 
 # One seed, few epochs, the same rules; runs in results/quick/ beside the full study.
 QUICK := --directory results/quick \
@@ -53,8 +80,8 @@ replicate: setup
 # Remove the locks a killed Snakemake left (make report / make quick print this when needed).
 # Only when no other Snakemake uses the folder: unlocking under a running one lets two runs
 # write the same files.
-unlock: setup
-	$(SNAKEMAKE) --workflow-profile $(PROFILE) --unlock
+unlock: setup dataset-layer
+	$(SNAKEMAKE) --workflow-profile $(PROFILE) $(STUDY_ARGS) --unlock
 
 unlock-quick: setup
 	$(SNAKEMAKE) --workflow-profile $(PROFILE) $(QUICK) --unlock

@@ -16,6 +16,7 @@ SCHEMA = str(Path(workflow.basedir) / "workflow" / "schemas" / "config.schema.ya
 # then what the values mean by the package's own constructors.
 study_config.check_structure(config, SCHEMA)
 validate(config, schema=SCHEMA)  # fills in the schema's defaults
+study_config.resolve_dataset(config)
 study_config.check_meaning(config)
 study_config.select_studies(config)
 
@@ -23,6 +24,8 @@ VARIANTS = list(config["variants"])
 SEEDS = [int(s) + config["seed_offset"] for s in config["seeds"]]
 LABELS = study_config.labels(config)
 DATASET = config["data"]["dataset"]
+# Title, noun and class names: the report's and the plots' wording, from one place.
+DATASET_INFO = study_config.describe_dataset(config["data"])
 DATA_CACHE = f"results/data/{DATASET}.pt"
 RUN = "results/runs/{variant}/seed{seed}"
 ENV = "../workflow/envs/study.yaml"

@@ -89,6 +89,7 @@ rule plot_confusion:
         run_keys=run_keys(),
         studies=config["studies"],
         labels=LABELS,
+        dataset=DATASET_INFO,
         code=code("plot_confusion"),
     script:
         job_script("plot_confusion")
@@ -112,6 +113,7 @@ if LINEAR and MLP:
             ENV
         params:
             mlp_label=LABELS[MLP],
+            dataset=DATASET_INFO,
             code=code("plot_weights"),
         script:
             job_script("plot_weights")
@@ -143,6 +145,7 @@ rule plot_galleries:
         run_keys=run_keys(),
         variants=VARIANTS,
         labels=LABELS,
+        dataset=DATASET_INFO,
         code=code("plot_galleries"),
     script:
         job_script("plot_galleries")
@@ -166,6 +169,7 @@ rule plot_errors:
         ENV
     params:
         labels=LABELS,
+        dataset=DATASET_INFO,
         code=code("plot_errors"),
     script:
         job_script("plot_errors")

@@ -80,6 +80,7 @@ rule report:
         repo=lambda w, input: str(Path(input.template).parents[1]),
         linear_variant=LINEAR,
         mlp_variant=MLP,
+        dataset=DATASET_INFO,
         code=code("report"),
     script:
         job_script("report")

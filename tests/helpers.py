@@ -133,6 +133,23 @@ def smoke_config(local_dir: Path, sha256: dict) -> dict:
     return config
 
 
+def fashion_like_data(data: dict) -> dict:
+    """The data section of a dataset given by hand: the smoke data's files and checksums under
+    a name of its own, with Fashion-MNIST's class names, a title and a noun."""
+    from mnist_study.data import DATASETS
+
+    return {
+        "dataset": "tiny-fashion",
+        "title": "Tiny Fashion",
+        "noun": "article",
+        "classes": list(DATASETS["fashion-mnist"].classes),
+        "sources": ["local"],
+        "local_dir": data["local_dir"],
+        "sha256": data["sha256"],
+        "root": "../../data",  # the smoke study's data folder, shared
+    }
+
+
 WORKFLOW_PARTS = ("Snakefile", "config.yaml", "rules", "workflow", "src", "report")
 
 

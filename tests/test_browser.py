@@ -6,10 +6,14 @@ Needs Debian's chromium and the playwright package (test extra); skipped without
 from __future__ import annotations
 
 import os
+import re
 import shutil
 from pathlib import Path
 
 import pytest
+from test_datasets import STANDALONE_MNIST
+
+from mnist_study.data import DATASETS
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -130,3 +134,39 @@ def test_screenshot(report_page):
     report_page["page"].screenshot(path=str(out), full_page=True)
     data = out.read_bytes()
     assert data.startswith(b"\x89PNG") and len(data) > 10_000
+
+
+@pytest.fixture(scope="module")
+def fashion_like_page(request, browser):
+    """The report of a fashion-like dataset given by hand (class names, title, noun)."""
+    workdir = request.getfixturevalue("fashion_like_run")
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    page.goto((workdir / "results/report.html").resolve().as_uri(), wait_until="load")
+    page.evaluate("() => document.querySelectorAll('details').forEach(d => d.open = true)")
+    yield page
+    page.close()
+
+
+def test_a_fashion_like_report_names_its_classes_and_never_digits(fashion_like_page):
+    page = fashion_like_page
+    text = page.inner_text("body")
+    assert page.title().startswith("Tiny Fashion study")
+    assert not re.search("digit", text, re.IGNORECASE)
+    assert not STANDALONE_MNIST.search(text), STANDALONE_MNIST.search(text)
+    cells = page.eval_on_selector_all(
+        "#hardest-table tbody tr, #confused-table tbody tr",
+        "rows => rows.flatMap(r => [r.cells[0].innerText, r.cells[1].innerText])",
+    )
+    classes = set(DATASETS["fashion-mnist"].classes)
+    hardest = page.eval_on_selector_all(
+        "#hardest-table tbody tr",
+        "rows => rows.map(r => [r.cells[1].innerText, r.cells[2].innerText])",
+    )
+    assert hardest and all(true in classes and pred in classes for true, pred in hardest)
+    assert any(c in classes for c in cells)
+    alts = page.evaluate("() => [...document.images].map(img => img.alt)")
+    assert any("articles" in a for a in alts) and not any("digit" in a for a in alts)
+    widths = page.evaluate(
+        "() => Promise.all([...document.images].map(i => i.decode().then(() => i.naturalWidth)))"
+    )
+    assert all(w > 0 for w in widths)

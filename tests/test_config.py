@@ -23,11 +23,53 @@ def test_parse_time_modules_import_no_heavy_package():
     assert done.stdout.strip() == "[]"
 
 
-def test_the_study_config_passes_every_check():
+@pytest.mark.parametrize("dataset", ["mnist", "fashion-mnist"])
+def test_the_study_config_passes_every_check_on_each_built_in_dataset(dataset):
     config = yaml.safe_load((REPO / "config.yaml").read_text())
+    config["data"]["dataset"] = dataset
     study_config.check_structure(config, SCHEMA)
+    study_config.resolve_dataset(config)
     study_config.check_meaning(config)
-    assert set(study_config.claims_of(config)) == set(config["claims"])
+    claims = study_config.claims_of(config)
+    assert set(claims) == set(config["claims"])
+    # Every threshold is fixed for this dataset in advance, so every claim can be decided.
+    assert all(c.threshold for c in claims.values() if c.metric == "epochs_to_val_acc")
+    references = {
+        v: e["seed_reference"] for v, e in config["variants"].items() if "seed_reference" in e
+    }
+    assert references == (
+        {"linear": 92.1, "mlp256": 98.1, "mlp_dropout": 97.9} if dataset == "mnist" else {}
+    )
+
+
+def test_a_per_dataset_value_missing_for_the_dataset_names_key_and_remedy():
+    config = yaml.safe_load((REPO / "config.yaml").read_text())
+    config["data"]["dataset"] = "my-letters"
+    with pytest.raises(
+        study_config.ConfigError,
+        match=r"claims\.relu_converges_faster\.threshold gives values for \['fashion-mnist', "
+        r"'mnist'\] but not for the dataset under study, 'my-letters'; add `my-letters: <value>`",
+    ):
+        study_config.resolve_dataset(config)
+
+
+def test_a_dataset_of_ones_own_is_described_by_the_config():
+    data = {"dataset": "my-letters", "classes": list("ABCDEFGHIJ"), "title": "Letters"}
+    described = study_config.describe_dataset(data)
+    assert described == {
+        "name": "my-letters",
+        "title": "Letters",
+        "noun": "image",
+        "classes": list("ABCDEFGHIJ"),
+    }
+    with pytest.raises(study_config.ConfigError, match=r"data\.classes: .*give 10 distinct names"):
+        study_config.describe_dataset({**data, "classes": list("ABCDEFGHIA")})
+    fashion = study_config.describe_dataset({"dataset": "fashion-mnist"})
+    assert (fashion["title"], fashion["noun"], fashion["classes"][6]) == (
+        "Fashion-MNIST",
+        "article",
+        "Shirt",
+    )
 
 
 def test_all_structural_errors_are_listed_by_key_path():

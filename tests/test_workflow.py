@@ -295,7 +295,7 @@ CONFIG_ERRORS = {
     ),
     "unknown-dataset": (
         _set("data", "dataset", "mnsit"),
-        r"data\.dataset: unknown dataset 'mnsit'; valid: \['fashion-mnist', 'mnist'\]",
+        r"data\.classes: 'mnsit' is not a built-in dataset \['fashion-mnist', 'mnist'\]",
     ),
     "misspelled-variant-field": (
         _set("variants", "mlp", "lable", "MLP"),

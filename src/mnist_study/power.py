@@ -120,6 +120,7 @@ def main(argv: list[str]) -> int:
     import pandas as pd
     import yaml
 
+    from .config import resolve_dataset
     from .stats import load_correct
 
     if not argv:
@@ -129,6 +130,8 @@ def main(argv: list[str]) -> int:
     config: dict = {}
     for path in argv[1:] or [folder / "config.yaml"]:
         config.update(yaml.safe_load(Path(path).read_text(encoding="utf-8")))
+    config.setdefault("data", {}).setdefault("dataset", "mnist")
+    resolve_dataset(config)  # per-dataset thresholds: the pilot's dataset's
     runs = pd.read_csv(folder / "results/tables/runs.csv")
     keys = [(r.variant, int(r.seed)) for r in runs.itertuples()]
     run_dir = folder / "results/runs"

@@ -37,11 +37,12 @@ class Captions:
     """Figure captions from report/captions/<name>.rst, the files `snakemake --report` shows
     too: one source, rendered here with the numbers of this study."""
 
-    def __init__(self, paths: Sequence):
+    def __init__(self, paths: Sequence, **common):
         self.paths = {Path(p).stem: str(p) for p in paths}
+        self.common = common  # values every caption may use (the dataset's noun)
 
     def __call__(self, name: str, **values) -> str:
-        return _caption_template(self.paths[name]).render(**values)
+        return _caption_template(self.paths[name]).render(**self.common, **values)
 
 
 def data_uri(path) -> str:
@@ -63,6 +64,17 @@ def figure(source, caption: str, alt: str, fig_id: str) -> dict:
 
 
 # ----------------------------------------------------------------------------- text
+
+
+def nouns(r: Results) -> str:
+    """What the images show, in the plural, for headings and alt texts ('digits')."""
+    return f"{r.describe['noun']}s"
+
+
+def named_classes(r: Results, rows: Sequence[Mapping]) -> list[dict]:
+    """Rows with labels ('true', 'pred') shown by their class names."""
+    names = r.describe["classes"]
+    return [{**row, "true": names[row["true"]], "pred": names[row["pred"]]} for row in rows]
 
 
 def describe_model(spec: Mapping) -> str:
@@ -421,14 +433,14 @@ def error_figures(r: Results, captions: Captions, files: Mapping) -> dict:
         "hardest": figure(
             files["hardest"],
             captions("hardest", n_runs=errors["n_runs"]),
-            "Gallery of the hardest handwritten test digits with their labels and predictions.",
+            f"Gallery of the hardest test {nouns(r)} with their labels and predictions.",
             "hardest",
         ),
         "confused": figure(
             files["confused"],
             captions("confused"),
-            "Horizontal bar chart of the most confused digit pairs and a bar chart of the "
-            "error rate of each digit.",
+            "Horizontal bar chart of the most confused class pairs and a bar chart of the "
+            "error rate of each class.",
             "confused",
         ),
         "overlap": figure(
@@ -450,7 +462,7 @@ def error_figures(r: Results, captions: Captions, files: Mapping) -> dict:
                 n=len(pair["b_wrong_a_right"]),
                 reverse=len(pair["a_wrong_b_right"]),
             ),
-            f"Gallery of digits on which {b} fails while {a} succeeds.",
+            f"Gallery of {nouns(r)} on which {b} fails while {a} succeeds.",
             "disagreements",
         )
     return figures
@@ -463,7 +475,7 @@ def gallery_section(r: Results, captions: Captions, files: Mapping) -> list[dict
             "figure": figure(
                 files["galleries"][v],
                 captions("gallery", label=r.label(v)),
-                f"Gallery of misclassified test digits of {r.label(v)}.",
+                f"Gallery of misclassified test {nouns(r)} of {r.label(v)}.",
                 f"gallery-{v}",
             ),
         }
@@ -479,7 +491,7 @@ def weights_section(r: Results, captions: Captions, files: Mapping, units: int) 
         figure(
             files["templates"],
             captions("templates", label=r.label(files["linear_variant"])),
-            "Ten 28 by 28 heatmaps, one per digit, showing the linear classifier's weights.",
+            "Ten 28 by 28 heatmaps, one per class, showing the linear classifier's weights.",
             "templates",
         ),
         figure(
@@ -582,15 +594,23 @@ def build_context(inputs: Mapping, params: Mapping) -> dict:
     from .plots import FEATURE_UNITS
 
     r = Results.load(
-        inputs, params["variants"], params["studies"], params["alpha"], params.get("run_keys")
+        inputs,
+        params["variants"],
+        params["studies"],
+        params["alpha"],
+        params.get("run_keys"),
+        params.get("dataset"),
     )
-    captions = Captions(inputs["captions"])
+    captions = Captions(inputs["captions"], noun=r.describe["noun"])
     files = figure_files(inputs, params)
     home = r.home_study()
     pair = r.errors.get("pair")
     dot_text = Path(inputs["rulegraph_dot"]).read_text(encoding="utf-8")
     return {
-        "title": params.get("title", "MNIST study: why models behave as they do"),
+        "title": f"{r.dataset_title} study: why models behave as they do",
+        "dataset": r.describe,
+        "nouns": nouns(r),
+        "has_reference": any("seed_reference" in e for e in r.variants.values()),
         "alpha": r.alpha,
         "rule": RULE.replace("α", f"α = {r.alpha:g}"),
         "confidence": f"{CONFIDENCE:.0%}",
@@ -607,8 +627,8 @@ def build_context(inputs: Mapping, params: Mapping) -> dict:
         "error_figures": error_figures(r, captions, files),
         "pair": pair,
         "pair_labels": {"a": r.label(pair["a"]), "b": r.label(pair["b"])} if pair else {},
-        "hardest_rows": r.errors["hardest"][:10],
-        "confused_rows": r.errors["confused_pairs"][:10],
+        "hardest_rows": named_classes(r, r.errors["hardest"][:10]),
+        "confused_rows": named_classes(r, r.errors["confused_pairs"][:10]),
         "galleries": gallery_section(r, captions, files),
         "weights": weights_section(r, captions, files, FEATURE_UNITS),
         "provenance": provenance_section(

@@ -9,6 +9,9 @@ from dataclasses import dataclass, field
 
 from .runrecord import read_run_record
 
+# Wording where no dataset is described (a results folder read on its own).
+GENERIC = {"name": "", "title": "The", "noun": "image", "classes": [str(c) for c in range(10)]}
+
 
 @dataclass
 class Results:
@@ -24,11 +27,19 @@ class Results:
     alpha: float  # family-wise error rate of the claims, and of each study's pairs
     records: dict = field(default_factory=dict)  # {(variant, seed): train.json}
     bench: object = None  # pandas DataFrame of per-rule job times
-    dataset: dict = field(default_factory=dict)
+    dataset: dict = field(default_factory=dict)  # the cache's split sizes and checksums
+    # How to speak of the dataset: name, title, noun, class names (config.describe_dataset).
+    describe: dict = field(default_factory=dict)
 
     @classmethod
     def load(
-        cls, inputs: Mapping, variants: Mapping, studies: Mapping, alpha: float, run_keys=None
+        cls,
+        inputs: Mapping,
+        variants: Mapping,
+        studies: Mapping,
+        alpha: float,
+        run_keys=None,
+        describe: Mapping | None = None,
     ) -> Results:
         import pandas as pd
 
@@ -49,11 +60,16 @@ class Results:
             records={tuple(k): read_run_record(p) for k, p in zip(keys, info, strict=True)},
             bench=benchmark_times(list(inputs.get("benchmarks", []))),
             dataset=dataset_checksums(inputs["cache"]) if "cache" in inputs else {},
+            describe=dict(describe or GENERIC),
         )
 
     def stat(self, variant: str, metric: str, key: str = "mean"):
         row = self.stats.get((variant, metric))
         return None if row is None else row.get(key)
+
+    @property
+    def dataset_title(self) -> str:
+        return self.describe["title"]
 
     def label(self, name: str) -> str:
         return (self.variants.get(name) or {}).get("label") or name

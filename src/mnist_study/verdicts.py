@@ -198,6 +198,7 @@ def evaluate_claim(name: str, claim: Mapping | Claim, ev: Evidence, alpha: float
         effect_ci=[low, high],
         se_seed=effect.se_seed,
         se_image=effect.se_image,
+        df=effect.df,
         n_seeds=effect.n_seeds,
         p_equivalence=effect.p_equivalence(claim.smallest_effect),
         detectable=effect.detectable(alpha),

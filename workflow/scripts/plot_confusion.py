@@ -8,4 +8,4 @@ from mnist_study.plots import plot_confusion
 
 p = snakemake.params
 outputs = dict(zip(p.studies, snakemake.output.confusion, strict=True))
-plot_confusion(p.studies, p.run_keys, snakemake.input.metrics, outputs, p.labels)
+plot_confusion(p.studies, p.run_keys, snakemake.input.metrics, outputs, p.labels, p.dataset)

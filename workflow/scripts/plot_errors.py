@@ -15,4 +15,5 @@ plot_errors(
     o.overlap,
     o.disagreements,
     labels=snakemake.params.labels,
+    dataset=snakemake.params.dataset,
 )

@@ -1,4 +1,4 @@
-"""Galleries of misclassified test digits, one per variant (rule plot_galleries)."""
+"""Galleries of misclassified test images, one per variant (rule plot_galleries)."""
 
 from mnist_study.logs import start_job
 
@@ -8,4 +8,4 @@ from mnist_study.plots import plot_galleries
 
 i, p = snakemake.input, snakemake.params
 outputs = dict(zip(p.variants, snakemake.output.galleries, strict=True))
-plot_galleries(i.cache, p.run_keys, i.misclassified, outputs, p.labels)
+plot_galleries(i.cache, p.run_keys, i.misclassified, outputs, p.labels, dataset=p.dataset)

@@ -6,5 +6,5 @@ start_job(snakemake.log[0])
 
 from mnist_study.plots import plot_weights
 
-i, o = snakemake.input, snakemake.output
-plot_weights(i.linear, i.mlp, o.templates, o.features, snakemake.params.mlp_label)
+i, o, p = snakemake.input, snakemake.output, snakemake.params
+plot_weights(i.linear, i.mlp, o.templates, o.features, p.mlp_label, p.dataset)
