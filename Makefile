@@ -40,11 +40,20 @@ STUDY_ARGS := --directory $(STUDY) --configfile $(CURDIR)/config.yaml \
 endif
 UNLOCK := unlock$(if $(filter-out mnist,$(DATASET)), DATASET=$(DATASET))
 
+# Fashion-MNIST's download mirrors need the internet; Debian ships its four files too, so the
+# package is installed where apt-get is at hand (as root) and the files are not there yet.
+FASHION_DEB := /usr/share/datasets/fashion-mnist
+
 dataset-layer:
 	@test "$(DATASET)" = mnist || test -f workflow/datasets/$(DATASET).yaml || { \
 		echo "DATASET=$(DATASET): workflow/datasets/$(DATASET).yaml not found; valid:" \
 			"mnist $$(ls workflow/datasets | sed -n 's/\.yaml$$//p' | tr '\n' ' ')" >&2; \
 		exit 2; }
+	@if [ "$(DATASET)" = fashion-mnist ] && [ ! -d $(FASHION_DEB) ] && [ "$$(id -u)" = 0 ] \
+		&& command -v apt-get >/dev/null; then \
+		{ apt-get install -y -qq dataset-fashion-mnist >/dev/null 2>&1 || { apt-get update -qq && \
+			apt-get install -y -qq dataset-fashion-mnist >/dev/null; }; } || \
+			echo "apt-get install dataset-fashion-mnist failed; the mirrors are tried" >&2; fi
 
 report: setup dataset-layer
 	$(call run_snakemake,$(STUDY_ARGS),$(STUDY),$(UNLOCK))
