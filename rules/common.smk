@@ -72,7 +72,7 @@ def resources_of(family):
 
 
 def variant_model(variant):
-    return config["variants"][variant]["model"]
+    return study_config.variant_model(config, variant)
 
 
 def variant_training(variant, seed):

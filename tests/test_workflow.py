@@ -166,6 +166,19 @@ def test_learning_rate_change_reruns_only_that_variant(study):
         assert planned_jobs(study) == per_run("mlp") | AGGREGATES
 
 
+def test_reordering_the_keys_of_a_model_or_training_mapping_plans_nothing(study):
+    def edit(config):
+        reverse = lambda d: dict(reversed(list(d.items())))  # noqa: E731
+        config["training"] = reverse(config["training"])
+        for entry in config["variants"].values():
+            entry["model"] = reverse(entry["model"])
+            if "training" in entry:
+                entry["training"] = reverse(entry["training"])
+
+    with edited_config(study, edit):
+        assert planned_jobs(study) == set()
+
+
 def test_added_seed_trains_only_new_runs(study):
     with edited_config(study, lambda c: c.update(seeds=[*SMOKE_SEEDS, 7])) as config:
         # The weight figures show seed 0 alone, so a new seed leaves them be.

@@ -193,15 +193,31 @@ def seeds_of(config: Mapping, variant: str) -> list[int]:
     return seeds[: config["variants"][variant].get("n_seeds", len(seeds))]
 
 
+def canonical(value):
+    """Mappings with sorted keys, all the way down: Snakemake records a rule's params in the
+    order given, so without this, reordering keys in config.yaml would rerun the jobs."""
+    if isinstance(value, Mapping):
+        return {k: canonical(value[k]) for k in sorted(value)}
+    if isinstance(value, list | tuple):
+        return [canonical(v) for v in value]
+    return value
+
+
+def variant_model(config: Mapping, variant: str) -> dict:
+    return canonical(config["variants"][variant]["model"])
+
+
 def variant_training(config: Mapping, variant: str, seed: int) -> dict:
     """Defaults, then the variant's overrides, then the global override (quick runs)."""
-    return {
-        **config["training"],
-        **config["variants"][variant].get("training", {}),
-        **config.get("training_override", {}),
-        "seed": int(seed),
-        "device": config["device"],
-    }
+    return canonical(
+        {
+            **config["training"],
+            **config["variants"][variant].get("training", {}),
+            **config.get("training_override", {}),
+            "seed": int(seed),
+            "device": config["device"],
+        }
+    )
 
 
 def labels(config: Mapping) -> dict[str, str]:
