@@ -7,7 +7,7 @@ SNAKEMAKE := $(VENV)/bin/snakemake
 STAMP := $(VENV)/.installed-stamp
 PROFILE := workflow/profiles/default
 
-.PHONY: setup report quick replicate unlock unlock-quick unlock-replicate test lint test-slurm bench clean
+.PHONY: setup report compare quick replicate unlock unlock-quick unlock-replicate test lint test-slurm bench clean
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || python3 -m venv $(VENV)
@@ -26,8 +26,12 @@ $(SNAKEMAKE) --workflow-profile $(PROFILE) $(1) || { status=$$?; \
 	sh workflow/lock-hint.sh $(2) 'make $(3)'; exit $$status; }
 endef
 
+# SINCE=<record id or git commit>: the report's "What changed" compares with that study. Quoted
+# so that YAML reads a commit of digits as text. After the run the study joins history/ (outside
+# Snakemake: keeping it plans no job); a study already kept is not kept twice.
 report: setup
-	$(call run_snakemake,,.,unlock)
+	$(call run_snakemake,$(if $(SINCE),--config "since='$(SINCE)'"),.,unlock)
+	$(PY) -m mnist_study.history record .
 	@cat results/analysis/claims.md
 	@echo "Report: $(CURDIR)/results/report.html"
 
@@ -37,6 +41,7 @@ QUICK := --directory results/quick \
 
 quick: setup
 	$(call run_snakemake,$(QUICK),results/quick,unlock-quick)
+	$(PY) -m mnist_study.history record results/quick
 	@cat results/quick/results/analysis/claims.md
 	@echo "Report: $(CURDIR)/results/quick/results/report.html"
 
@@ -47,8 +52,19 @@ REPLICATE := --directory results/replicate \
 
 replicate: setup
 	$(call run_snakemake,$(REPLICATE),results/replicate,unlock-replicate)
+	$(PY) -m mnist_study.history record results/replicate
 	$(PY) -m mnist_study.verdicts results/analysis/claims.json \
 		results/replicate/results/analysis/claims.json
+
+# What changed from study A to study B, as text: a record id, git commit, record folder or study
+# folder; by default the latest record that differs from this study, and this study. Exit 1 when
+# METRIC (test_acc or gap) got worse beyond seed noise, so a CI job can guard a change.
+A ?= previous
+B ?= .
+METRIC ?= test_acc
+
+compare: setup
+	$(PY) -m mnist_study.compare $(A) $(B) --metric $(METRIC)
 
 # Remove the locks a killed Snakemake left (make report / make quick print this when needed).
 # Only when no other Snakemake uses the folder: unlocking under a running one lets two runs
