@@ -136,7 +136,9 @@ def test_content_hash_ignores_key_order_invocation_keys_and_wall_times(tmp_path)
     hash_a = read_record(a / history.SNAPSHOT).content_hash
     assert read_record(b / history.SNAPSHOT).content_hash == hash_a
     # One image predicted differently is another study.
-    c = write_study(tmp_path / "c", runs_of(lambda s: worsened(baseline_correct(s), s, int(s == 0))))
+    c = write_study(
+        tmp_path / "c", runs_of(lambda s: worsened(baseline_correct(s), s, int(s == 0)))
+    )
     assert read_record(c / history.SNAPSHOT).content_hash != hash_a
 
 

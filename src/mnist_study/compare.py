@@ -234,7 +234,7 @@ def summary_line(changes: Mapping) -> str:
     old = changes["old"]
     since = f"{old['id']}" + (f" (commit {old['commit'][:12]})" if old.get("commit") else "")
     if changes["nothing_changed"]:
-        return f"Nothing changed since {since}: no config key, result or claim verdict differs."
+        return f"Nothing changed since {since}: no config key, prediction or claim verdict differs."
     real = sum(r["verdict"] == REAL for r in changes["variants"])
     moved_variants = len({r["variant"] for r in changes["variants"]})
     return (

@@ -145,7 +145,7 @@ class Record:
 
     @property
     def id(self) -> str:
-        return self.meta.get("id") or f"{self.path} (not recorded yet)"
+        return self.meta.get("id") or f"this study ({self.path})"
 
     @property
     def content_hash(self) -> str:
