@@ -293,3 +293,22 @@ def test_noise_threshold_is_the_change_holm_calls_real():
     at = Effect(threshold, e.se_seed, e.se_image, e.df, e.n_seeds)
     assert 3 * at.p_value() == pytest.approx(0.05)
     assert math.isnan(compare.noise_threshold(Effect(0.0, 0.0, 0.0, 0, 1), 0.05, 1))
+
+
+def test_new_seeds_beside_unchanged_runs_are_listed_not_judged(tmp_path):
+    old = {k: v for k, v in runs_of(baseline_correct).items() if k[1] < 3}
+    changes = comparison(tmp_path, old, runs_of(baseline_correct))
+    assert changes["variants"] == []
+    assert changes["seeds"] == [{"variant": "mlp", "added": [3, 4], "removed": []}]
+    assert "mlp: seeds added 3, 4" in compare.text(changes)
+    assert compare.summary_line(changes).endswith("seeds changed for 1 variant.")
+
+
+def test_variants_without_a_common_seed_are_compared_unpaired(tmp_path):
+    everything = runs_of(baseline_correct)
+    old = {k: v for k, v in everything.items() if k[1] < 3}
+    new = {k: v for k, v in everything.items() if k[1] >= 3}
+    rows = comparison(tmp_path, old, new)["variants"]
+    assert [r["metric"] for r in rows] == ["test_acc", "gap"]
+    assert all(not r["paired"] and r["verdict"] == compare.NOISE for r in rows), rows
+    assert "compared unpaired" in compare.row_text(rows[0])

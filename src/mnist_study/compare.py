@@ -76,22 +76,40 @@ def _same(x, y) -> bool:
 
 
 def moved(a: Record, b: Record, variant: str) -> bool:
-    """Whether any run of the variant differs: other seeds, or any integer prediction."""
-    if a.seeds(variant) != b.seeds(variant):
-        return True
-    for seed in a.seeds(variant):
+    """Whether a run of the variant that both studies have predicts differently (or none is
+    common and the runs differ): the same runs plus new seeds did not move."""
+    common = sorted(set(a.seeds(variant)) & set(b.seeds(variant)))
+    if not common:
+        return a.seeds(variant) != b.seeds(variant)
+    for seed in common:
         for x, y in zip(a.predictions(variant, seed), b.predictions(variant, seed), strict=True):
             if x.shape != y.shape or not np.array_equal(x, y):
                 return True
     return False
 
 
-def effect(a: Record, b: Record, variant: str, metric: str) -> Effect | None:
+def seed_changes(a: Record, b: Record) -> list[dict]:
+    """Variants in both studies whose seeds differ: {variant, added, removed}."""
+    rows = []
+    for variant in (v for v in b.variants if v in a.variants):
+        old, new = set(a.seeds(variant)), set(b.seeds(variant))
+        if old != new:
+            rows.append(
+                {"variant": variant, "added": sorted(new - old), "removed": sorted(old - new)}
+            )
+    return rows
+
+
+def effect(a: Record, b: Record, variant: str, metric: str) -> Effect:
     """B − A of one variant's metric over their common seeds, paired by seed and test image
-    (the claims' two-way test); None without a common seed."""
+    (the claims' two-way test); without a common seed, the runs' values unpaired (Welch)."""
     common = sorted(set(a.seeds(variant)) & set(b.seeds(variant)))
     if not common:
-        return None
+        return seed_effect(
+            [r[metric] for r in a.meta["runs"] if r["variant"] == variant],
+            [r[metric] for r in b.meta["runs"] if r["variant"] == variant],
+            paired=False,
+        )
     correct = {("old", s): a.correct(variant, s) for s in common}
     correct.update({("new", s): b.correct(variant, s) for s in common})
     seeds = paired_seeds(correct, "old", "new")
@@ -115,8 +133,12 @@ def _same_training_images(a: Record, b: Record, variant: str, seeds) -> bool:
     )
 
 
-def _mean(record: Record, variant: str, metric: str) -> float:
-    values = [float(r[metric]) for r in record.meta["runs"] if r["variant"] == variant]
+def _mean(record: Record, variant: str, metric: str, seeds) -> float:
+    """The variant's mean over the seeds compared (all of its seeds when none is common)."""
+    runs = [r for r in record.meta["runs"] if r["variant"] == variant]
+    values = [float(r[metric]) for r in runs if int(r["seed"]) in seeds] or [
+        float(r[metric]) for r in runs
+    ]
     return float(np.mean(values)) if values else math.nan
 
 
@@ -134,7 +156,7 @@ def variant_rows(a: Record, b: Record, alpha: float) -> list[dict]:
         for metric in METRICS:
             e = effect(a, b, variant, metric)
             rows.append({"variant": variant, "metric": metric, "effect": e})
-    judged = [r for r in rows if r["effect"] is not None and r["effect"].df]
+    judged = [r for r in rows if r["effect"].df]
     for r, p_holm in zip(judged, holm([r["effect"].p_value() for r in judged]), strict=True):
         r["p_holm"] = p_holm
     return [_row(r, a, b, alpha, len(judged)) for r in rows]
@@ -142,24 +164,23 @@ def variant_rows(a: Record, b: Record, alpha: float) -> list[dict]:
 
 def _row(r: Mapping, a: Record, b: Record, alpha: float, m: int) -> dict:
     e, variant, metric = r["effect"], r["variant"], r["metric"]
-    low, high = e.interval(CONFIDENCE) if e is not None else (math.nan, math.nan)
+    low, high = e.interval(CONFIDENCE)
     p_holm = r.get("p_holm", math.nan)
-    if e is None or not e.df:
-        verdict = NO_SPREAD if e is not None else "no seed in common"
-    else:
-        verdict = REAL if p_holm < alpha else NOISE
-    change = e.estimate if e is not None else math.nan
+    verdict = NO_SPREAD if not e.df else REAL if p_holm < alpha else NOISE
+    change = e.estimate
+    common = set(a.seeds(variant)) & set(b.seeds(variant))
     return {
         "variant": variant,
         "metric": metric,
-        "old": _mean(a, variant, metric),
-        "new": _mean(b, variant, metric),
-        "seeds": e.n_seeds if e is not None else 0,
+        "old": _mean(a, variant, metric, common),
+        "new": _mean(b, variant, metric, common),
+        "seeds": e.n_seeds,
+        "paired": bool(common),
         "change": change,
         "ci": [low, high],
-        "p": e.p_value() if e is not None else math.nan,
+        "p": e.p_value(),
         "p_holm": p_holm,
-        "threshold": noise_threshold(e, alpha, m) if e is not None else math.nan,
+        "threshold": noise_threshold(e, alpha, m),
         "verdict": verdict,
         "worse": verdict == REAL and change * METRICS[metric] > 0,
     }
@@ -194,11 +215,12 @@ def compare(a: Record, b: Record, alpha: float | None = None) -> dict:
         "rule": RULE,
         "config": config_diff(a.config, b.config),
         "variants": variant_rows(a, b, alpha),
+        "seeds": seed_changes(a, b),
         "added": [v for v in b.variants if v not in a.variants],
         "removed": [v for v in a.variants if v not in b.variants],
         "claims": claim_changes(a, b),
     }
-    keys = ("config", "variants", "added", "removed", "claims")
+    keys = ("config", "variants", "seeds", "added", "removed", "claims")
     changes["nothing_changed"] = not any(changes[k] for k in keys)
     return changes
 
@@ -227,7 +249,29 @@ def row_text(r: Mapping, named: bool = True) -> str:
     text += f", p = {pval(r['p'], 'n/a')} (Holm {pval(r['p_holm'], 'n/a')}): {r['verdict']}"
     if r["verdict"] in (REAL, NOISE):
         text += f"; noise threshold ±{metric_size(metric, r['threshold'])}"
-    return text + f" [{r['seeds']} paired seeds]"
+    if not r["paired"]:
+        return text + " [no seed in common: the runs compared unpaired]"
+    return text + f" [{r['seeds']} paired seeds, means over them]"
+
+
+def _ranges(values: Sequence[int]) -> str:
+    """Integers as runs: [0, 1, 2, 5] -> '0–2, 5'."""
+    runs: list[list[int]] = []
+    for v in sorted(values):
+        if runs and v == runs[-1][-1] + 1:
+            runs[-1].append(v)
+        else:
+            runs.append([v])
+    return ", ".join(f"{r[0]}–{r[-1]}" if len(r) > 2 else ", ".join(map(str, r)) for r in runs)
+
+
+def seeds_text(r: Mapping) -> str:
+    parts = [f"{kind} {_ranges(r[kind])}" for kind in ("added", "removed") if r[kind]]
+    return f"{r['variant']}: seeds " + "; ".join(parts)
+
+
+def _count(n: int, what: str) -> str:
+    return f"{n} {what}" if n == 1 else f"{n} {what}s"
 
 
 def summary_line(changes: Mapping) -> str:
@@ -235,14 +279,19 @@ def summary_line(changes: Mapping) -> str:
     since = f"{old['id']}" + (f" (commit {old['commit'][:12]})" if old.get("commit") else "")
     if changes["nothing_changed"]:
         return f"Nothing changed since {since}: no config key, prediction or claim verdict differs."
-    real = sum(r["verdict"] == REAL for r in changes["variants"])
-    moved_variants = len({r["variant"] for r in changes["variants"]})
-    return (
-        f"Since {since}: {len(changes['config'])} config keys changed, {moved_variants} variants "
-        f"moved ({real} changes real, the rest within seed noise), "
-        f"{len(changes['claims'])} claim verdicts changed, {len(changes['added'])} variants "
-        f"added, {len(changes['removed'])} removed."
-    )
+    rows = changes["variants"]
+    real = sum(r["verdict"] == REAL for r in rows)
+    parts = [
+        changes["config"] and f"{_count(len(changes['config']), 'config key')} changed",
+        rows
+        and f"{_count(len({r['variant'] for r in rows}), 'variant')} moved ({real} of "
+        f"{len(rows)} changes real, the rest within seed noise or not judged)",
+        changes["seeds"] and f"seeds changed for {_count(len(changes['seeds']), 'variant')}",
+        changes["claims"] and f"{_count(len(changes['claims']), 'claim verdict')} changed",
+        changes["added"] and f"{_count(len(changes['added']), 'variant')} added",
+        changes["removed"] and f"{_count(len(changes['removed']), 'variant')} removed",
+    ]
+    return f"Since {since}: " + "; ".join(p for p in parts if p) + "."
 
 
 def text(changes: Mapping) -> str:
@@ -265,6 +314,9 @@ def text(changes: Mapping) -> str:
             f"  {c['name']}: {c['old'] or '(absent)'} → {c['new'] or '(absent)'}"
             for c in changes["claims"]
         ]
+    if changes["seeds"]:
+        lines += ["", "Seeds changed (the runs both studies share are compared):"]
+        lines += [f"  {seeds_text(r)}" for r in changes["seeds"]]
     for kind in ("added", "removed"):
         if changes[kind]:
             lines += ["", f"Variants {kind}: {', '.join(changes[kind])}"]

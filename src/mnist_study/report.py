@@ -495,7 +495,7 @@ def changes_section(r: Results, path) -> dict:
     """What changed since the earlier study the rule changes compared with (changes.json)."""
     import json
 
-    from .compare import row_text, value_text
+    from .compare import row_text, seeds_text, value_text
 
     data = json.loads(Path(path).read_text(encoding="utf-8"))
     changes = data["changes"] or {}
@@ -516,6 +516,7 @@ def changes_section(r: Results, path) -> dict:
             for v in changes.get("variants", [])
         ],
         "claims": changes.get("claims", []),
+        "seeds": [seeds_text(s) for s in changes.get("seeds", [])],
         "added": [r.label(v) for v in changes.get("added", [])],
         "removed": changes.get("removed", []),
         "rule": changes.get("rule", "").replace("α", f"α = {changes.get('alpha', r.alpha):g}"),
