@@ -7,7 +7,7 @@ SNAKEMAKE := $(VENV)/bin/snakemake
 STAMP := $(VENV)/.installed-stamp
 PROFILE := workflow/profiles/default
 
-.PHONY: setup dataset-layer report carry-over quick replicate unlock unlock-quick unlock-replicate test lint test-slurm bench clean
+.PHONY: setup dataset-layer report carry-over compare quick replicate unlock unlock-quick unlock-replicate test lint test-slurm bench clean
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || python3 -m venv $(VENV)
@@ -55,8 +55,12 @@ dataset-layer:
 			apt-get install -y -qq dataset-fashion-mnist >/dev/null; }; } || \
 			echo "apt-get install dataset-fashion-mnist failed; the mirrors are tried" >&2; fi
 
+# SINCE=<record id or git commit>: the report's "What changed" compares with that study. Quoted
+# so that YAML reads a commit of digits as text. After the run the study joins history/ (outside
+# Snakemake: keeping it plans no job); a study already kept is not kept twice.
 report: setup dataset-layer
-	$(call run_snakemake,$(STUDY_ARGS),$(STUDY),$(UNLOCK))
+	$(call run_snakemake,$(STUDY_ARGS) $(if $(SINCE),--config "since='$(SINCE)'"),$(STUDY),$(UNLOCK))
+	$(PY) -m mnist_study.history record $(STUDY)
 	@cat $(STUDY)/results/analysis/claims.md
 	@echo "Report: $(abspath $(STUDY))/results/report.html"
 
@@ -73,6 +77,7 @@ QUICK := --directory results/quick \
 
 quick: setup
 	$(call run_snakemake,$(QUICK),results/quick,unlock-quick)
+	$(PY) -m mnist_study.history record results/quick
 	@cat results/quick/results/analysis/claims.md
 	@echo "Report: $(CURDIR)/results/quick/results/report.html"
 
@@ -83,8 +88,19 @@ REPLICATE := --directory results/replicate \
 
 replicate: setup
 	$(call run_snakemake,$(REPLICATE),results/replicate,unlock-replicate)
+	$(PY) -m mnist_study.history record results/replicate
 	$(PY) -m mnist_study.verdicts results/analysis/claims.json \
 		results/replicate/results/analysis/claims.json
+
+# What changed from study A to study B, as text: a record id, git commit, record folder or study
+# folder; by default the latest record that differs from this study, and this study. Exit 1 when
+# METRIC (test_acc or gap) got worse beyond seed noise, so a CI job can guard a change.
+A ?= previous
+B ?= $(STUDY)
+METRIC ?= test_acc
+
+compare: setup
+	$(PY) -m mnist_study.compare $(A) $(B) --metric $(METRIC)
 
 # Remove the locks a killed Snakemake left (make report / make quick print this when needed).
 # Only when no other Snakemake uses the folder: unlocking under a running one lets two runs

@@ -15,6 +15,7 @@ include: "rules/evaluate.smk"
 include: "rules/tables.smk"
 include: "rules/analysis.smk"
 include: "rules/plots.smk"
+include: "rules/history.smk"
 include: "rules/report.smk"
 
 

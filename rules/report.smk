@@ -43,6 +43,7 @@ rule report:
         stats=rules.statistics.output.variants,
         pairs=rules.statistics.output.pairs,
         claims=rules.claims.output.verdicts,
+        changes=rules.changes.output.changes,
         errors=rules.errors.output.summary,
         cache=DATA_CACHE,
         info=runs("train.json"),

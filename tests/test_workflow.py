@@ -100,9 +100,11 @@ PLOTS = {
     "plot_weights",
 }
 # Rules that read every run (tables, statistics, plots, report) rerun with any one of them.
-AGGREGATES = {"tables", "statistics", "claims", "errors", "report"} | PLOTS
+# The history's snapshot of the study and what changed since the last one follow both.
+HISTORY = {"snapshot", "changes"}
+AGGREGATES = {"tables", "statistics", "claims", "errors", "report"} | PLOTS | HISTORY
 # What reads runs.csv or its statistics; other figures and the error sets read the runs.
-READ_TABLES = {"tables", "statistics", "claims", "plot_studies", "report"}
+READ_TABLES = {"tables", "statistics", "claims", "plot_studies", "report"} | HISTORY
 
 
 def test_end_to_end_outputs(smoke_run):

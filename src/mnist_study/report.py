@@ -503,6 +503,38 @@ def weights_section(r: Results, captions: Captions, files: Mapping, units: int) 
     ]
 
 
+def changes_section(r: Results, path) -> dict:
+    """What changed since the earlier study the rule changes compared with (changes.json)."""
+    import json
+
+    from .compare import row_text, seeds_text, value_text
+
+    data = json.loads(Path(path).read_text(encoding="utf-8"))
+    changes = data["changes"] or {}
+    return {
+        "summary": data["summary"],
+        "config": [
+            {"key": c["key"], "old": value_text(c["old"]), "new": value_text(c["new"])}
+            for c in changes.get("config", [])
+        ],
+        "variants": [
+            {
+                "name": v["variant"],
+                "label": r.label(v["variant"]),
+                "metric": v["metric"],
+                "text": row_text(v, named=False),
+                "verdict": v["verdict"],
+            }
+            for v in changes.get("variants", [])
+        ],
+        "claims": changes.get("claims", []),
+        "seeds": [seeds_text(s) for s in changes.get("seeds", [])],
+        "added": [r.label(v) for v in changes.get("added", [])],
+        "removed": changes.get("removed", []),
+        "rule": changes.get("rule", "").replace("α", f"α = {changes.get('alpha', r.alpha):g}"),
+    }
+
+
 def _machines(r: Results) -> list[dict]:
     """The distinct machines that trained the runs, each with the runs it trained."""
     groups: dict[tuple, dict] = {}
@@ -616,6 +648,7 @@ def build_context(inputs: Mapping, params: Mapping) -> dict:
         "confidence": f"{CONFIDENCE:.0%}",
         "css": Path(inputs["css"]).read_text(encoding="utf-8"),
         "summary": summary_section(r),
+        "changes": changes_section(r, inputs["changes"]) if "changes" in inputs else None,
         "results": results_section(r),
         "claims": claims_section(r),
         "studies": [study_section(r, captions, s, files) for s in r.studies],
