@@ -34,7 +34,7 @@ rule statistics:
         ENV
     params:
         run_keys=run_keys(),
-        studies=config["studies"],
+        studies=entries("studies"),
         code=code("statistics"),
     script:
         job_script("statistics")
@@ -57,7 +57,7 @@ rule claims:
         ENV
     params:
         run_keys=run_keys(),
-        claims=config.get("claims", {}),
+        claims=entries("claims"),
         alpha=config["alpha"],
         code=code("claims"),
     script:

@@ -67,6 +67,13 @@ def figure(path, name, category, subcategory=None, **labels):
     )
 
 
+def entries(key):
+    """A named section of the config (variants, studies, claims) as a param: the names keep
+    their order (it is the report's order), each entry's keys are sorted, so reordering keys
+    inside an entry reruns nothing."""
+    return {name: study_config.canonical(entry) for name, entry in config.get(key, {}).items()}
+
+
 def resources_of(family):
     return config["resources"][family]
 

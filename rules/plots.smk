@@ -63,7 +63,7 @@ rule plot_studies:
         ENV
     params:
         run_keys=run_keys(),
-        studies=config["studies"],
+        studies=entries("studies"),
         labels=LABELS,
         code=code("plot_studies"),
     script:
@@ -87,7 +87,7 @@ rule plot_confusion:
         ENV
     params:
         run_keys=run_keys(),
-        studies=config["studies"],
+        studies=entries("studies"),
         labels=LABELS,
         dataset=DATASET_INFO,
         code=code("plot_confusion"),

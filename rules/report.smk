@@ -72,8 +72,8 @@ rule report:
     conda:
         ENV
     params:
-        variants=config["variants"],
-        studies=config["studies"],
+        variants=entries("variants"),
+        studies=entries("studies"),
         run_keys=run_keys(),
         alpha=config["alpha"],
         config_hash=config_hash(),
