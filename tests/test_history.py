@@ -284,6 +284,19 @@ def test_compare_on_bad_input_exits_2_with_the_reason(tmp_path, capsys):
     assert "'no-such-record' is neither" in capsys.readouterr().err
 
 
+def test_every_change_called_real_is_beyond_its_own_noise_threshold(tmp_path):
+    """The threshold shown beside a change is the one of its own Holm step, so a reader never
+    sees a change called real that is smaller than its threshold."""
+    changes = comparison(
+        tmp_path,
+        runs_of(baseline_correct),
+        runs_of(lambda s: worsened(churned(baseline_correct(s), s), s, 60)),
+    )
+    rows = [r for r in changes["variants"] if r["verdict"] == compare.REAL]
+    assert rows, changes["variants"]
+    assert all(abs(r["change"]) >= r["threshold"] for r in rows), rows
+
+
 def test_noise_threshold_is_the_change_holm_calls_real():
     """At exactly the threshold the first Holm step's p equals α (the definition)."""
     from mnist_study.evidence import Effect

@@ -27,9 +27,11 @@ REAL, NOISE, NO_SPREAD = "real", "within seed noise", "no spread to judge (one s
 RULE = (
     "Each moved variant's change (new − old) is paired by seed and by test image and judged "
     "like the claims: seeds and test images as two sources of variance, Student's t, Holm's "
-    "method over every variant and metric compared (family-wise α). Real: the Holm-adjusted "
-    "p is below α. Within seed noise: it is not; the noise threshold is the smallest change "
-    "this comparison would call real, t(1 − α/2m) × its standard error, m the number compared."
+    "method over every variant and metric compared (family-wise error rate α). Real: the "
+    "Holm-adjusted p is below α. Within seed noise: it is not. The noise threshold is the "
+    "smallest change that Holm's step for this change would call real: the t quantile at "
+    "1 − α/(2k) times the change's standard error, where k counts the changes whose p is at least "
+    "this one's (all m of them for the smallest p)."
 )
 
 
@@ -143,7 +145,8 @@ def _mean(record: Record, variant: str, metric: str, seeds) -> float:
 
 
 def noise_threshold(e: Effect, alpha: float, m: int) -> float:
-    """The smallest change this comparison calls real: t(1 − α/2m) × se (Holm's first step)."""
+    """The smallest change Holm's step with ``m`` hypotheses left calls real: t(1 − α/2m) × se
+    (the first step, all hypotheses, for the change with the smallest p)."""
     if not e.df or not e.se or m < 1:
         return math.nan
     return _t_quantile(1 - alpha / (2 * m), e.df) * e.se
@@ -157,9 +160,11 @@ def variant_rows(a: Record, b: Record, alpha: float) -> list[dict]:
             e = effect(a, b, variant, metric)
             rows.append({"variant": variant, "metric": metric, "effect": e})
     judged = [r for r in rows if r["effect"].df]
-    for r, p_holm in zip(judged, holm([r["effect"].p_value() for r in judged]), strict=True):
-        r["p_holm"] = p_holm
-    return [_row(r, a, b, alpha, len(judged)) for r in rows]
+    p_values = [r["effect"].p_value() for r in judged]
+    for r, p, p_holm in zip(judged, p_values, holm(p_values), strict=True):
+        # Holm's step for this change: the hypotheses whose p is at least its own.
+        r["p_holm"], r["step"] = p_holm, sum(q >= p for q in p_values)
+    return [_row(r, a, b, alpha, r.get("step", len(judged))) for r in rows]
 
 
 def _row(r: Mapping, a: Record, b: Record, alpha: float, m: int) -> dict:

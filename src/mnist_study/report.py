@@ -531,7 +531,7 @@ def changes_section(r: Results, path) -> dict:
         "seeds": [seeds_text(s) for s in changes.get("seeds", [])],
         "added": [r.label(v) for v in changes.get("added", [])],
         "removed": changes.get("removed", []),
-        "rule": changes.get("rule", "").replace("α", f"α = {changes.get('alpha', r.alpha):g}"),
+        "rule": changes.get("rule", "").replace("α", f"α = {changes.get('alpha', r.alpha):g}", 1),
     }
 
 
