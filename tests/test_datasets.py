@@ -129,7 +129,7 @@ def test_confusion_matrices_and_galleries_name_the_classes(tmp_path, monkeypatch
     images = np.zeros((2, 28, 28), np.uint8)
     plots.gallery_of_misclassified(table, images, "g", tmp_path / "g.png", classes=FASHION)
     captions = [t.get_text() for t in figures[-1].axes[0].texts]
-    assert captions == ["Shirt→T-shirt/top\n90%", "Ankle boot→Sneaker\n80%"]
+    assert captions == ["Shirt→\nT-shirt/top 90%", "Ankle boot→\nSneaker 80%"]
     # Digits keep their one-line captions.
     plots.gallery_of_misclassified(table, images, "g", tmp_path / "g.png")
     assert [t.get_text() for t in figures[-1].axes[0].texts] == ["6→0 90%", "9→7 80%"]

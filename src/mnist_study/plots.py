@@ -490,7 +490,9 @@ def plot_gallery(
     ncols = min(nrow, len(images))
     grid = _grid(tall, nrow=ncols, padding=pad, pad_value=1.0)
     rows = math.ceil(len(images) / ncols)
-    fig, ax = plt.subplots(figsize=(0.95 * ncols, 1.05 * rows + 0.4))
+    # Taller caption strips make each row taller, never a column narrower.
+    row_height = 1.05 * (size + strip + pad) / (size + 11 + pad)
+    fig, ax = plt.subplots(figsize=(0.95 * ncols, row_height * rows + 0.4))
     ax.imshow(grid, cmap="gray", vmin=0, vmax=1, interpolation="nearest")
     for k, caption in enumerate(captions):
         r, c = divmod(k, ncols)
@@ -512,9 +514,12 @@ def plot_gallery(
 
 
 def mistake_caption(names: Sequence[str], true: int, pred: int, detail: str) -> str:
-    """'true→pred detail' under an image; long class names put the detail on a second line."""
+    """'true→pred detail' above an image; long class names take two lines ('true→' and
+    'pred detail'), so that a caption stays within its image's width."""
     head = f"{names[int(true)]}→{names[int(pred)]}"
-    return f"{head} {detail}" if len(head) <= 5 else f"{head}\n{detail}"
+    if len(head) <= 5:
+        return f"{head} {detail}"
+    return f"{names[int(true)]}→\n{names[int(pred)]} {detail}"
 
 
 def gallery_of_misclassified(
