@@ -16,7 +16,7 @@ from pathlib import Path
 
 from . import StudyError
 from .evidence import Effect, holm
-from .formatting import metric_diff, metric_size, pct, pp, pval
+from .formatting import metric_diff, metric_size, pm_pct, pp, pval
 from .stats import CONFIDENCE
 
 JUDGEMENTS = {
@@ -26,7 +26,8 @@ JUDGEMENTS = {
     "unresolved": "the difference is neither shown nor excluded",
 }
 RULE = (
-    "For each claim, the effect on the second dataset minus the effect on the first, with the "
+    "For each claim, the effect on the second dataset minus the effect on the first (for a "
+    "trend claim, its last variant minus its first), with the "
     "two studies' uncertainties added (independent runs and test sets; Welch-Satterthwaite "
     "degrees of freedom). The difference is tested against zero and, for equivalence, against "
     "the claim's smallest effect of interest; Holm's method adjusts all these p-values together "
@@ -184,8 +185,8 @@ def accuracy_markdown(first, second, names: Sequence[str]) -> str:
             continue
         s = rows.loc[r["variant"]]
         lines.append(
-            f"| {r['variant']} | {pct(r['test_acc_mean'])} ± {pp(r['test_acc_std'])} "
-            f"| {pct(s['test_acc_mean'])} ± {pp(s['test_acc_std'])} "
+            f"| {r['variant']} | {pm_pct(r['test_acc_mean'], r['test_acc_std'])} "
+            f"| {pm_pct(s['test_acc_mean'], s['test_acc_std'])} "
             f"| {pp(s['test_acc_mean'] - r['test_acc_mean'])} |"
         )
     return "\n".join(lines) + "\n"
