@@ -290,7 +290,8 @@ def summary_line(changes: Mapping) -> str:
         changes["config"] and f"{_count(len(changes['config']), 'config key')} changed",
         rows
         and f"{_count(len({r['variant'] for r in rows}), 'variant')} moved ({real} of "
-        f"{len(rows)} changes real, the rest within seed noise or not judged)",
+        f"{len(rows)} changes real"
+        + (", the rest within seed noise or not judged)" if real < len(rows) else ")"),
         changes["seeds"] and f"seeds changed for {_count(len(changes['seeds']), 'variant')}",
         changes["claims"] and f"{_count(len(changes['claims']), 'claim verdict')} changed",
         changes["added"] and f"{_count(len(changes['added']), 'variant')} added",
