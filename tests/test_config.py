@@ -34,8 +34,12 @@ def test_the_study_config_passes_every_check_on_each_built_in_dataset(dataset):
     assert set(claims) == set(config["claims"])
     # Every threshold is fixed for this dataset in advance, so every claim can be decided.
     assert all(c.threshold for c in claims.values() if c.metric == "epochs_to_val_acc")
+    # The resolved config passes the schema again (the rule graph job hands it on).
+    study_config.check_structure(config, SCHEMA)
     references = {
-        v: e["seed_reference"] for v, e in config["variants"].items() if "seed_reference" in e
+        v: e["seed_reference"][dataset]
+        for v, e in config["variants"].items()
+        if dataset in e.get("seed_reference", {})
     }
     assert references == (
         {"linear": 92.1, "mlp256": 98.1, "mlp_dropout": 97.9} if dataset == "mnist" else {}

@@ -119,9 +119,10 @@ def _for_dataset(value, dataset: str, where: str):
 
 
 def resolve_dataset(config: dict) -> None:
-    """Settle every per-dataset value to the dataset under study, before the checks: claim
-    thresholds and the like become numbers; a seed reference belongs to the dataset it names
-    and is dropped on any other."""
+    """Settle every per-dataset claim value to the dataset under study, before the checks:
+    thresholds and the like become numbers. The result still passes the schema (the rule graph
+    job hands it to a nested Snakemake). Seed references stay per dataset: the report shows a
+    variant's reference only in the study of the dataset it names."""
     dataset = config["data"]["dataset"]
     for name, claim in config.get("claims", {}).items():
         if not isinstance(claim, dict):
@@ -129,10 +130,6 @@ def resolve_dataset(config: dict) -> None:
         for key in PER_DATASET_CLAIM_KEYS:
             if key in claim:
                 claim[key] = _for_dataset(claim[key], dataset, f"claims.{name}.{key}")
-    for entry in config["variants"].values():
-        references = entry.pop("seed_reference", None) or {}
-        if dataset in references:
-            entry["seed_reference"] = references[dataset]
 
 
 def claims_of(config: Mapping) -> dict[str, Claim]:

@@ -46,7 +46,8 @@ def write_rulegraph(snakefile, workdir, config: Mapping, out) -> None:
     start = done.stdout.find("digraph")
     if done.returncode != 0 or start < 0:
         raise RuntimeError(
-            f"snakemake --rulegraph failed (exit {done.returncode}):\n{done.stderr[-3000:]}"
+            f"snakemake --rulegraph failed (exit {done.returncode}):\n"
+            f"{(done.stderr or done.stdout)[-3000:]}"
         )
     write_text(out, done.stdout[start:])
 
