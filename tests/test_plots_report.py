@@ -28,12 +28,16 @@ PNG = b"\x89PNG\r\n\x1a\n"
 N_TEST = 60
 SEEDS = (0, 1)
 VARIANTS = {
-    "lin": {"label": "Linear", "model": {"kind": "linear"}, "seed_reference": 92.1},
-    "mlp": {"label": "MLP 16", "model": {"kind": "mlp", "hidden": [16]}, "seed_reference": 98.1},
+    "lin": {"label": "Linear", "model": {"kind": "linear"}, "seed_reference": {"mnist": 92.1}},
+    "mlp": {
+        "label": "MLP 16",
+        "model": {"kind": "mlp", "hidden": [16]},
+        "seed_reference": {"mnist": 98.1},
+    },
     "drop": {
         "label": "MLP 16 dropout",
         "model": {"kind": "mlp", "hidden": [16], "dropout": 0.5},
-        "seed_reference": 97.9,
+        "seed_reference": {"mnist": 97.9},
     },
     "wide": {"label": "MLP 32", "model": {"kind": "mlp", "hidden": [32]}},
 }
@@ -291,6 +295,12 @@ def study(tmp_path_factory) -> dict:
         "repo": str(root),
         "linear_variant": "lin",
         "mlp_variant": "mlp",
+        "dataset": {
+            "name": "mnist",
+            "title": "MNIST",
+            "noun": "digit",
+            "classes": [str(c) for c in range(10)],
+        },
     }
     report.write_report(inputs, params, root / "report.html")
     return {
