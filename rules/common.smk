@@ -1,6 +1,5 @@
 # Config checks, wildcard constraints and the helpers every rule file uses.
 # Kept free of heavy imports: Snakemake parses this on every invocation.
-import hashlib
 import json
 import re
 from pathlib import Path
@@ -96,9 +95,8 @@ def run_keys():
 
 
 def config_hash():
-    """Short hash of the resolved config, for the report's provenance."""
-    text = json.dumps(config, sort_keys=True, default=str)
-    return hashlib.sha256(text.encode()).hexdigest()[:12]
+    """Short hash of the resolved config (the history record's too), for the provenance."""
+    return study_config.config_hash(config)
 
 
 def benchmark_files():

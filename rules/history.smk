@@ -19,11 +19,7 @@ rule snapshot:
         run_keys=run_keys(),
         # As sorted JSON text: reordering the keys of a YAML mapping changes no param. Without
         # since and history, which say how this report is made, not what the study is.
-        config=json.dumps(
-            {k: v for k, v in config.items() if k not in ("since", "history")},
-            sort_keys=True,
-            default=str,
-        ),
+        config=json.dumps(study_config.recorded_config(config), sort_keys=True),
         code=code("snapshot"),
     script:
         job_script("snapshot")

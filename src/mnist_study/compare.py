@@ -16,9 +16,10 @@ import numpy as np
 
 from . import StudyError
 from .atomic import write_json
+from .config import INVOCATION_KEYS
 from .evidence import Effect, _t_quantile, holm, seed_effect, two_way_effect
 from .formatting import metric_diff, metric_size, pct, pval
-from .history import INVOCATION_KEYS, Record, latest_other, read_record, resolve
+from .history import Record, latest_other, read_record, resolve
 from .stats import CONFIDENCE, image_blocks, paired_seeds
 
 # The metrics compared per variant, and which way is worse.

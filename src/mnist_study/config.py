@@ -6,6 +6,8 @@ claim, dataset) say what values mean. Light imports only: Snakemake runs this at
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
@@ -215,6 +217,25 @@ def variant_training(config: Mapping, variant: str, seed: int) -> dict:
             "device": config["device"],
         }
     )
+
+
+# Keys that say how a report is made, not what the study is: they never make a study differ.
+INVOCATION_KEYS = ("since", "history")
+HASH_LENGTH = 12
+
+
+def recorded_config(config: Mapping) -> dict:
+    """The resolved config as it identifies a study: without the invocation keys, keys sorted."""
+    from .atomic import json_safe
+
+    kept = {k: v for k, v in config.items() if k not in INVOCATION_KEYS}
+    return json.loads(json.dumps(json_safe(kept), sort_keys=True, default=str))
+
+
+def config_hash(config: Mapping) -> str:
+    """Short hash of the resolved config: the report's provenance and the history record."""
+    text = json.dumps(recorded_config(config), sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()[:HASH_LENGTH]
 
 
 def labels(config: Mapping) -> dict[str, str]:

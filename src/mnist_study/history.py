@@ -24,17 +24,15 @@ import numpy as np
 
 from . import StudyError
 from .atomic import atomic_path, json_safe, write_json
+from .config import HASH_LENGTH, config_hash, recorded_config
 from .stats import Correct
 
 # 1: record.json (config, runs, claims) and predictions.npz (uint8 integer predictions).
 FORMAT = 1
 SNAPSHOT = Path("results/record")
-# Keys that say how a report is made, not what the study is: they never make a record differ.
-INVOCATION_KEYS = ("since", "history")
 # Wall times differ on every run and are no result: kept in the record, left out of its hash.
 TIMING_COLUMNS = ("train_seconds",)
 RECORD_NAME = re.compile(r"^(\d{8}T\d{6}Z)-([0-9a-f]{12})$")
-HASH_LENGTH = 12
 
 
 class HistoryError(StudyError, ValueError):
@@ -42,17 +40,6 @@ class HistoryError(StudyError, ValueError):
 
 
 # ----------------------------------------------------------------------------- content
-
-
-def study_config(config: Mapping) -> dict:
-    """The resolved config as a record keeps it: without the invocation keys, keys sorted."""
-    kept = {k: v for k, v in config.items() if k not in INVOCATION_KEYS}
-    return json.loads(json.dumps(json_safe(kept), sort_keys=True, default=str))
-
-
-def config_hash(config: Mapping) -> str:
-    text = json.dumps(study_config(config), sort_keys=True)
-    return hashlib.sha256(text.encode()).hexdigest()[:HASH_LENGTH]
 
 
 def _run_name(variant: str, seed: int) -> str:
@@ -66,7 +53,7 @@ def content_hash(meta: Mapping, arrays: Mapping[str, np.ndarray]) -> str:
     body = {
         "format": meta["format"],
         "dataset": meta["dataset"],
-        "config": study_config(meta["config"]),
+        "config": recorded_config(meta["config"]),
         "runs": sorted(runs, key=lambda r: (r["variant"], int(r["seed"]))),
         "claims": sorted(meta["claims"], key=lambda c: c["name"]),
     }
@@ -116,7 +103,7 @@ def write_snapshot(
     meta = {
         "format": FORMAT,
         "dataset": config["data"]["dataset"],
-        "config": study_config(config),
+        "config": recorded_config(config),
         "config_hash": config_hash(config),
         "runs": runs,
         "claims": claims,
