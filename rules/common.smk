@@ -1,14 +1,16 @@
 # Config checks, wildcard constraints and the helpers every rule file uses.
 # Kept free of heavy imports: Snakemake parses this on every invocation.
 import json
-import re
+import os
 from pathlib import Path
 
 from snakemake.utils import validate
 
 from mnist_study import codehash
 from mnist_study import config as study_config
-from mnist_study.data import FILES, raw_paths
+from mnist_study.data import FILES, raw_paths, verify_present
+from mnist_study.logs import stamp_path
+from mnist_study.provenance import cpu_model
 
 SCHEMA = str(Path(workflow.basedir) / "workflow" / "schemas" / "config.schema.yaml")
 # Every config error stops here, before any job: structure (key paths, types) by the schema,
@@ -18,6 +20,9 @@ validate(config, schema=SCHEMA)  # fills in the schema's defaults
 study_config.resolve_dataset(config)
 study_config.check_meaning(config)
 study_config.select_studies(config)
+# Data files already on disk are verified here, before any job: a corrupt one stops the run
+# with its name, both checksums and the remedy, and no job's output is deleted for it.
+verify_present(config["data"])
 
 VARIANTS = list(config["variants"])
 SEEDS = [int(s) + config["seed_offset"] for s in config["seeds"]]
@@ -25,9 +30,23 @@ LABELS = study_config.labels(config)
 DATASET = config["data"]["dataset"]
 # Title, noun and class names: the report's and the plots' wording, from one place.
 DATASET_INFO = study_config.describe_dataset(config["data"])
+# Training images of a full-data run, for the train jobs' order (None: not known before the data).
+TRAIN_IMAGES = study_config.train_images(config["data"])
 DATA_CACHE = f"results/data/{DATASET}.pt"
-RUN = "results/runs/{variant}/seed{seed}"
 ENV = "../workflow/envs/study.yaml"
+
+
+def given_cores():
+    """The cores this invocation was given (--cores); where none are (a rule graph or a cluster
+    run, which Snakemake refuses to ask), the machine's."""
+    try:
+        cores = workflow.cores
+    except Exception:  # WorkflowError: no total number of cores was set
+        cores = None
+    return cores if isinstance(cores, int) else os.cpu_count()
+
+
+CORES = given_cores()
 CAPTIONS = "../report/captions"
 SCRIPTS = Path(workflow.basedir) / "workflow" / "scripts"
 # Named after the files they hold; the paths follow torchvision's layout under data.root.
@@ -37,11 +56,6 @@ RAW = dict(
         (str(raw_paths(config["data"]["root"], DATASET)[name]) for name in FILES),
     )
 )
-
-
-wildcard_constraints:
-    variant="|".join(re.escape(v) for v in VARIANTS),
-    seed=r"\d+",
 
 
 def job_script(name):
@@ -85,9 +99,53 @@ def variant_training(variant, seed):
     return study_config.variant_training(config, variant, seed)
 
 
+def run_file(variant, seed, name):
+    return f"results/runs/{variant}/seed{seed}/{name}"
+
+
 def runs(pattern):
     """One path per (variant, seed) for a run file name, e.g. runs('metrics.json')."""
-    return [f"results/runs/{v}/seed{s}/{pattern}" for v, s in run_keys()]
+    return [run_file(v, s, pattern) for v, s in run_keys()]
+
+
+def runs_of(variant, name, seeds=None):
+    """One variant's run files, in seed order."""
+    return [run_file(variant, s, name) for s in (seeds or study_config.seeds_of(config, variant))]
+
+
+def seed_blocks(variant):
+    """The variant's seeds as the train jobs take them: all in one job, or in consecutive
+    blocks of resources.train.runs_per_job (a seed added at the end joins the last block)."""
+    seeds = study_config.seeds_of(config, variant)
+    size = resources_of("train")["runs_per_job"] or len(seeds)
+    return [seeds[i : i + size] for i in range(0, len(seeds), size)]
+
+
+def job_tag(variant, block=None):
+    """A per-variant job's log and benchmark file name: the variant, with the block's first
+    seed where its runs are split over several train jobs."""
+    if block is None or len(seed_blocks(variant)) == 1:
+        return variant
+    return f"{variant}_seeds{block[0]}"
+
+
+def job_name(rule, variant, block=None):
+    """A per-variant rule's name: rule_variant (rule names are unique, so no wildcards)."""
+    return f"{rule}_{job_tag(variant, block)}"
+
+
+def training_of(variant):
+    """A variant's training hyperparameters without the seed (the job's seeds are a param)."""
+    training = variant_training(variant, 0)
+    del training["seed"]
+    return training
+
+
+def train_priority(variant, seeds):
+    """Longest jobs first (their training FLOPs): on a few cores the big variants then never
+    start last and leave the other cores idle at the end."""
+    work = study_config.run_train_flops(config, variant, TRAIN_IMAGES) * len(seeds)
+    return max(1, round(work / 1e11))
 
 
 def run_keys():
@@ -99,20 +157,27 @@ def config_hash():
     return study_config.config_hash(config)
 
 
-def benchmark_files():
-    """Every benchmark file the workflow writes: from each rule's own benchmark directive."""
-    files = []
+def study_jobs():
+    """Every job of the study but the report: its name, log, the time stamps its process
+    writes beside the log, and its benchmark file. No rule has wildcards, so a rule is a job."""
+    jobs = []
     for r in workflow.rules:
-        if r.benchmark is None:
+        if r.name in ("all", "report"):
             continue
-        names = set(r.wildcard_names)
-        if names == {"variant", "seed"}:
-            files += [r.benchmark.apply_wildcards({"variant": v, "seed": s}) for v, s in run_keys()]
-        elif not names:
-            files.append(str(r.benchmark))
-        else:
-            raise ValueError(f"{r.name}: its benchmark wildcards {names} are not expanded")
-    return files
+        if r.wildcard_names or r.benchmark is None:
+            raise ValueError(f"{r.name}: every job needs a benchmark, and no rule has wildcards")
+        log = str(r.log[0])
+        jobs.append({"name": r.name, "stamp": stamp_of(log), "benchmark": str(r.benchmark)})
+    return jobs
+
+
+def benchmark_files():
+    """Every benchmark file the workflow writes (all but the report's own)."""
+    return [job["benchmark"] for job in study_jobs()]
+
+
+def stamp_of(log):
+    return str(stamp_path(log))
 
 
 def all_targets():
@@ -122,4 +187,5 @@ def all_targets():
         "results/tables/runs.csv",
         "results/tables/summary.csv",
         "results/report.html",
+        "results/tables/efficiency.json",
     ]

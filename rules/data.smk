@@ -7,6 +7,8 @@ rule fetch_data:
         **RAW,
     log:
         "logs/data/fetch_data.log",
+    benchmark:
+        "benchmarks/fetch_data.tsv"
     localrule: True
     conda:
         ENV
@@ -27,6 +29,8 @@ rule cache_data:
         cache=DATA_CACHE,
     log:
         "logs/data/cache_data.log",
+    benchmark:
+        "benchmarks/cache_data.tsv"
     localrule: True
     conda:
         ENV

@@ -1,41 +1,47 @@
-# Evaluation: one logits tensor per run gives accuracy, confusion and the misclassified set.
+# Evaluation: one job per variant; one logits tensor per run gives accuracy, confusion and the
+# misclassified set.
+for variant in VARIANTS:
 
+    rule:
+        name:
+            job_name("evaluate", variant)
+        input:
+            cache=DATA_CACHE,
+            checkpoints=runs_of(variant, "model.pt"),
+        output:
+            metrics=runs_of(variant, "metrics.json"),
+            predictions=runs_of(variant, "predictions.npz"),
+        log:
+            f"logs/evaluate/{variant}.log",
+        benchmark:
+            f"benchmarks/evaluate/{variant}.tsv"
+        conda:
+            ENV
+        threads: resources_of("evaluate")["threads"]
+        resources:
+            mem_mb=resources_of("evaluate")["mem_mb"],
+            runtime=resources_of("evaluate")["runtime"],
+        params:
+            device=config["device"],
+            code=code("evaluate"),
+        script:
+            job_script("evaluate")
 
-rule evaluate:
-    input:
-        cache=DATA_CACHE,
-        checkpoint=f"{RUN}/model.pt",
-    output:
-        metrics=f"{RUN}/metrics.json",
-        predictions=f"{RUN}/predictions.npz",
-    log:
-        "logs/evaluate/{variant}/seed{seed}.log",
-    benchmark:
-        "benchmarks/evaluate/{variant}/seed{seed}.tsv"
-    conda:
-        ENV
-    threads: resources_of("evaluate")["threads"]
-    resources:
-        mem_mb=resources_of("evaluate")["mem_mb"],
-        runtime=resources_of("evaluate")["runtime"],
-    params:
-        device=config["device"],
-        code=code("evaluate"),
-    script:
-        job_script("evaluate")
-
-
-rule misclassified:
-    input:
-        predictions=f"{RUN}/predictions.npz",
-    output:
-        table=f"{RUN}/misclassified.csv",
-    log:
-        "logs/misclassified/{variant}/seed{seed}.log",
-    localrule: True
-    conda:
-        ENV
-    params:
-        code=code("misclassified"),
-    script:
-        job_script("misclassified")
+    rule:
+        name:
+            job_name("misclassified", variant)
+        input:
+            predictions=runs_of(variant, "predictions.npz"),
+        output:
+            tables=runs_of(variant, "misclassified.csv"),
+        log:
+            f"logs/misclassified/{variant}.log",
+        benchmark:
+            f"benchmarks/misclassified/{variant}.tsv"
+        localrule: True
+        conda:
+            ENV
+        params:
+            code=code("misclassified"),
+        script:
+            job_script("misclassified")

@@ -12,6 +12,8 @@ rule snapshot:
         predictions="results/record/predictions.npz",
     log:
         "logs/history/snapshot.log",
+    benchmark:
+        "benchmarks/snapshot.tsv"
     localrule: True
     conda:
         ENV
@@ -33,6 +35,8 @@ rule changes:
         changes=f"{ANALYSIS}/changes.json",
     log:
         "logs/history/changes.log",
+    benchmark:
+        "benchmarks/changes.tsv"
     localrule: True
     conda:
         ENV

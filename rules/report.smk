@@ -48,6 +48,7 @@ rule report:
         cache=DATA_CACHE,
         info=runs("train.json"),
         benchmarks=lambda w: benchmark_files(),
+        matmul=rules.bench_matmul.output.figure,
         curves=rules.plot_curves.output.curves,
         galleries=rules.plot_galleries.output.galleries,
         study_curves=rules.plot_studies.output.curves,
@@ -66,8 +67,12 @@ rule report:
         ),
     output:
         html=figure("results/report.html", "report", "HTML report"),
+        efficiency="results/tables/efficiency.json",
     log:
         "logs/report/report.log",
+    # Not among the report's own inputs: it reads its own time from its process instead.
+    benchmark:
+        "benchmarks/report.tsv"
     localrule: True
     conda:
         ENV
@@ -82,6 +87,9 @@ rule report:
         linear_variant=LINEAR,
         mlp_variant=MLP,
         dataset=DATASET_INFO,
+        # Read at job time, never inputs: the stamps say which jobs this invocation ran.
+        jobs=lambda w: study_jobs(),
+        report_stamp=stamp_of("logs/report/report.log"),
         code=code("report"),
     script:
         job_script("report")

@@ -11,6 +11,8 @@ rule tables:
         summary="results/tables/summary.csv",
     log:
         "logs/tables.log",
+    benchmark:
+        "benchmarks/tables.tsv"
     localrule: True
     conda:
         ENV

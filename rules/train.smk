@@ -1,29 +1,34 @@
-# Training: one job per variant and seed, hyperparameters through params so a change reruns only it.
+# Training: one job per variant (or per block of its seeds), its runs one after another in one
+# process; hyperparameters through params, so a change reruns only that variant's jobs.
+for variant in VARIANTS:
+    for block in seed_blocks(variant):
+        tag = job_tag(variant, block)
 
-
-rule train:
-    input:
-        cache=DATA_CACHE,
-    output:
-        checkpoint=f"{RUN}/model.pt",
-        history=f"{RUN}/history.csv",
-        info=f"{RUN}/train.json",
-    log:
-        "logs/train/{variant}/seed{seed}.log",
-    benchmark:
-        "benchmarks/train/{variant}/seed{seed}.tsv"
-    conda:
-        ENV
-    threads: resources_of("train")["threads"]
-    resources:
-        mem_mb=resources_of("train")["mem_mb"],
-        runtime=resources_of("train")["runtime"],
-        gpu=resources_of("train")["gpus"],
-    params:
-        model=lambda w: variant_model(w.variant),
-        training=lambda w: variant_training(w.variant, w.seed),
-        # Not an output: Snakemake must not delete it when a killed job is rerun.
-        resume=lambda w: f"results/runs/{w.variant}/seed{w.seed}/resume.pt",
-        code=code("train"),
-    script:
-        job_script("train")
+        rule:
+            name:
+                job_name("train", variant, block)
+            input:
+                cache=DATA_CACHE,
+            output:
+                checkpoints=runs_of(variant, "model.pt", block),
+                histories=runs_of(variant, "history.csv", block),
+                infos=runs_of(variant, "train.json", block),
+            log:
+                f"logs/train/{tag}.log",
+            benchmark:
+                f"benchmarks/train/{tag}.tsv"
+            priority: train_priority(variant, block)
+            conda:
+                ENV
+            threads: resources_of("train")["threads"]
+            resources:
+                mem_mb=resources_of("train")["mem_mb"],
+                runtime=resources_of("train")["runtime"] * len(block),
+                gpu=resources_of("train")["gpus"],
+            params:
+                model=variant_model(variant),
+                training=training_of(variant),
+                seeds=block,
+                code=code("train"),
+            script:
+                job_script("train")

@@ -185,7 +185,8 @@ class SmokeStudy:
     def configfile(self) -> Path:
         return self.workdir / "config.yaml"
 
-    def snakemake(self, *args: str, timeout: float = 900, check: bool = False):
+    def command(self, *args: str) -> tuple[list[str], dict]:
+        """The Snakemake command line for this study, and the environment its jobs need."""
         cmd = [
             sys.executable,
             "-m",
@@ -200,7 +201,10 @@ class SmokeStudy:
         cmd += ["--cores", "2", *args]
         # Jobs import the copy's package, so that editing it is editing the code that runs.
         path = os.pathsep.join(filter(None, [str(self.repo / "src"), os.environ.get("PYTHONPATH")]))
-        env = {**os.environ, "PYTHONUNBUFFERED": "1", "PYTHONPATH": path}
+        return cmd, {**os.environ, "PYTHONUNBUFFERED": "1", "PYTHONPATH": path}
+
+    def snakemake(self, *args: str, timeout: float = 900, check: bool = False):
+        cmd, env = self.command(*args)
         done = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env)
         if check and done.returncode != 0:
             raise AssertionError(

@@ -16,7 +16,8 @@ SCHEMA = REPO / "workflow/schemas/config.schema.yaml"
 
 def test_parse_time_modules_import_no_heavy_package():
     code = (
-        "import sys, mnist_study.config, mnist_study.codehash, mnist_study.data;"
+        "import sys, mnist_study.config, mnist_study.codehash, mnist_study.data,"
+        " mnist_study.logs, mnist_study.provenance;"
         "print(sorted({'torch', 'pandas', 'numpy', 'scipy', 'matplotlib'} & set(sys.modules)))"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
@@ -85,3 +86,26 @@ def test_all_structural_errors_are_listed_by_key_path():
     message = str(info.value)
     assert "(top level): unknown key(s) ['typo']" in message
     assert "studies.depth.question: 3 is not of type 'string'" in message
+
+
+def resolved_study_config() -> dict:
+    """config.yaml as rules/common.smk resolves it (schema defaults included)."""
+    from snakemake.utils import validate
+
+    config = yaml.safe_load((REPO / "config.yaml").read_text())
+    study_config.check_structure(config, SCHEMA)
+    validate(config, schema=str(SCHEMA))
+    study_config.resolve_dataset(config)
+    study_config.check_meaning(config)
+    study_config.select_studies(config)
+    return config
+
+
+def test_the_default_study_trains_a_pinned_number_of_flops():
+    """The compute limit's numerator: train FLOPs per sample x images x epochs over every run.
+    A change of variants, seeds or epochs moves it, and so must this figure, on purpose."""
+    config = resolved_study_config()
+    images = study_config.train_images(config["data"])
+    assert images == 50000  # from the files where fetched, else the built-in dataset's size
+    assert study_config.study_train_flops(config, images) == 102_212_297_600_000
+    assert f"{study_config.study_train_flops(config, images):.4g}" == "1.022e+14"

@@ -119,7 +119,9 @@ def test_a_learning_rate_change_is_named_and_judged_by_the_verdict_rule(kept):
 
 def test_retraining_with_another_thread_count_is_within_seed_noise(kept):
     """Float-only perturbation: every run retrained on two threads instead of one."""
-    kept.snakemake("--forcerun", "train", "--set-threads", "train=2", check=True)
+    trains = [f"train_{v}" for v in kept.read_config()["variants"]]
+    threads = [f"{rule}=2" for rule in trains]
+    kept.snakemake("--forcerun", *trains, "--set-threads", *threads, check=True)
     infos = sorted((kept.workdir / "results/runs").glob("*/seed*/train.json"))
     assert len(infos) == 10 and all(json.loads(p.read_text())["threads"] == 2 for p in infos)
     # None: not one number moved, so the study is the kept one (nothing to compare with).

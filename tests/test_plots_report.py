@@ -137,6 +137,11 @@ def write_run(run: Path, variant: str, seed: int, labels: np.ndarray) -> None:
     info = {
         "params": 7850 if variant == "lin" else 12730,
         "flops_per_sample": 15680,
+        "train_flops_per_sample": 3 * 15680,
+        "train_images": 600,
+        "epochs": epochs,
+        "epoch_seconds": [0.5, 0.5, 0.5 + seed],
+        "finished_at": 1.0 + seed,
         "train_seconds": 1.5 + seed,
         "device": "cpu",
         "threads": 1,
@@ -265,6 +270,7 @@ def study(tmp_path_factory) -> dict:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text("s\th:m:s\tmax_rss\n1.25\t0:00:01\t100\n")
     (bench / "plot_curves.tsv").write_text("s\th:m:s\n0.5\t0:00:00\n")
+    (root / "matmul.json").write_text('{"matmul_flops_per_s": 1.5e11, "threads": 2}\n')
 
     inputs = {
         "runs": tables / "runs.csv",
@@ -286,6 +292,7 @@ def study(tmp_path_factory) -> dict:
         "captions": sorted((REPO / "report/captions").glob("*.rst")),
         "template": REPO / "report/report.html.j2",
         "css": REPO / "report/style.css",
+        "matmul": root / "matmul.json",
     }
     params = {
         "variants": VARIANTS,
@@ -302,7 +309,7 @@ def study(tmp_path_factory) -> dict:
             "classes": [str(c) for c in range(10)],
         },
     }
-    report.write_report(inputs, params, root / "report.html")
+    report.write_report(inputs, params, root / "report.html", root / "efficiency.json")
     return {
         "root": root,
         "figures": f,
@@ -449,3 +456,21 @@ def test_report_shows_the_machine_of_every_run_and_of_the_report(study):
     )
     assert rows[0] == (f"trained {len(VARIANTS) * len(SEEDS)} runs", "trainer-1")
     assert rows[-1][0] == "rendered this report" and rows[-1][1] == platform.node()
+
+
+def test_provenance_states_the_compute_figures_of_efficiency_json(study):
+    """The report shows what results/tables/efficiency.json holds, from the run records and
+    the matmul figure: training FLOPs, the limit, the wall time and their ratio."""
+    figures = json.loads((study["root"] / "efficiency.json").read_text())
+    assert {"train_flops", "matmul_flops_per_s", "limit_seconds", "wall_seconds", "ratio"} <= set(
+        figures
+    ) and "outside_epoch_share" in figures
+    records = [json.loads(p.read_text()) for p in study["root"].rglob("train.json")]
+    expected = sum(r["train_flops_per_sample"] * r["train_images"] * r["epochs"] for r in records)
+    assert figures["train_flops"] == pytest.approx(expected)
+    assert figures["matmul_flops_per_s"] == 1.5e11
+    assert figures["limit_seconds"] == pytest.approx(expected / 1.5e11)
+    section = study["html"].split('id="efficiency"', 1)[1].split("</table>", 1)[0]
+    assert f"{figures['train_flops']:.4g} FLOP" in section
+    assert "150.0 GFLOP/s" in section
+    assert f"{figures['ratio']:.2f}" in section

@@ -27,7 +27,8 @@ FAIL_TIMEOUT = 300
 SUBMITTED = re.compile(r"Job \d+ has been submitted with SLURM jobid (\d+) \(log: (\S+)\)\.")
 # Rules that must run on the submit host: the download (compute nodes often have no internet)
 # and the cheap ones, whose SLURM round trip would cost more than the work.
-LOCAL_RULES = {"fetch_data", "tables", "report"}
+LOCAL_RULES = {"fetch_data", "bench_matmul", "tables", "report"}
+LOCAL_PREFIXES = ("plot_", "misclassified_")
 
 
 def slurm_unreachable() -> str | None:
@@ -166,16 +167,21 @@ def test_smoke_study_runs_through_sbatch(slurm_run):
     config = study.read_config()
     runs = [(v, int(s)) for v in config["variants"] for s in config["seeds"]]
     jobs = submissions(output)
-    train = {job: log for job, (rule, log) in jobs.items() if rule == "train"}
-    assert len(train) == len(runs), f"expected {len(runs)} training jobs via sbatch, got {jobs}"
-    sent_local = {r for r, _ in jobs.values() if r in LOCAL_RULES or r.startswith("plot_")}
+    # One training job per variant, holding all its seeds: a cluster job is never one tiny run.
+    train = {job: (rule, log) for job, (rule, log) in jobs.items() if rule.startswith("train_")}
+    assert sorted(rule for rule, _ in train.values()) == sorted(
+        f"train_{v}" for v in config["variants"]
+    ), f"expected one training job per variant via sbatch, got {jobs}"
+    evaluate = [rule for rule, _ in jobs.values() if rule.startswith("evaluate_")]
+    assert len(evaluate) == len(config["variants"]), jobs
+    sent_local = {r for r, _ in jobs.values() if r in LOCAL_RULES or r.startswith(LOCAL_PREFIXES)}
     assert not sent_local, f"local rules went to SLURM: {jobs}"
 
     # Each training run is claimed by exactly one SLURM job, whose log shows it ran there.
     claimed = []
-    for job, log in train.items():
+    for job, (rule, log) in train.items():
         text = log.read_text()
-        assert "rule train:" in text, f"SLURM log {log} of job {job} shows no training"
+        assert f"rule {rule}:" in text, f"SLURM log {log} of job {job} shows no training"
         claimed += [r for r in runs if f"results/runs/{r[0]}/seed{r[1]}/model.pt" in text]
     assert sorted(claimed) == sorted(runs)
 
@@ -202,6 +208,7 @@ def test_failed_job_is_reported_and_fails_the_run(slurm_run):
     config = study.read_config()
     variant, seed = next(iter(config["variants"])), int(config["seeds"][0])
     target = f"results/runs/{variant}/seed{seed}/model.pt"
+    rule = f"train_{variant}"
     # Corrupt the data cache in place (a copy would move the code inputs and rerun everything)
     # but keep its time stamp, so nothing upstream reruns: the forced training job then fails
     # inside SLURM, as a job with bad input would.
@@ -218,9 +225,9 @@ def test_failed_job_is_reported_and_fails_the_run(slurm_run):
     output = done.stdout + done.stderr
     assert done.returncode != 0, f"a failing job left Snakemake successful:\n{output[-4000:]}"
     jobs = submissions(output)
-    assert [rule for rule, _ in jobs.values()] == ["train"], f"{jobs}\n{output[-4000:]}"
+    assert [r for r, _ in jobs.values()] == [rule], f"{jobs}\n{output[-4000:]}"
     (job,) = jobs
-    assert "Error in rule train" in output
+    assert f"Error in rule {rule}" in output
     assert f"SLURM-job '{job}' failed" in output
     assert final_states({job}) == {job: "FAILED"}
     # Snakemake removed the failed job's outputs: nothing looks finished.

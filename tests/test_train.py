@@ -95,7 +95,12 @@ def test_training_lowers_the_loss_and_learns(cache, tmp_path):
         assert history[column].between(0, 1).all()
     assert "seconds" not in history  # wall time would break bit-for-bit repeats
     assert not (tmp_path / "resume.pt").exists()  # deleted once the outputs are written
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["history.csv", "model.pt", "train.json"]
+    files = sorted(p.name for p in tmp_path.iterdir() if p.is_file())
+    assert files == ["history.csv", "model.pt", "train.json"]
+    # Kept beside them, under the run's key: a rerun of the job puts them back.
+    assert sorted(p.name for p in (tmp_path / ".finished").iterdir()) == sorted(
+        [*files, "key.json"]
+    )
 
     on_disk = json.loads((tmp_path / "train.json").read_text())
     assert on_disk == info
@@ -343,3 +348,83 @@ def test_training_on_cuda_keeps_data_on_the_gpu(cache, tmp_path):
     assert all(t.device.type == "cpu" for t in state.values())  # checkpoints load anywhere
     model, _ = load_checkpoint(tmp_path / "model.pt", map_location="cuda")
     assert next(model.parameters()).is_cuda
+
+
+def block_outputs(folder, seeds):
+    return [
+        {
+            "checkpoint": folder / f"seed{s}/model.pt",
+            "history": folder / f"seed{s}/history.csv",
+            "info": folder / f"seed{s}/train.json",
+        }
+        for s in seeds
+    ]
+
+
+def test_a_run_is_the_same_alone_or_beside_others(cache, tmp_path):
+    """A job holds several runs: a seed's history and weights do not depend on which runs
+    share its process, or in which order (dropout draws included)."""
+    training = {**FAST, "epochs": 2}
+    alone = train_mod.train_block(
+        cache, DROPOUT_MLP, training, [1], block_outputs(tmp_path / "a", [1]), code="c"
+    )
+    beside = train_mod.train_block(
+        cache, DROPOUT_MLP, training, [2, 1, 0], block_outputs(tmp_path / "b", [2, 1, 0]), code="c"
+    )
+    assert alone[0]["final"] == beside[1]["final"]
+    history = [(tmp_path / f"{x}/seed1/history.csv").read_bytes() for x in "ab"]
+    assert history[0] == history[1]
+    weights = [
+        torch.load(tmp_path / f"{x}/seed1/model.pt", weights_only=True)["state_dict"] for x in "ab"
+    ]
+    assert same_weights(*weights)
+    assert beside[0]["final"] != beside[1]["final"]  # the seeds do differ
+
+
+def test_a_finished_run_is_put_back_not_trained_again(cache, tmp_path):
+    """Snakemake deletes every output of a job it reruns (an added seed, rerun-incomplete):
+    the finished runs come back from their store, unchanged, and only a new seed trains."""
+    training = {**FAST, "epochs": 2}
+    outputs = block_outputs(tmp_path, [0, 1, 2])
+    train_mod.train_block(cache, MLP, training, [0, 1], outputs[:2], code="c")
+    before = {p: p.read_bytes() for o in outputs[:2] for p in o.values()}
+    for o in outputs[:2]:
+        for p in o.values():
+            p.unlink()
+    lines = []
+    train_mod.train_block(cache, MLP, training, [0, 1, 2], outputs, code="c", log=lines.append)
+    assert {p: p.read_bytes() for p in before} == before
+    assert sum("kept outputs put back" in line for line in lines) == 2
+    assert sum(line.startswith("done:") for line in lines) == 1
+    # Another code hash (the training code changed) or another lr: trained anew.
+    lines.clear()
+    train_mod.train_block(cache, MLP, training, [0], outputs[:1], code="d", log=lines.append)
+    assert not any("kept outputs" in line for line in lines)
+    lines.clear()
+    train_mod.train_block(
+        cache, MLP, {**training, "lr": 0.02}, [0], outputs[:1], code="d", log=lines.append
+    )
+    assert not any("kept outputs" in line for line in lines)
+
+
+def test_each_epoch_scores_a_fixed_part_and_the_last_the_whole_subset(cache, tmp_path):
+    """The curves' train-side score before the last epoch is on eval_train_epoch_size images
+    of the fixed subset; the last row, which the gap reads, is on the whole subset."""
+    config = {"epochs": 3, "eval_train_size": 200, "eval_train_epoch_size": 8}
+    _, history, _ = run(cache, tmp_path, config=config)
+    early = history["train_eval_acc"].iloc[:-1] * 8
+    assert (early - early.round()).abs().max() < 1e-9  # multiples of 1/8
+    data = prepare_data(cache, "cpu", 200, None, 8)
+    assert len(data.epoch_eval_x) == 8 and len(data.train_eval_x) == 200
+    # The 8 images are among the 200.
+    rows = {tuple(r.tolist()) for r in data.train_eval_x.flatten(1)}
+    assert all(tuple(r.tolist()) in rows for r in data.epoch_eval_x.flatten(1))
+    model, _ = load_checkpoint(tmp_path / "model.pt")
+    _, full_acc = train_mod.evaluate(model, data.train_eval_x, data.train_eval_y)
+    assert history["train_eval_acc"].iloc[-1] == pytest.approx(full_acc, abs=1e-12)
+
+
+@pytest.mark.parametrize("value", [0, -3, 2.5, "many"])
+def test_a_bad_epoch_scoring_size_names_its_key(value):
+    with pytest.raises(ValueError, match=r"training\.eval_train_epoch_size: .*integer >= 1"):
+        TrainConfig.from_dict({"eval_train_epoch_size": value})

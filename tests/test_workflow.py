@@ -20,33 +20,22 @@ from helpers import REPO, SmokeStudy
 pytestmark = pytest.mark.slow
 
 RULE = re.compile(r"^(?:local)?rule (\w+):$")
-WILDCARDS = re.compile(r"^\s+wildcards: variant=(\w+), seed=(\d+)")
 
 
 def planned_jobs(study, *args) -> set[str]:
-    """The jobs a dry run would execute, as 'rule' or 'rule[variant/seed]'."""
+    """The jobs a dry run would execute, by rule name (no rule has wildcards: one job each)."""
     done = study.snakemake("--dry-run", *args, check=True)
-    jobs, rule, wildcards = set(), None, None
-    for line in (done.stdout + "\n" + done.stderr).splitlines() + ["rule end:"]:
-        if match := RULE.match(line):
-            if rule not in (None, "all"):
-                jobs.add(f"{rule}[{wildcards[0]}/{wildcards[1]}]" if wildcards else rule)
-            rule, wildcards = match[1], None
-        elif rule and (match := WILDCARDS.match(line)):
-            wildcards = match.groups()
-    return jobs
+    lines = (done.stdout + "\n" + done.stderr).splitlines()
+    return {m[1] for line in lines if (m := RULE.match(line))} - {"all"}
 
 
 SMOKE_SEEDS = (0, 1)
+PER_VARIANT = ("train", "evaluate", "misclassified")
 
 
-def per_run(variant: str, seeds=SMOKE_SEEDS) -> set[str]:
-    """The per-run jobs of a variant: train, evaluate and misclassified for each seed."""
-    return {
-        f"{rule}[{variant}/{seed}]"
-        for rule in ("train", "evaluate", "misclassified")
-        for seed in seeds
-    }
+def per_variant(variant: str) -> set[str]:
+    """The jobs of one variant: its train job (all its seeds), evaluate and misclassified."""
+    return {f"{rule}_{variant}" for rule in PER_VARIANT}
 
 
 @contextlib.contextmanager
@@ -123,8 +112,9 @@ def test_end_to_end_outputs(smoke_run):
         run = work / f"results/runs/{variant}/seed0"
         metrics = json.loads((run / "metrics.json").read_text())
         assert len(metrics["confusion"]) == 10 and sum(map(sum, metrics["confusion"])) == 200
-        assert (work / f"benchmarks/train/{variant}/seed0.tsv").exists()
-        assert (work / f"logs/train/{variant}/seed0.log").exists()
+        assert (work / f"benchmarks/train/{variant}.tsv").exists()
+        assert (work / f"logs/train/{variant}.log").exists()
+        assert (work / f"logs/train/{variant}.times.json").exists()
         assert not (run / "resume.pt").exists()
     assert (work / "results/data/mnist.pt").exists()
     html = (work / "results/report.html").read_text()
@@ -165,7 +155,7 @@ def test_learning_rate_change_reruns_only_that_variant(study):
         config["variants"]["mlp"].setdefault("training", {})["lr"] = 0.0123
 
     with edited_config(study, edit):
-        assert planned_jobs(study) == per_run("mlp") | AGGREGATES
+        assert planned_jobs(study) == per_variant("mlp") | AGGREGATES
 
 
 def test_reordering_the_keys_of_a_model_or_training_mapping_plans_nothing(study):
@@ -181,18 +171,37 @@ def test_reordering_the_keys_of_a_model_or_training_mapping_plans_nothing(study)
         assert planned_jobs(study) == set()
 
 
-def test_added_seed_trains_only_new_runs(study):
+def test_added_seed_plans_each_variants_jobs(study):
+    """The design: a new seed joins its variant's train job (the block), which puts the
+    finished runs back and trains only the new one (test_added_seed_trains_only_new_runs)."""
     with edited_config(study, lambda c: c.update(seeds=[*SMOKE_SEEDS, 7])) as config:
-        # The weight figures show seed 0 alone, so a new seed leaves them be.
-        aggregates = AGGREGATES - {"plot_weights"}
-        expected = set().union(*(per_run(v, [7]) for v in config["variants"])) | aggregates
+        expected = set().union(*(per_variant(v) for v in config["variants"])) | AGGREGATES
         assert planned_jobs(study) == expected
+
+
+def test_added_seed_trains_only_new_runs(tmp_path, smoke_run):
+    root = tmp_path / "more"
+    shutil.copytree(smoke_run.root, root, symlinks=True)
+    study = SmokeStudy(root)
+    runs = study.workdir / "results/runs"
+    trained = ("model.pt", "history.csv", "train.json")
+    before = {p: p.read_bytes() for name in trained for p in runs.glob(f"*/seed*/{name}")}
+    with edited_config(study, lambda c: c.update(seeds=[*SMOKE_SEEDS, 7])) as config:
+        study.snakemake(check=True)
+        for variant in config["variants"]:
+            log = (study.workdir / f"logs/train/{variant}.log").read_text()
+            assert log.count("kept outputs put back") == len(SMOKE_SEEDS), log
+            assert "seed 7 on cpu" in log and log.count("done: val_acc") == 1, log
+            assert (runs / variant / "seed7/train.json").exists()
+    # The finished runs are the same files, byte for byte (train.json's end time included).
+    assert len(before) == 3 * len(SMOKE_SEEDS) * len(config["variants"])
+    assert {p: p.read_bytes() for p in before} == before
 
 
 def test_model_module_edit_reruns_training_not_the_data(study):
     variants = study.read_config()["variants"]
     with edited(study.repo / "src/mnist_study/models.py"):
-        expected = set().union(*(per_run(v) for v in variants)) | AGGREGATES
+        expected = set().union(*(per_variant(v) for v in variants)) | AGGREGATES
         # evaluate imports models.py too; misclassified follows from new predictions.
         jobs = planned_jobs(study)
         assert jobs == expected
@@ -229,8 +238,8 @@ def test_only_studies_runs_just_their_variants_and_claims(tmp_path, smoke_study)
     (tmp_path / "repo").symlink_to(smoke_study.repo)
     study.workdir.mkdir()
     study.write_config(config)
-    trains = {job for job in planned_jobs(study) if job.startswith("train[")}
-    assert trains == {f"train[{v}/{s}]" for v in ("mlp_tanh", "mlp") for s in SMOKE_SEEDS}
+    trains = {job for job in planned_jobs(study) if job.startswith("train_")}
+    assert trains == {"train_mlp_tanh", "train_mlp"}
     study.snakemake(check=True)
     summary = pd.read_csv(study.workdir / "results/tables/summary.csv")
     assert sorted(summary["variant"]) == ["mlp", "mlp_tanh"]
@@ -369,3 +378,15 @@ def test_snakemake_report_renders_the_shared_captions(smoke_run, tmp_path):
             if name.endswith((".html", ".js", ".json"))
         )
     assert "Learning curves of one variant" in text and "first seed" in text
+
+
+def test_runs_per_job_splits_a_variant_into_blocks_of_seeds(study):
+    """resources.train.runs_per_job: 1 gives one train job per run, named by its first seed;
+    the finished runs are kept, so the new jobs put them back rather than train them."""
+
+    def edit(config):
+        config.setdefault("resources", {}).setdefault("train", {})["runs_per_job"] = 1
+
+    with edited_config(study, edit) as config:
+        trains = {job for job in planned_jobs(study) if job.startswith("train_")}
+        assert trains == {f"train_{v}_seeds{s}" for v in config["variants"] for s in SMOKE_SEEDS}

@@ -18,17 +18,13 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
+from .matmul import MATMUL_N, matmul_gflops, sync
 from .models import normalise, spec_from_dict
-from .train import Optimizer, TrainConfig, resolve_device, train_epoch
+from .optim import Optimizer
+from .train import TrainConfig, resolve_device, train_epoch
 
 MLP_256 = {"kind": "mlp", "hidden": [256]}
 MLP_1024x2 = {"kind": "mlp", "hidden": [1024, 1024]}
-MATMUL_N = 2048
-
-
-def sync(device: str) -> None:
-    if device == "cuda":
-        torch.cuda.synchronize()
 
 
 def reference_epoch(root: str, device: str, max_batches: int | None = None) -> tuple[float, int]:
@@ -84,19 +80,6 @@ class Engine:
         )
         loss_sum.item(), correct.item()  # the one sync per epoch that train_run also has
         return time.perf_counter() - t0, len(perm)
-
-
-def matmul_gflops(device: str, repeats: int = 10) -> float:
-    a = torch.randn(MATMUL_N, MATMUL_N, device=device)
-    b = torch.randn(MATMUL_N, MATMUL_N, device=device)
-    for _ in range(2):
-        a @ b
-    sync(device)
-    t0 = time.perf_counter()
-    for _ in range(repeats):
-        a @ b
-    sync(device)
-    return 2 * MATMUL_N**3 * repeats / (time.perf_counter() - t0) / 1e9
 
 
 def default_batch_size(config_path: Path) -> int:

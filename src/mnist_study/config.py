@@ -241,3 +241,27 @@ def config_hash(config: Mapping) -> str:
 def labels(config: Mapping) -> dict[str, str]:
     """Display name of every variant (its key where no label is given)."""
     return {name: entry.get("label", name) for name, entry in config["variants"].items()}
+
+
+def train_images(data: Mapping) -> int | None:
+    """Training images of a full-data run (the split's train side), where known before a job."""
+    from .data import train_split_size
+
+    return train_split_size(dict(data))
+
+
+def run_train_flops(config: Mapping, variant: str, full_size: int | None) -> float:
+    """One run's training arithmetic: the model's train FLOPs per sample x images x epochs,
+    the figure the study's compute limit is made of (scoring passes are not counted)."""
+    training = variant_training(config, variant, 0)
+    size = training.get("train_size")
+    images = size if full_size is None else min(size or full_size, full_size)
+    spec = spec_from_dict(variant_model(config, variant))
+    return float(spec.train_flops_per_sample()) * (images or 0) * int(training["epochs"])
+
+
+def study_train_flops(config: Mapping, full_size: int | None) -> float:
+    """The whole study's training arithmetic: run_train_flops over every variant's seeds."""
+    return sum(
+        run_train_flops(config, v, full_size) * len(seeds_of(config, v)) for v in config["variants"]
+    )

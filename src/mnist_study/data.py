@@ -433,6 +433,38 @@ def acquire(
     )
 
 
+def verify_present(data: dict) -> None:
+    """Verify the data files already on disk (``data`` is config.yaml's data section), before
+    any job runs: a corrupt file stops the study with its name, its sha256 and the expected one,
+    and the remedy, while every result built from the good file stays in place."""
+    expected = expected_sha256(data["dataset"], data.get("sha256"))
+    for name, path in raw_paths(data["root"], data["dataset"]).items():
+        if not path.exists():
+            continue  # the fetch rule brings it, verified
+        try:
+            verify_file(path, expected[name], remedy=False)
+        except DataError as exc:
+            raise DataError(
+                f"{exc}. Nothing was run or deleted. Put the original file back (the study "
+                f"then goes on as before), or delete {path} and run the study again: it is "
+                "fetched and verified anew"
+            ) from None
+
+
+def train_split_size(data: dict) -> int | None:
+    """Training images left after the validation split: from the labels file's header where it
+    is on disk, else from the built-in dataset's file size; None for one's own not yet fetched."""
+    path = raw_paths(data["root"], data["dataset"])["train-labels-idx1-ubyte"]
+    if path.exists():
+        with open(path, "rb") as f:
+            head = f.read(8)
+        count = struct.unpack(">I", head[4:8])[0] if len(head) == 8 else None
+    else:
+        size = dataset_info(data["dataset"]).sizes.get("train-labels-idx1-ubyte")
+        count = None if size is None else size - 8
+    return None if count is None else max(count - int(data["val_size"]), 0)
+
+
 # --- tensor cache ----------------------------------------------------------------------------
 
 

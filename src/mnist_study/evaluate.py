@@ -64,7 +64,8 @@ def evaluate_run(
 
     from .atomic import atomic_path, write_json
     from .models import load_checkpoint
-    from .train import TrainConfig, resolve_device, train_eval_indices, training_indices
+    from .subsets import train_eval_indices, training_indices
+    from .train import TrainConfig, resolve_device
 
     if threads is not None:
         torch.set_num_threads(threads)
@@ -139,3 +140,36 @@ def write_misclassified(predictions_npz: str | os.PathLike, out_csv: str | os.Pa
         table = misclassified_table(npz["pred"], npz["probs"], npz["labels"])
     write_csv(out_csv, table)
     return table
+
+
+def evaluate_runs(
+    cache,
+    checkpoints: list,
+    metrics: list,
+    predictions: list,
+    device: str = "auto",
+    threads: int | None = None,
+) -> list[dict]:
+    """evaluate_run for each of one variant's runs in this process (one job): the cache is
+    loaded once, and each run's files are written as soon as it is scored."""
+    if not len(checkpoints) == len(metrics) == len(predictions):
+        raise ValueError(
+            f"{len(checkpoints)} checkpoints, {len(metrics)} metrics and {len(predictions)} "
+            "predictions files; one of each per run"
+        )
+    if not isinstance(cache, dict):
+        from .data import load_cache
+
+        cache = load_cache(cache)
+    return [
+        evaluate_run(cache, *paths, device=device, threads=threads)
+        for paths in zip(checkpoints, metrics, predictions, strict=True)
+    ]
+
+
+def write_all_misclassified(predictions: list, tables: list) -> None:
+    """write_misclassified for each run of a variant, in one process."""
+    if len(predictions) != len(tables):
+        raise ValueError(f"{len(predictions)} predictions files but {len(tables)} tables")
+    for npz, csv in zip(predictions, tables, strict=True):
+        write_misclassified(npz, csv)

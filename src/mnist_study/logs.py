@@ -11,9 +11,12 @@ from __future__ import annotations
 
 import atexit
 import gc
+import json
 import logging
 import os
 import sys
+import time
+from pathlib import Path
 
 from . import StudyError
 
@@ -32,7 +35,31 @@ def start_job(path: str | os.PathLike) -> None:
     # garbage collection over the ~1M objects torch creates at import, 0.7 s per job here
     # (4.1 -> 3.4 s for `import torch` and exit). Frozen objects are left to the OS to free.
     atexit.register(gc.freeze)
+    atexit.register(_write_times, stamp_path(path), process_start())
     sys.excepthook = _study_excepthook
+
+
+def stamp_path(log: str | os.PathLike) -> Path:
+    """Where a job's start and end stamps go: beside its log (``x.log`` -> ``x.times.json``)."""
+    return Path(log).with_suffix(".times.json")
+
+
+def process_start() -> float:
+    """When this process started (Unix time), before its imports: the job's own start."""
+    try:
+        import psutil  # a dependency of Snakemake's
+
+        return psutil.Process().create_time()
+    except Exception:  # noqa: BLE001 - no psutil: the job's start is when it set up its log
+        return time.time()
+
+
+def _write_times(path: Path, start: float) -> None:
+    """The job's start and end stamps, written atomically as it exits (a killed job writes none,
+    and its rerun writes them anew). Benchmark files hold durations, not start times."""
+    from .atomic import write_text
+
+    write_text(path, json.dumps({"start": start, "end": time.time(), "pid": os.getpid()}) + "\n")
 
 
 def _study_excepthook(kind, value, traceback) -> None:

@@ -644,7 +644,7 @@ def build_context(inputs: Mapping, params: Mapping) -> dict:
     home = r.home_study()
     pair = r.errors.get("pair")
     dot_text = Path(inputs["rulegraph_dot"]).read_text(encoding="utf-8")
-    return {
+    context = {
         "title": f"{r.dataset_title} study: why models behave as they do",
         "dataset": r.describe,
         "nouns": nouns(r),
@@ -674,6 +674,11 @@ def build_context(inputs: Mapping, params: Mapping) -> dict:
             r, captions, dot_text, params, str(inputs["rulegraph_dot"])
         ),
     }
+    # Last: the figures count this job's own time up to here (rendering follows, under 1 s).
+    figures = efficiency_figures(inputs, params, r.records) if "matmul" in inputs else None
+    context["provenance"]["efficiency"] = figures and efficiency_section(figures)
+    context["efficiency"] = figures
+    return context
 
 
 def render(template_path, context: Mapping) -> str:
@@ -692,6 +697,70 @@ def render(template_path, context: Mapping) -> str:
     return env.get_template(template_path.name).render(**context)
 
 
-def write_report(inputs: Mapping, params: Mapping, out) -> None:
-    """Rule report: render ``results/report.html`` from the rule's named inputs and params."""
-    write_text(out, render(inputs["template"], build_context(inputs, params)))
+def efficiency_figures(inputs: Mapping, params: Mapping, records: Mapping) -> dict:
+    """This invocation's compute figures (mnist_study.efficiency), the report job's own time
+    included up to now."""
+    import json
+    import time
+
+    from .efficiency import efficiency
+    from .logs import process_start
+
+    def read(path):
+        p = Path(path) if path else None
+        return json.loads(p.read_text(encoding="utf-8")) if p and p.exists() else None
+
+    return efficiency(
+        records,
+        params.get("jobs", []),
+        read(inputs["matmul"]),
+        report_start=process_start(),
+        report_end=time.time(),
+        previous_report=read(params.get("report_stamp")),
+    )
+
+
+def efficiency_section(f: Mapping) -> dict:
+    """The compute figures as the Provenance section words them."""
+    share, ratio = f["outside_epoch_share"], f["ratio"]
+    return {
+        "partial": f["partial"],
+        "rows": [
+            (
+                "Training arithmetic",
+                f"{f['train_flops']:.4g} FLOP, {f['runs_trained']} of {f['runs_in_study']} runs "
+                "(train FLOPs per sample x images x epochs; scoring passes not counted)",
+            ),
+            (
+                "Matmul figure",
+                f"{f['matmul_flops_per_s'] / 1e9:.1f} GFLOP/s (2048x2048 fp32 matmul on "
+                f"{f['matmul_threads']} threads, median of 3)",
+            ),
+            ("Compute limit", f"{seconds(f['limit_seconds'])} (training FLOPs / matmul figure)"),
+            (
+                "Wall time",
+                f"{seconds(f['wall_seconds'])} from the first job's start to this report "
+                f"({f['jobs']} of {f['jobs_in_study']} jobs)",
+            ),
+            ("Wall time / limit", "–" if ratio is None else f"{ratio:.2f}"),
+            (
+                "Job time outside the epochs",
+                "–"
+                if share is None
+                else f"{share:.1%} of {seconds(f['job_seconds'])} of job time "
+                f"(epochs: {seconds(f['epoch_seconds'])})",
+            ),
+        ],
+    }
+
+
+def write_report(inputs: Mapping, params: Mapping, out, efficiency_out=None) -> None:
+    """Rule report: render ``results/report.html`` from the rule's named inputs and params, and
+    write the compute figures it shows to ``efficiency_out``."""
+    from .atomic import write_json
+
+    context = build_context(inputs, params)
+    html = render(inputs["template"], context)
+    if efficiency_out is not None:
+        write_json(efficiency_out, context["efficiency"])
+    write_text(out, html)

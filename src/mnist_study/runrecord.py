@@ -11,8 +11,22 @@ from pathlib import Path
 from . import StudyError
 
 # 1: train.json carries format, dataset and the training machine (host, CPU, GPU, torch).
-RUN_FORMAT = 1
-RUN_KEYS = ("format", "dataset", "machine", "device", "threads", "train_seconds", "spec")
+# 2: and what the compute figures need: training images, epochs, FLOPs per sample, end time.
+RUN_FORMAT = 2
+RUN_KEYS = (
+    "format",
+    "dataset",
+    "machine",
+    "device",
+    "threads",
+    "train_seconds",
+    "spec",
+    "train_images",
+    "epochs",
+    "epoch_seconds",
+    "train_flops_per_sample",
+    "finished_at",
+)
 
 
 def read_run_record(path) -> dict:

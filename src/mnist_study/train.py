@@ -5,6 +5,7 @@ Deterministic on the CPU (per thread count), resumable after a kill, fast: no Da
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 import os
@@ -13,7 +14,9 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
-from .models import as_spec, normalise, save_checkpoint
+from .models import as_spec, save_checkpoint
+from .optim import Optimizer
+from .subsets import cache_fingerprint, prepare_data
 
 logger = logging.getLogger(__name__)
 
@@ -36,9 +39,6 @@ RESUME_FORMAT = 2  # 2: wall times left history rows for their own list
 EVAL_BATCH = 1000  # images per forward pass when evaluating: memory, not speed, sets it
 ONECYCLE_WARMUP = 0.25  # fraction of the steps spent ramping up to the peak learning rate
 ONECYCLE_START = 1 / 25  # the ramp starts at this fraction of the peak (as torch's OneCycleLR)
-# The subset for the eval-mode training metrics is the same for every run and seed.
-EVAL_TRAIN_SEED = 0
-TRAIN_SUBSET_SEED = 1  # draws the fixed training subset of runs with a train_size
 
 
 @dataclass(frozen=True)
@@ -53,7 +53,9 @@ class TrainConfig:
     seed: int = 0
     device: str = "auto"
     threads: int | None = None  # torch.set_num_threads; None keeps torch's default
-    eval_train_size: int = 10000
+    eval_train_size: int = 10000  # the fixed training subset of the gap, scored at the end
+    # Scored every epoch before the last: a fixed part of that subset, for the curves only.
+    eval_train_epoch_size: int = 1000
     train_size: int | None = None  # a fixed subset of the training split; None: all of it
 
     @classmethod
@@ -87,7 +89,13 @@ class TrainConfig:
                     bounds = f"{'[' if closed else '('}{low}, {high})"
                     raise ValueError(f"{at(key)}: {v!r}; must be a number in {bounds}")
                 values[key] = float(v)
-        for key, minimum in (("batch_size", 1), ("epochs", 1), ("seed", 0), ("eval_train_size", 1)):
+        for key, minimum in (
+            ("batch_size", 1),
+            ("epochs", 1),
+            ("seed", 0),
+            ("eval_train_size", 1),
+            ("eval_train_epoch_size", 1),
+        ):
             if key in d and (not _is_int(d[key]) or d[key] < minimum):
                 raise ValueError(f"{at(key)}: {d[key]!r}; must be an integer >= {minimum}")
         size = d.get("train_size")
@@ -128,153 +136,6 @@ def lr_at(config: TrainConfig, step: int, total_steps: int) -> float:
         return config.lr * (ONECYCLE_START + (1 - ONECYCLE_START) * frac / ONECYCLE_WARMUP)
     down = (frac - ONECYCLE_WARMUP) / (1 - ONECYCLE_WARMUP)
     return config.lr * 0.5 * (1 + math.cos(math.pi * down))
-
-
-class Optimizer:
-    """SGD (plain or with momentum), Adam and AdamW, stepped by torch's fused kernels.
-
-    The same kernels as ``torch.optim``'s ``fused=True`` classes (a test checks the weights
-    match), called through the functional API: the classes import torch._dynamo on first use
-    (``Optimizer.add_param_group`` is wrapped by ``torch._disable_dynamo``), measured at
-    1.1-1.3 s per process with torch 2.14.1 on the 2-core reference machine (``import torch``
-    alone 1.3 s; ``AdamW(fused=True)`` and one step 2.6 s; this functional path 1.3 s), a large
-    share of a short training job. Keep the functional call while that holds. The functional
-    ``adam``'s ``decoupled_weight_decay`` (AdamW) needs torch >= 2.7.
-    """
-
-    def __init__(self, params, config: TrainConfig):
-        import torch
-
-        self.params = list(params)
-        self.kind = config.optimizer
-        self.weight_decay = config.weight_decay
-        self.momentum = config.momentum if self.kind == "sgd_momentum" else 0.0
-        zeros = [torch.zeros_like(p, memory_format=torch.preserve_format) for p in self.params]
-        if self.kind in ("adam", "adamw"):
-            self.state = {
-                "exp_avg": zeros,
-                "exp_avg_sq": [torch.zeros_like(z) for z in zeros],
-                # Fused kernels keep the step count as a float32 tensor on the parameter's device.
-                "step": [torch.zeros((), device=p.device) for p in self.params],
-            }
-        else:
-            self.state = {"momentum_buffer": zeros if self.momentum else []}
-
-    def zero_grad(self) -> None:
-        for p in self.params:
-            p.grad = None
-
-    def step(self, lr: float) -> None:
-        from torch.optim.adam import adam
-        from torch.optim.sgd import sgd
-
-        grads = [p.grad for p in self.params]
-        if self.kind in ("adam", "adamw"):
-            s = self.state
-            adam(
-                self.params,
-                grads,
-                s["exp_avg"],
-                s["exp_avg_sq"],
-                [],
-                s["step"],
-                fused=True,
-                decoupled_weight_decay=self.kind == "adamw",
-                amsgrad=False,
-                beta1=0.9,
-                beta2=0.999,
-                lr=lr,
-                weight_decay=self.weight_decay,
-                eps=1e-8,
-                maximize=False,
-            )
-        else:
-            sgd(
-                self.params,
-                grads,
-                self.state["momentum_buffer"] or [None] * len(grads),
-                fused=True,
-                weight_decay=self.weight_decay,
-                momentum=self.momentum,
-                lr=lr,
-                dampening=0.0,
-                nesterov=False,
-                maximize=False,
-            )
-
-    def state_dict(self) -> dict:
-        return {k: [t.clone() for t in v] for k, v in self.state.items()}
-
-    def load_state_dict(self, state: dict) -> None:
-        for key, tensors in self.state.items():
-            for mine, saved in zip(tensors, state[key], strict=True):
-                mine.copy_(saved)
-
-
-@dataclass
-class Data:
-    """Normalised float images [N, 784] and int64 labels, already on the device."""
-
-    train_x: object
-    train_y: object
-    train_eval_x: object
-    train_eval_y: object
-    val_x: object
-    val_y: object
-    mean: float
-    std: float
-
-
-def _fixed_subset(indices, size: int, seed: int):
-    import torch
-
-    pick = torch.randperm(len(indices), generator=torch.Generator().manual_seed(seed))
-    return indices[pick[:size].sort().values.to(indices.device)]
-
-
-def training_indices(train_idx, size: int | None):
-    """The training images a run learns from: the whole split, or a fixed subset of ``size``
-    (the same for every variant and seed, so training-set size is the only difference)."""
-    return (
-        train_idx
-        if size is None or size >= len(train_idx)
-        else _fixed_subset(train_idx, size, TRAIN_SUBSET_SEED)
-    )
-
-
-def train_eval_indices(train_idx, size: int):
-    """The fixed subset of training images on which every run is also scored in eval mode
-    (the train side of the generalization gap): the same for every variant and seed."""
-    return _fixed_subset(train_idx, min(size, len(train_idx)), EVAL_TRAIN_SEED)
-
-
-def prepare_data(
-    cache, device: str, eval_train_size: int = 10000, train_size: int | None = None
-) -> Data:
-    """Move the split's images to the device once (as uint8, 4x less to copy), then normalise
-    them there once: per-batch conversion would redo that work every epoch, and the float
-    copy (160 MB for MNIST) fits easily."""
-
-    if not isinstance(cache, dict):
-        from .data import load_cache
-
-        cache = load_cache(cache)
-    mean, std = float(cache["mean"]), float(cache["std"])
-    images = cache["train_images"].to(device)
-    labels = cache["train_labels"].to(device)
-    train_idx = training_indices(cache["train_idx"], train_size).to(device)
-    val_idx = cache["val_idx"].to(device)
-    eval_idx = train_eval_indices(train_idx, eval_train_size)
-    return Data(
-        train_x=normalise(images[train_idx], mean, std),
-        train_y=labels[train_idx],
-        train_eval_x=normalise(images[eval_idx], mean, std),
-        train_eval_y=labels[eval_idx],
-        val_x=normalise(images[val_idx], mean, std),
-        val_y=labels[val_idx],
-        mean=mean,
-        std=std,
-    )
 
 
 def train_epoch(model, optimizer, x, y, perm, batch_size: int, lrs: list[float]):
@@ -319,14 +180,16 @@ def evaluate(model, x, y, batch_size: int = EVAL_BATCH) -> tuple[float, float]:
     return loss_sum.item() / len(x), correct.item() / len(x)
 
 
-def _resume_key(spec, config: TrainConfig, device: str) -> dict:
-    """What a resume state must match to be continued. Threads are left out: a rerun with
-    another thread count continues the same training (only the last bits of its sums differ,
-    as they do between two whole runs with different thread counts)."""
+def _resume_key(spec, config: TrainConfig, device: str, extra: dict | None = None) -> dict:
+    """What a resume state (or a kept finished run) must match to be used. Threads are left
+    out: a rerun with another thread count continues the same training (only the last bits of
+    its sums differ, as between two whole runs with different thread counts). ``extra`` holds
+    what else made the run: the training code's hash and the data's fingerprint."""
     return {
         "spec": spec.to_dict(),
         "config": {k: v for k, v in config.to_dict().items() if k != "threads"},
         "device": device,
+        **(extra or {}),
     }
 
 
@@ -357,18 +220,24 @@ def train_run(
     resume: str | os.PathLike | None = None,
     log: Callable[[str], None] | None = None,
     on_epoch_end: Callable[[int, dict], None] | None = None,
+    key_extra: dict | None = None,
+    prepared: dict | None = None,
 ) -> dict:
     """Train one model with one seed and write its checkpoint, history.csv and train.json.
 
     ``cache`` is the tensor cache path or its dict (``mnist_study.data.load_cache``). After every
     epoch the full training state goes atomically to ``resume`` (default: ``resume.pt`` beside
     the checkpoint); a later call with the same spec and config continues from it, and it is
-    deleted once the outputs are written. ``on_epoch_end(epoch, row)`` runs after that state is
-    saved (tests raise from it to simulate a kill). Returns the train.json dict.
+    deleted once the outputs are written. The finished outputs are kept (``runstore``) under
+    the same key plus ``key_extra``; a later call with that key puts them back instead of
+    training. ``on_epoch_end(epoch, row)`` runs after the state is saved (tests raise from it
+    to simulate a kill). ``prepared`` memoises the device data between the runs of one process.
+    Returns the train.json dict.
     """
     import pandas as pd
     import torch
 
+    from . import runstore
     from .atomic import save_torch, write_csv, write_json
     from .provenance import machine
     from .runrecord import RUN_FORMAT
@@ -381,17 +250,31 @@ def train_run(
     device = resolve_device(cfg.device)
     checkpoint = Path(checkpoint)
     resume = Path(resume) if resume is not None else checkpoint.with_name("resume.pt")
+    outputs = {"checkpoint": checkpoint, "history": history, "info": info}
+    key = _resume_key(spec, cfg, device, key_extra)
+    # A finished run is kept with its thread count: on another one its sums differ in the last
+    # bits, so a forced rerun with --set-threads trains anew.
+    kept_key = {**key, "threads": torch.get_num_threads()}
+    if runstore.restore(outputs, kept_key):
+        log(f"seed {cfg.seed}: finished before under the same key; kept outputs put back")
+        return json.loads(Path(info).read_text(encoding="utf-8"))
 
     if not isinstance(cache, dict):
         from .data import load_cache
 
         cache = load_cache(cache)
-    data = prepare_data(cache, device, cfg.eval_train_size, cfg.train_size)
+    sizes = (device, cfg.eval_train_size, cfg.train_size, cfg.eval_train_epoch_size)
+    prepared = {} if prepared is None else prepared
+    if sizes not in prepared:
+        prepared[sizes] = prepare_data(cache, *sizes)
+    data = prepared[sizes]
     n_train = len(data.train_x)
     steps_per_epoch = math.ceil(n_train / cfg.batch_size)
     total_steps = steps_per_epoch * cfg.epochs
 
-    torch.manual_seed(cfg.seed)  # init and dropout draw from torch's default generators
+    # Init and dropout draw from torch's default generators, seeded here for every run: a run
+    # is the same whichever runs shared its process before it.
+    torch.manual_seed(cfg.seed)
     model = spec.build().to(device)
     optimizer = Optimizer(model.parameters(), cfg)
     # Data order has its own generator: it does not depend on what the init consumed.
@@ -399,7 +282,6 @@ def train_run(
     rows: list[dict] = []
     epoch_seconds: list[float] = []
 
-    key = _resume_key(spec, cfg, device)
     state = _load_resume(resume, key, log)
     if state is not None:
         model.load_state_dict(state["model"])
@@ -414,8 +296,9 @@ def train_run(
     start_epoch = len(rows)
 
     log(
-        f"{spec.to_dict()} on {device} ({torch.get_num_threads()} threads): {n_train} images, "
-        f"{spec.num_params()} params, {cfg.epochs} epochs of {steps_per_epoch} steps"
+        f"{spec.to_dict()} seed {cfg.seed} on {device} ({torch.get_num_threads()} threads): "
+        f"{n_train} images, {spec.num_params()} params, {cfg.epochs} epochs of "
+        f"{steps_per_epoch} steps"
     )
     for epoch in range(start_epoch + 1, cfg.epochs + 1):
         t0 = time.perf_counter()
@@ -425,7 +308,14 @@ def train_run(
         loss_sum, correct = train_epoch(
             model, optimizer, data.train_x, data.train_y, perm, cfg.batch_size, lrs
         )
-        train_eval_loss, train_eval_acc = evaluate(model, data.train_eval_x, data.train_eval_y)
+        # The gap's train side is read from the last row only: the whole fixed subset there,
+        # a fixed part of it before (the curves), which costs a tenth as much on 5,000 images.
+        last = epoch == cfg.epochs
+        train_eval_loss, train_eval_acc = evaluate(
+            model,
+            data.train_eval_x if last else data.epoch_eval_x,
+            data.train_eval_y if last else data.epoch_eval_y,
+        )
         val_loss, val_acc = evaluate(model, data.val_x, data.val_y)
         row = {
             "epoch": epoch,
@@ -444,20 +334,21 @@ def train_run(
             f" | train eval {train_eval_loss:.4f} {train_eval_acc:.4f}"
             f" | val {val_loss:.4f} {val_acc:.4f} | lr {row['lr']:.3g} | {epoch_seconds[-1]:.1f} s"
         )
-        save_torch(
-            resume,
-            {
-                "format": RESUME_FORMAT,
-                "key": key,
-                "model": model.state_dict(),
-                "optimizer": optimizer.state_dict(),
-                "order_rng": order.get_state(),
-                "cpu_rng": torch.get_rng_state(),
-                "cuda_rng": torch.cuda.get_rng_state() if device == "cuda" else None,
-                "history": rows,
-                "epoch_seconds": epoch_seconds,
-            },
-        )
+        if not last:  # the last epoch's state is the outputs themselves, kept below
+            save_torch(
+                resume,
+                {
+                    "format": RESUME_FORMAT,
+                    "key": key,
+                    "model": model.state_dict(),
+                    "optimizer": optimizer.state_dict(),
+                    "order_rng": order.get_state(),
+                    "cpu_rng": torch.get_rng_state(),
+                    "cuda_rng": torch.cuda.get_rng_state() if device == "cuda" else None,
+                    "history": rows,
+                    "epoch_seconds": epoch_seconds,
+                },
+            )
         if on_epoch_end is not None:
             on_epoch_end(epoch, row)
 
@@ -470,8 +361,11 @@ def train_run(
         "params": spec.num_params(),
         "flops_per_sample": spec.flops_per_sample(),
         "train_flops_per_sample": spec.train_flops_per_sample(),
+        "train_images": n_train,
         "train_seconds": float(sum(epoch_seconds)),
         "epoch_seconds": epoch_seconds,
+        # When this run's training ended (Unix time): which invocation of the study trained it.
+        "finished_at": time.time(),
         "device": device,
         "device_name": torch.cuda.get_device_name() if device == "cuda" else "cpu",
         "threads": torch.get_num_threads(),
@@ -485,9 +379,50 @@ def train_run(
     save_checkpoint(checkpoint, model, spec, cfg.to_dict(), data.mean, data.std)
     write_csv(history, frame)
     write_json(info, summary)
+    runstore.keep(outputs, kept_key)
     resume.unlink(missing_ok=True)
     log(
         f"done: val_acc {rows[-1]['val_acc']:.4f}, {summary['train_seconds']:.1f} s; "
         f"wrote {checkpoint}, {history}, {info}"
     )
     return summary
+
+
+def train_block(
+    cache,
+    spec: dict,
+    training: dict,
+    seeds: list[int],
+    outputs: list[dict],
+    code: str | None = None,
+    log: Callable[[str], None] | None = None,
+    on_epoch_end: Callable[[int, dict], None] | None = None,
+) -> list[dict]:
+    """Train one variant's runs, one seed after another, in this process (one job).
+
+    ``outputs`` holds each seed's ``checkpoint``, ``history`` and ``info`` paths. The cache and
+    the device data are loaded once for all of them; each run keeps its own generators, so its
+    numbers do not depend on the others. ``code`` (the rule's code hash) joins each run's key:
+    a finished run is kept until its spec, training, data or code change.
+    """
+    if len(seeds) != len(outputs):
+        raise ValueError(f"{len(seeds)} seeds but {len(outputs)} output sets; they must match")
+    if not isinstance(cache, dict):
+        from .data import load_cache
+
+        cache = load_cache(cache)
+    extra = {"code": code, "data": cache_fingerprint(cache)}
+    prepared: dict = {}
+    return [
+        train_run(
+            cache,
+            spec,
+            {**training, "seed": int(seed)},
+            **paths,
+            log=log,
+            on_epoch_end=on_epoch_end,
+            key_extra=extra,
+            prepared=prepared,
+        )
+        for seed, paths in zip(seeds, outputs, strict=True)
+    ]

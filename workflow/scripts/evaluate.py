@@ -1,15 +1,15 @@
-"""Evaluate one trained run on the test set (rule evaluate)."""
+"""Evaluate one variant's trained runs on the test set (an evaluate rule)."""
 
 from mnist_study.logs import start_job
 
 start_job(snakemake.log[0])
 
-from mnist_study.evaluate import evaluate_run
+from mnist_study.evaluate import evaluate_runs
 
 i, o = snakemake.input, snakemake.output
-evaluate_run(
+evaluate_runs(
     i.cache,
-    i.checkpoint,
+    i.checkpoints,
     metrics=o.metrics,
     predictions=o.predictions,
     device=snakemake.params.device,

@@ -1,9 +1,9 @@
-"""List one run's misclassified test images (rule misclassified)."""
+"""List the misclassified test images of each of one variant's runs (a misclassified rule)."""
 
 from mnist_study.logs import start_job
 
 start_job(snakemake.log[0])
 
-from mnist_study.evaluate import write_misclassified
+from mnist_study.evaluate import write_all_misclassified
 
-write_misclassified(snakemake.input.predictions, snakemake.output.table)
+write_all_misclassified(snakemake.input.predictions, snakemake.output.tables)

@@ -8,4 +8,4 @@ from mnist_study.report import write_report
 
 inputs = dict(snakemake.input.items())
 params = dict(snakemake.params.items())
-write_report(inputs, params, snakemake.output.html)
+write_report(inputs, params, snakemake.output.html, snakemake.output.efficiency)

@@ -1,18 +1,20 @@
-"""Train one variant with one seed (rule train)."""
+"""Train one variant's runs, one seed after another (a train rule)."""
 
 from mnist_study.logs import start_job
 
 start_job(snakemake.log[0])
 
-from mnist_study.train import train_run
+from mnist_study.train import train_block
 
 o, p = snakemake.output, snakemake.params
-train_run(
+train_block(
     snakemake.input.cache,
     p.model,
     {**p.training, "threads": snakemake.threads},
-    checkpoint=o.checkpoint,
-    history=o.history,
-    info=o.info,
-    resume=p.resume,
+    p.seeds,
+    [
+        {"checkpoint": c, "history": h, "info": i}
+        for c, h, i in zip(o.checkpoints, o.histories, o.infos, strict=True)
+    ],
+    code=p.code,
 )
