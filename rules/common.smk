@@ -91,6 +91,13 @@ def resources_of(family):
     return config["resources"][family]
 
 
+def partition_of(family):
+    """The family's SLURM partition as a resource, where config.yaml names one (the rules are
+    per variant, so --set-resources would have to name each of them)."""
+    partition = resources_of(family)["partition"]
+    return {"slurm_partition": partition} if partition else {}
+
+
 def variant_model(variant):
     return study_config.variant_model(config, variant)
 

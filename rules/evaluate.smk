@@ -21,6 +21,7 @@ for variant in VARIANTS:
         resources:
             mem_mb=resources_of("evaluate")["mem_mb"],
             runtime=resources_of("evaluate")["runtime"],
+            **partition_of("evaluate"),
         params:
             device=config["device"],
             code=code("evaluate"),

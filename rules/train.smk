@@ -25,6 +25,7 @@ for variant in VARIANTS:
                 mem_mb=resources_of("train")["mem_mb"],
                 runtime=resources_of("train")["runtime"] * len(block),
                 gpu=resources_of("train")["gpus"],
+                **partition_of("train"),
             params:
                 model=variant_model(variant),
                 training=training_of(variant),
