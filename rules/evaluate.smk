@@ -19,9 +19,9 @@ for variant in VARIANTS:
             ENV
         threads: resources_of("evaluate")["threads"]
         resources:
+            **partition_of("evaluate"),
             mem_mb=resources_of("evaluate")["mem_mb"],
             runtime=resources_of("evaluate")["runtime"],
-            **partition_of("evaluate"),
         params:
             device=config["device"],
             code=code("evaluate"),

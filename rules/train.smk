@@ -22,10 +22,10 @@ for variant in VARIANTS:
                 ENV
             threads: resources_of("train")["threads"]
             resources:
+                **partition_of("train"),
                 mem_mb=resources_of("train")["mem_mb"],
                 runtime=resources_of("train")["runtime"] * len(block),
                 gpu=resources_of("train")["gpus"],
-                **partition_of("train"),
             params:
                 model=variant_model(variant),
                 training=training_of(variant),
