@@ -10,6 +10,7 @@ import time
 import torch
 
 MATMUL_N = 2048
+WARM_UP_S = 1.0  # seconds of matmuls before the figures are taken
 
 
 def sync(device: str) -> None:
@@ -37,7 +38,11 @@ def write_matmul_figure(out, threads: int, repeats: int = 3, device: str = "cpu"
     from .provenance import machine
 
     torch.set_num_threads(threads)
-    # As make bench measures it (2 warm-up matmuls, then 10 per figure), so the two agree.
+    # A job starts cold (thread pool, clocks) where make bench measures after its epochs: a
+    # second of matmuls first, then make bench's own procedure (10 matmuls a figure).
+    start = time.perf_counter()
+    while time.perf_counter() - start < WARM_UP_S:
+        matmul_gflops(device, repeats=1)
     figures = [matmul_gflops(device) for _ in range(repeats)]
     result = {
         "matmul_flops_per_s": statistics.median(figures) * 1e9,
