@@ -8,7 +8,7 @@ from snakemake.utils import validate
 
 from mnist_study import codehash
 from mnist_study import config as study_config
-from mnist_study.data import FILES, raw_paths, verify_present
+from mnist_study.data import FILES, raw_paths, train_split_size, verify_present
 from mnist_study.logs import stamp_path
 from mnist_study.provenance import cpu_model
 
@@ -31,7 +31,7 @@ DATASET = config["data"]["dataset"]
 # Title, noun and class names: the report's and the plots' wording, from one place.
 DATASET_INFO = study_config.describe_dataset(config["data"])
 # Training images of a full-data run, for the train jobs' order (None: not known before the data).
-TRAIN_IMAGES = study_config.train_images(config["data"])
+TRAIN_IMAGES = train_split_size(config["data"])
 DATA_CACHE = f"results/data/{DATASET}.pt"
 ENV = "../workflow/envs/study.yaml"
 

@@ -10,6 +10,7 @@ import yaml
 from helpers import REPO
 
 from mnist_study import config as study_config
+from mnist_study.data import train_split_size
 
 SCHEMA = REPO / "workflow/schemas/config.schema.yaml"
 
@@ -105,7 +106,7 @@ def test_the_default_study_trains_a_pinned_number_of_flops():
     """The compute limit's numerator: train FLOPs per sample x images x epochs over every run.
     A change of variants, seeds or epochs moves it, and so must this figure, on purpose."""
     config = resolved_study_config()
-    images = study_config.train_images(config["data"])
+    images = train_split_size(config["data"])
     assert images == 50000  # from the files where fetched, else the built-in dataset's size
     assert study_config.study_train_flops(config, images) == 102_212_297_600_000
     assert f"{study_config.study_train_flops(config, images):.4g}" == "1.022e+14"

@@ -243,13 +243,6 @@ def labels(config: Mapping) -> dict[str, str]:
     return {name: entry.get("label", name) for name, entry in config["variants"].items()}
 
 
-def train_images(data: Mapping) -> int | None:
-    """Training images of a full-data run (the split's train side), where known before a job."""
-    from .data import train_split_size
-
-    return train_split_size(dict(data))
-
-
 def run_train_flops(config: Mapping, variant: str, full_size: int | None) -> float:
     """One run's training arithmetic: the model's train FLOPs per sample x images x epochs,
     the figure the study's compute limit is made of (scoring passes are not counted)."""

@@ -11,6 +11,8 @@ import math
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+from .provenance import benchmark_seconds
+
 # Idle time between jobs beyond this (seconds) means the study was stopped and started again:
 # its wall time then says nothing about speed, and the figures are labelled partial.
 MAX_IDLE_S = 60.0
@@ -26,17 +28,6 @@ def _read_json(path) -> dict | None:
         return json.loads(Path(path).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
-
-
-def _benchmark_seconds(path) -> float:
-    """The job's wall seconds from Snakemake's benchmark file (column ``s``, first row)."""
-    import csv
-
-    with open(path, encoding="utf-8") as f:
-        rows = list(csv.DictReader(f, delimiter="\t"))
-    if not rows or "s" not in rows[0]:
-        raise ValueError(f"{path}: benchmark file without the column 's'")
-    return float(rows[0]["s"])
 
 
 def _idle(intervals: Sequence[tuple[float, float]]) -> float:
@@ -79,7 +70,7 @@ def efficiency(
     trained = [r for r in records.values() if float(r.get("finished_at", -math.inf)) > since]
     train_flops = sum(run_flops(r) for r in trained)
     epoch_seconds = sum(sum(r["epoch_seconds"]) for r in trained)
-    job_seconds = sum(_benchmark_seconds(job["benchmark"]) for job, _ in ran)
+    job_seconds = sum(sum(benchmark_seconds(job["benchmark"])) for job, _ in ran)
     job_seconds += report_end - report_start
     figure = float(matmul["matmul_flops_per_s"])
     limit = train_flops / figure
@@ -104,3 +95,18 @@ def efficiency(
         "started": first,
         "ended": report_end,
     }
+
+
+def figures_from_files(
+    records: Mapping, jobs: Sequence[Mapping], matmul, report_stamp, report_start, report_end
+) -> dict:
+    """efficiency() with the matmul figure and the last report job's stamps read from their
+    files (``report_stamp`` absent or unreadable: no report ran before)."""
+    return efficiency(
+        records,
+        jobs,
+        _read_json(matmul),
+        report_start,
+        report_end,
+        previous_report=_read_json(report_stamp) if report_stamp else None,
+    )

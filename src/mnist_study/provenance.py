@@ -90,6 +90,15 @@ def git_state(repo) -> dict:
     return {"commit": commit, "dirty": bool(status)}
 
 
+def benchmark_seconds(path) -> list[float]:
+    """The wall seconds of each repeat in one Snakemake benchmark file (column ``s``)."""
+    with open(path, encoding="utf-8") as f:
+        records = list(csv.DictReader(f, delimiter="\t"))
+    if not records or "s" not in records[0]:
+        raise ValueError(f"{path}: benchmark file without the column 's'")
+    return [float(r["s"]) for r in records]
+
+
 def benchmark_times(paths: Sequence):
     """Per rule: jobs, total, mean and max wall seconds from Snakemake benchmark files
     (``benchmarks/<rule>/...tsv`` or ``benchmarks/<rule>.tsv``, column ``s``)."""
@@ -100,11 +109,7 @@ def benchmark_times(paths: Sequence):
         parts = Path(path).parts
         after = parts[parts.index("benchmarks") + 1 :] if "benchmarks" in parts else parts[-1:]
         rule = Path(after[0]).stem if len(after) == 1 else after[0]
-        with open(path, encoding="utf-8") as f:
-            records = list(csv.DictReader(f, delimiter="\t"))
-        if not records or "s" not in records[0]:
-            raise ValueError(f"{path}: benchmark file without the column 's'")
-        rows.extend({"rule": rule, "s": float(r["s"])} for r in records)
+        rows.extend({"rule": rule, "s": s} for s in benchmark_seconds(path))
     if not rows:
         return pd.DataFrame(columns=["rule", "jobs", "total_s", "mean_s", "max_s"])
     frame = pd.DataFrame(rows).groupby("rule", sort=True)["s"]

@@ -700,23 +700,18 @@ def render(template_path, context: Mapping) -> str:
 def efficiency_figures(inputs: Mapping, params: Mapping, records: Mapping) -> dict:
     """This invocation's compute figures (mnist_study.efficiency), the report job's own time
     included up to now."""
-    import json
     import time
 
-    from .efficiency import efficiency
+    from .efficiency import figures_from_files
     from .logs import process_start
 
-    def read(path):
-        p = Path(path) if path else None
-        return json.loads(p.read_text(encoding="utf-8")) if p and p.exists() else None
-
-    return efficiency(
+    return figures_from_files(
         records,
         params.get("jobs", []),
-        read(inputs["matmul"]),
+        inputs["matmul"],
+        params.get("report_stamp"),
         report_start=process_start(),
         report_end=time.time(),
-        previous_report=read(params.get("report_stamp")),
     )
 
 
