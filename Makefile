@@ -7,7 +7,8 @@ SNAKEMAKE := $(VENV)/bin/snakemake
 STAMP := $(VENV)/.installed-stamp
 PROFILE := workflow/profiles/default
 
-.PHONY: setup dataset-layer report carry-over compare quick replicate unlock unlock-quick unlock-replicate test lint test-slurm bench clean
+.PHONY: setup dataset-layer report carry-over compare quick replicate pilot pilot-penalty unlock \
+	unlock-quick unlock-replicate unlock-pilot test lint test-slurm bench clean
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || python3 -m venv $(VENV)
@@ -33,12 +34,16 @@ DATASET ?= mnist
 ifeq ($(DATASET),mnist)
 STUDY := .
 STUDY_ARGS :=
+LAYER :=
+REPLICATE_DIR := results/replicate
 else
 STUDY := results/$(DATASET)
-STUDY_ARGS := --directory $(STUDY) --configfile $(CURDIR)/config.yaml \
-	$(CURDIR)/workflow/datasets/$(DATASET).yaml
+LAYER := $(CURDIR)/workflow/datasets/$(DATASET).yaml
+STUDY_ARGS := --directory $(STUDY) --configfile $(CURDIR)/config.yaml $(LAYER)
+REPLICATE_DIR := results/$(DATASET)-replicate
 endif
-UNLOCK := unlock$(if $(filter-out mnist,$(DATASET)), DATASET=$(DATASET))
+ON_DATASET := $(if $(filter-out mnist,$(DATASET)), DATASET=$(DATASET))
+UNLOCK := unlock$(ON_DATASET)
 
 # Fashion-MNIST's download mirrors need the internet; Debian ships its four files too, so the
 # package is installed where apt-get is at hand (as root) and the files are not there yet.
@@ -82,15 +87,36 @@ quick: setup
 	@echo "Report: $(CURDIR)/results/quick/results/report.html"
 
 # The full study again with disjoint seeds (workflow/replicate.yaml), then every claim's verdict
-# beside the main study's: a verdict is a finding only if both agree.
-REPLICATE := --directory results/replicate \
-	--configfile $(CURDIR)/config.yaml $(CURDIR)/workflow/replicate.yaml
+# beside the main study's: a verdict is a finding only if both agree. DATASET=<name> replicates
+# that dataset's study (its layer, then the replicate's) in results/<name>-replicate/.
+REPLICATE := --directory $(REPLICATE_DIR) \
+	--configfile $(CURDIR)/config.yaml $(LAYER) $(CURDIR)/workflow/replicate.yaml
 
-replicate: setup
-	$(call run_snakemake,$(REPLICATE),results/replicate,unlock-replicate)
-	$(PY) -m mnist_study.history record results/replicate
-	$(PY) -m mnist_study.verdicts results/analysis/claims.json \
-		results/replicate/results/analysis/claims.json
+replicate: setup dataset-layer
+	$(call run_snakemake,$(REPLICATE),$(REPLICATE_DIR),unlock-replicate$(ON_DATASET))
+	$(PY) -m mnist_study.history record $(REPLICATE_DIR)
+	$(PY) -m mnist_study.verdicts $(STUDY)/results/analysis/claims.json \
+		$(REPLICATE_DIR)/results/analysis/claims.json
+
+# The design's pilots, run before a design's first full run (README, "Power by design").
+# make pilot: every variant with three seeds of its own (workflow/pilot.yaml) in
+# results/pilot/<dataset>/, then the seeds each claim needs, into results/pilot/<dataset>/plan.md.
+PILOT_DIR := results/pilot/$(DATASET)
+PILOT_CONFIG := $(CURDIR)/config.yaml $(LAYER) $(CURDIR)/workflow/pilot.yaml
+
+pilot: setup dataset-layer
+	$(call run_snakemake,results/tables/runs.csv --directory $(PILOT_DIR) \
+		--configfile $(PILOT_CONFIG),$(PILOT_DIR),unlock-pilot$(ON_DATASET))
+	$(PY) -m mnist_study.power $(PILOT_DIR) $(PILOT_CONFIG) > $(PILOT_DIR)/plan.md
+	@cat $(PILOT_DIR)/plan.md
+
+# make pilot-penalty: which form of weight penalty, on validation only
+# (workflow/pilots/weight_penalty.yaml), into results/pilot/weight_penalty-<dataset>/choice.md.
+pilot-penalty: setup dataset-layer
+	$(call run_snakemake,results/data/$(DATASET).pt $(STUDY_ARGS),$(STUDY),$(UNLOCK))
+	$(PY) -m mnist_study.pilot workflow/pilots/weight_penalty.yaml \
+		--cache $(STUDY)/results/data/$(DATASET).pt --config config.yaml $(LAYER) \
+		--out results/pilot/weight_penalty-$(DATASET)
 
 # What changed from study A to study B, as text: a record id, git commit, record folder or study
 # folder; by default the latest record that differs from this study, and this study. Exit 1 when
@@ -111,8 +137,12 @@ unlock: setup dataset-layer
 unlock-quick: setup
 	$(SNAKEMAKE) --workflow-profile $(PROFILE) $(QUICK) --unlock
 
-unlock-replicate: setup
+unlock-replicate: setup dataset-layer
 	$(SNAKEMAKE) --workflow-profile $(PROFILE) $(REPLICATE) --unlock
+
+unlock-pilot: setup dataset-layer
+	$(SNAKEMAKE) --workflow-profile $(PROFILE) --directory $(PILOT_DIR) \
+		--configfile $(PILOT_CONFIG) --unlock
 
 test: setup
 	$(PY) -m pytest

@@ -45,6 +45,8 @@ rule claims:
         runs="results/tables/runs.csv",
         history=runs("history.csv"),
         predictions=runs("predictions.npz"),
+        # Read beside each predictions.npz: the best-epoch checkpoints' (variant@best).
+        best_predictions=runs("predictions_best.npz"),
     output:
         verdicts=f"{ANALYSIS}/claims.json",
         text=figure(f"{ANALYSIS}/claims.md", "claims", "Claims"),
@@ -59,6 +61,7 @@ rule claims:
         run_keys=run_keys(),
         claims=entries("claims"),
         alpha=config["alpha"],
+        power=config["power"],
         code=code("claims"),
     script:
         job_script("claims")

@@ -1,5 +1,5 @@
-# Evaluation: one job per variant; one logits tensor per run gives accuracy, confusion and the
-# misclassified set.
+# Evaluation: one job per variant; one logits tensor per checkpoint gives accuracy, confusion,
+# calibration and the misclassified set, for the last epoch and the lowest validation loss.
 for variant in VARIANTS:
 
     rule:
@@ -8,9 +8,11 @@ for variant in VARIANTS:
         input:
             cache=DATA_CACHE,
             checkpoints=runs_of(variant, "model.pt"),
+            best=runs_of(variant, "model_best.pt"),
         output:
             metrics=runs_of(variant, "metrics.json"),
             predictions=runs_of(variant, "predictions.npz"),
+            best_predictions=runs_of(variant, "predictions_best.npz"),
         log:
             f"logs/evaluate/{variant}.log",
         benchmark:

@@ -95,6 +95,30 @@ rule plot_confusion:
         job_script("plot_confusion")
 
 
+rule plot_reliability:
+    input:
+        metrics=runs("metrics.json"),
+    output:
+        reliability=[
+            figure(f"{FIG}/reliability/{s}.png", "reliability", "Calibration", TITLES[s])
+            for s in STUDIES
+        ],
+    log:
+        "logs/plots/plot_reliability.log",
+    benchmark:
+        "benchmarks/plot_reliability.tsv"
+    localrule: True
+    conda:
+        ENV
+    params:
+        run_keys=run_keys(),
+        studies=entries("studies"),
+        labels=LABELS,
+        code=code("plot_reliability"),
+    script:
+        job_script("plot_reliability")
+
+
 if LINEAR and MLP:
 
     rule plot_weights:

@@ -54,6 +54,7 @@ rule report:
         study_curves=rules.plot_studies.output.curves,
         study_factor=rules.plot_studies.output.factor,
         confusion=rules.plot_confusion.output.confusion,
+        reliability=rules.plot_reliability.output.reliability,
         weights=(
             [rules.plot_weights.output.templates, rules.plot_weights.output.features]
             if LINEAR and MLP

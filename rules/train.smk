@@ -11,6 +11,7 @@ for variant in VARIANTS:
                 cache=DATA_CACHE,
             output:
                 checkpoints=runs_of(variant, "model.pt", block),
+                best=runs_of(variant, "model_best.pt", block),
                 histories=runs_of(variant, "history.csv", block),
                 infos=runs_of(variant, "train.json", block),
             log:

@@ -94,6 +94,8 @@ def smoke_config(local_dir: Path, sha256: dict) -> dict:
         "activation": {
             "title": "Activation",
             "question": "ReLU or tanh?",
+            "reference": "Glorot et al. 2011: rectifiers train deep networks well.",
+            "limits": "Two epochs of synthetic digits: not a benchmark.",
             "variants": ["mlp_tanh", "mlp"],
             "factor": {"label": "Activation", "values": ["tanh", "ReLU"]},
         },
@@ -133,6 +135,28 @@ def smoke_config(local_dir: Path, sha256: dict) -> dict:
             "metric": "disagreements",
             "variants": ["mlp", "mlp_dropout"],
             "expect": "present",
+            "smallest_effect": 0.005,
+        },
+        "dropout_beats_both": {
+            "statement": "Dropout narrows the gap more than either other MLP.",
+            "metric": "gap",
+            "variants": ["mlp", "mlp_tanh", "mlp_dropout"],
+            "compare": "each",
+            "expect": "decrease",
+            "smallest_effect": 0.005,
+        },
+        "early_stopping_lowers_test_loss": {
+            "statement": "The checkpoint of lowest validation loss has a lower test loss.",
+            "metric": "test_loss",
+            "variants": ["mlp", "mlp@best"],
+            "expect": "decrease",
+            "smallest_effect": 0.01,
+        },
+        "unregularized_overconfident": {
+            "statement": "The MLP is more overconfident than its dropout twin.",
+            "metric": "overconfidence",
+            "variants": ["mlp_dropout", "mlp"],
+            "expect": "increase",
             "smallest_effect": 0.005,
         },
     }

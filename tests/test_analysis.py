@@ -347,6 +347,13 @@ def test_disagreement_claim_against_the_churn_between_seeds():
         ({"variants": ["a"]}, r"claims.x.variants: \['a'\]; give at least two"),
         ({"smallest_effect": 0}, r"claims.x.smallest_effect: 0; need a positive number"),
         ({"alpha": 0.1}, r"claims.x: unknown key\(s\) \['alpha'\]; valid: \["),
+        ({"compare": "pairs"}, r"claims.x.compare: 'pairs'; valid: \['trend', 'each'\]"),
+        ({"compare": "each"}, r"claims.x.compare: 'each' tests the last variant against each"),
+        (
+            {"variants": ["a", "a@best"], "metric": "best_epoch"},
+            r"claims.x.variants names best-epoch checkpoints \['a@best'\]; .*metric must be one",
+        ),
+        ({"variants": ["a", "nope@best"]}, r"claims.x.variants names \['nope@best'\]"),
     ],
 )
 def test_bad_claims_name_the_key(bad, message):
@@ -503,3 +510,84 @@ def test_two_studies_verdicts_side_by_side(tmp_path):
         path.write_text(json.dumps(data))
     assert verdicts.main([str(p) for p in paths]) == 1
     assert verdicts.main([str(paths[0]), str(paths[0])]) == 0
+
+
+def three_way_study(extra_b: int, extra_c: int, seeds=(0, 1, 2, 3), n=2000):
+    """Variants a, b, c on the same test images; b and c get ``extra_b`` and ``extra_c`` more
+    images right than a in every seed (with a different random part in each)."""
+    rng = np.random.default_rng(7)
+    correct, rows = {}, []
+    base = rng.random(n) < 0.85
+    for s in seeds:
+        a = base.copy()
+        flip = rng.choice(n, 40, replace=False)
+        a[flip] = ~a[flip]
+        wrong = np.flatnonzero(~a)
+        b, c = a.copy(), a.copy()
+        b[wrong[:extra_b]] = True
+        c[wrong[:extra_c]] = True
+        for v, hit in (("a", a), ("b", b), ("c", c)):
+            correct[(v, s)] = correctness(hit)
+            rows.append({"variant": v, "seed": s})
+    return pd.DataFrame(rows), correct
+
+
+def test_a_claim_on_each_comparison_holds_only_if_both_do():
+    """compare: each, the last variant against each of the others (intersection-union): its p
+    is the larger of the two, and one comparison shown equivalent contradicts it."""
+    entry = {**claim("test_acc", ["a", "b", "c"], "increase", smallest_effect=0.005)}
+    entry["compare"] = "each"
+    runs, correct = three_way_study(extra_b=40, extra_c=100)  # c beats a by 5, b by 3 points
+    both = judge({"more": entry}, runs, correct=correct)["more"]
+    assert both["verdict"] == "supported"
+    ps = [c["p_value"] for c in both["comparisons"]]
+    assert both["p_value"] == max(ps) and len(ps) == 2
+    # The binding comparison is the weaker one, c against b (+3 points).
+    assert both["binding"] == ["b", "c"] and both["effect"] == pytest.approx(0.03)
+    assert both["seeds"] == {"a": [0, 1, 2, 3], "b": [0, 1, 2, 3], "c": [0, 1, 2, 3]}
+    # c no better than b: c - b is 0 in every seed, shown inside half a point: contradicted,
+    # although c beats a by 5 points.
+    runs, correct = three_way_study(extra_b=100, extra_c=100)
+    tied = judge({"more": entry}, runs, correct=correct)["more"]
+    assert tied["verdict"] == "contradicted"
+    assert tied["comparisons"][0]["effect"] == pytest.approx(0.05)
+    assert "each comparison" in tied["numbers"]
+
+
+def test_overconfidence_and_test_loss_claims_read_per_image_values():
+    """Overconfidence is confidence minus correctness per test image, judged over seeds and
+    images like accuracy; a best-epoch checkpoint is compared as the variant 'v@best'."""
+    rng = np.random.default_rng(3)
+    n, correct, rows = 1000, {}, []
+    for s in range(4):
+        hit = rng.random(n) < 0.9
+        conf = np.clip(0.9 + rng.normal(0, 0.02, n), 0, 1)
+        nll = rng.gamma(2.0, 0.1, n)
+        correct[("drop", s)] = stats.Correct(test=hit, train=hit, confidence=conf, nll=nll)
+        # The unregularized twin: same predictions, 5 points more confident.
+        correct[("wide", s)] = stats.Correct(test=hit, train=hit, confidence=conf + 0.05, nll=nll)
+        # Its best epoch: the same images right, 0.05 nats lower loss on each.
+        correct[("wide@best", s)] = stats.Correct(
+            test=hit, train=hit, confidence=conf, nll=nll - 0.05
+        )
+        rows += [{"variant": "drop", "seed": s}, {"variant": "wide", "seed": s}]
+    results = judge(
+        {
+            "over": claim("overconfidence", ["drop", "wide"], "increase", smallest_effect=0.01),
+            "early": claim("test_loss", ["wide", "wide@best"], "decrease", smallest_effect=0.01),
+        },
+        pd.DataFrame(rows),
+        correct=correct,
+    )
+    assert results["over"]["effect"] == pytest.approx(0.05)
+    assert results["over"]["verdict"] == "supported"
+    assert results["early"]["effect"] == pytest.approx(-0.05)
+    assert results["early"]["verdict"] == "supported"
+    assert results["early"]["seeds"] == {"wide": [0, 1, 2, 3], "wide@best": [0, 1, 2, 3]}
+    # The same overconfidence: shown within a point of it, contradicted.
+    same = judge(
+        {"over": claim("overconfidence", ["drop", "wide@best"], "increase", smallest_effect=0.01)},
+        pd.DataFrame(rows),
+        correct=correct,
+    )["over"]
+    assert same["effect"] == pytest.approx(0.0) and same["verdict"] == "contradicted"

@@ -5,8 +5,11 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
+import subprocess
 
 import pytest
+from helpers import REPO
 
 from mnist_study import crossdata
 from mnist_study.data import DATASETS
@@ -133,3 +136,45 @@ def test_confusion_matrices_and_galleries_name_the_classes(tmp_path, monkeypatch
     # Digits keep their one-line captions.
     plots.gallery_of_misclassified(table, images, "g", tmp_path / "g.png")
     assert [t.get_text() for t in figures[-1].axes[0].texts] == ["6→0 90%", "9→7 80%"]
+
+
+@pytest.mark.skipif(shutil.which("make") is None, reason="needs make")
+@pytest.mark.parametrize(
+    ("target", "expected"),
+    [
+        (
+            "replicate",
+            [
+                "--directory results/fashion-mnist-replicate",
+                "workflow/datasets/fashion-mnist.yaml",
+                "workflow/replicate.yaml",
+                "mnist_study.verdicts results/fashion-mnist/results/analysis/claims.json "
+                "results/fashion-mnist-replicate/results/analysis/claims.json",
+            ],
+        ),
+        (
+            "pilot",
+            [
+                "--directory results/pilot/fashion-mnist",
+                "workflow/datasets/fashion-mnist.yaml",
+                "workflow/pilot.yaml",
+                "mnist_study.power results/pilot/fashion-mnist",
+            ],
+        ),
+    ],
+)
+def test_replicate_and_pilot_follow_the_dataset(tmp_path, target, expected):
+    """make replicate DATASET=<name> and make pilot DATASET=<name> layer the dataset's config
+    under the replicate's or pilot's, each in its own folder (a dry run of the Makefile)."""
+    stamp = tmp_path / ".installed-stamp"
+    stamp.touch()
+    done = subprocess.run(
+        ["make", "-n", f"VENV={tmp_path}", "-o", str(stamp), target, "DATASET=fashion-mnist"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 0, done.stderr
+    text = " ".join(done.stdout.replace(str(REPO) + "/", "").replace("\\\n", " ").split())
+    for words in expected:
+        assert words in text, text

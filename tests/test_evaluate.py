@@ -19,6 +19,7 @@ from test_train import make_cache
 
 from mnist_study.evaluate import (
     MISCLASSIFIED_COLUMNS,
+    calibration,
     evaluate_run,
     metrics_from_logits,
     misclassified_table,
@@ -143,7 +144,15 @@ def test_evaluate_run_writes_metrics_and_predictions(trained, tmp_path):
     assert np.trace(metrics["confusion"]) == round(metrics["test_acc"] * 200)
 
     with np.load(tmp_path / "predictions.npz") as npz:
-        assert sorted(npz.files) == ["labels", "pred", "probs", "train_labels", "train_pred"]
+        assert sorted(npz.files) == [
+            "confidence",
+            "labels",
+            "nll",
+            "pred",
+            "probs",
+            "train_labels",
+            "train_pred",
+        ]
         arrays = {k: npz[k] for k in npz.files}
     probs, saved_labels, pred = arrays["probs"], arrays["labels"], arrays["pred"]
     assert probs.dtype == np.float16 and probs.shape == (200, 10)
@@ -159,6 +168,15 @@ def test_evaluate_run_writes_metrics_and_predictions(trained, tmp_path):
     # The gap's train side: the fixed training subset, in eval mode, from the same model.
     assert len(arrays["train_pred"]) == len(arrays["train_labels"]) > 0
     assert metrics["train_acc"] == np.mean(arrays["train_pred"] == arrays["train_labels"])
+    # Per image: the predicted class's probability and the loss, whose means are the metrics.
+    softmax = torch.softmax(logits, 1)
+    np.testing.assert_allclose(arrays["confidence"], softmax.max(1).values.numpy(), rtol=1e-5)
+    assert float(arrays["nll"].mean()) == pytest.approx(metrics["test_loss"], rel=1e-5)
+    correct = pred == saved_labels
+    assert metrics["overconfidence"] == pytest.approx(
+        float(np.mean(arrays["confidence"].astype(np.float64) - correct)), abs=1e-6
+    )
+    assert 0 <= metrics["ece"] <= 1 and sum(metrics["reliability"]["count"]) == 200
 
 
 def test_evaluate_run_reads_the_cache_from_a_path(trained, tmp_path):
@@ -169,3 +187,66 @@ def test_evaluate_run_reads_the_cache_from_a_path(trained, tmp_path):
         tmp_path / "cache.pt", folder / "model.pt", tmp_path / "b.json", tmp_path / "b.npz"
     )
     assert from_dict == from_path
+
+
+def test_ece_and_overconfidence_of_a_hand_computed_case():
+    """Four images. Confidences 0.9 and 0.9 (bin 14 of 15, (0.867, 0.933]) with one right;
+    0.62 (bin 10, (0.6, 0.667]) right; 0.3 (bin 5) wrong. ECE = (|1.8 - 1| + |0.62 - 1| +
+    |0.3 - 0|) / 4 = 0.37; overconfidence = (0.9 + 0.9 + 0.62 + 0.3 - 2) / 4 = 0.18."""
+    result = calibration([0.9, 0.9, 0.62, 0.3], [True, False, True, False])
+    assert result["ece"] == pytest.approx(0.37)
+    assert result["overconfidence"] == pytest.approx(0.18)
+    bins = result["reliability"]
+    assert len(bins["count"]) == 15 and sum(bins["count"]) == 4
+    assert bins["count"][13] == 2 and bins["count"][9] == 1 and bins["count"][4] == 1
+    assert bins["accuracy"][13] == pytest.approx(0.5)
+    assert bins["confidence"][13] == pytest.approx(0.9)
+    assert bins["accuracy"][0] is None  # an empty bin has no accuracy
+
+
+def test_calibration_is_zero_where_confidence_matches_accuracy():
+    # Three of four right at confidence 0.75: calibrated, neither over- nor underconfident.
+    result = calibration([0.75] * 4, [True, True, True, False])
+    assert result["ece"] == pytest.approx(0.0, abs=1e-12)
+    assert result["overconfidence"] == pytest.approx(0.0, abs=1e-12)
+    # Underconfidence is negative overconfidence, and still a positive ECE.
+    under = calibration([0.6] * 4, [True] * 4)
+    assert under["overconfidence"] == pytest.approx(-0.4) and under["ece"] == pytest.approx(0.4)
+    # A confidence of exactly 1 falls in the last bin, of exactly 0 in the first.
+    edges = calibration([1.0, 0.0], [True, False])["reliability"]["count"]
+    assert edges[14] == 1 and edges[0] == 1
+
+
+def test_calibration_refuses_mismatched_inputs():
+    with pytest.raises(ValueError, match="confidence"):
+        calibration([0.5, 0.6], [True])
+
+
+def test_the_best_checkpoint_is_scored_from_its_own_file(trained, tmp_path):
+    """metrics.json's best_checkpoint and predictions_best.npz come from model_best.pt alone:
+    the same as scoring that file as a run of its own, and different from the last."""
+    cache, folder, model = trained
+    torch.manual_seed(1)
+    other = spec_from_dict({"kind": "mlp", "hidden": [32]}).build()  # an untrained "epoch"
+    spec = spec_from_dict({"kind": "mlp", "hidden": [32]})
+    save_checkpoint(folder / "early.pt", other, spec, {}, cache["mean"], cache["std"], epoch=3)
+    metrics = evaluate_run(
+        cache,
+        folder / "model.pt",
+        tmp_path / "metrics.json",
+        tmp_path / "predictions.npz",
+        "cpu",
+        1,
+        best_checkpoint=folder / "early.pt",
+        best_predictions=tmp_path / "predictions_best.npz",
+    )
+    alone = evaluate_run(
+        cache, folder / "early.pt", tmp_path / "alone.json", tmp_path / "alone.npz", "cpu", 1
+    )
+    best = metrics["best_checkpoint"]
+    assert best["epoch"] == 3
+    for key in ("test_acc", "test_loss", "train_acc", "ece", "overconfidence"):
+        assert best[key] == alone[key]
+    assert best["test_acc"] < metrics["test_acc"]
+    with np.load(tmp_path / "predictions_best.npz") as a, np.load(tmp_path / "alone.npz") as b:
+        assert all(np.array_equal(a[k], b[k]) for k in b.files)

@@ -19,7 +19,8 @@ import pytest
 import torch
 
 from mnist_study import error_analysis, plots, provenance, report, rulegraph, stats, verdicts
-from mnist_study.evaluate import misclassified_table
+from mnist_study.evaluate import calibration, misclassified_table
+from mnist_study.reliability import plot_reliability
 from mnist_study.runrecord import RUN_FORMAT
 from mnist_study.tables import write_tables
 
@@ -123,6 +124,13 @@ def write_run(run: Path, variant: str, seed: int, labels: np.ndarray) -> None:
         "per_class_acc": (np.diag(confusion) / np.maximum(confusion.sum(1), 1)).tolist(),
         "train_acc": float((pred == labels).mean()),
         "confusion": confusion.tolist(),
+        **calibration(probs.max(1), pred == labels),
+    }
+    metrics["best_checkpoint"] = {
+        "epoch": 2,
+        "test_acc": metrics["test_acc"] - 0.01,
+        "test_loss": 0.45,
+        "ece": metrics["ece"] / 2,
     }
     (run / "metrics.json").write_text(json.dumps(metrics))
     np.savez(
@@ -239,6 +247,7 @@ def study(tmp_path_factory) -> dict:
         "study_curves": {s: f / "studies" / f"{s}_curves.png" for s in STUDIES},
         "study_factor": {s: f / "studies" / f"{s}_factor.png" for s in STUDIES},
         "confusion": {s: f / "confusion" / f"{s}.png" for s in STUDIES},
+        "reliability": {s: f / "reliability" / f"{s}.png" for s in STUDIES},
     }
     plots.plot_curves(keys, files("history.csv"), out["curves"], labels_of)
     plots.plot_studies(
@@ -251,6 +260,7 @@ def study(tmp_path_factory) -> dict:
         labels_of,
     )
     plots.plot_confusion(STUDIES, keys, files("metrics.json"), out["confusion"], labels_of)
+    plot_reliability(STUDIES, keys, files("metrics.json"), out["reliability"], labels_of)
     plots.plot_weights(
         runs[("lin", 0)] / "model.pt",
         runs[("mlp", 0)] / "model.pt",
@@ -286,6 +296,7 @@ def study(tmp_path_factory) -> dict:
         "study_curves": list(out["study_curves"].values()),
         "study_factor": list(out["study_factor"].values()),
         "confusion": list(out["confusion"].values()),
+        "reliability": list(out["reliability"].values()),
         "weights": [f / "weights/templates.png", f / "weights/features.png"],
         **singles,
         "rulegraph_dot": root / "rulegraph.dot",
@@ -344,8 +355,9 @@ def parsed(html: str) -> Images:
 
 def test_every_plot_is_a_png(study):
     pngs = sorted(study["figures"].rglob("*.png"))
-    # 4 curves + 4 galleries + 2x2 study figures + 2 confusion + 2 weights + 4 errors
-    assert len(pngs) == 4 + 4 + 4 + 2 + 2 + 4
+    # 4 curves + 4 galleries + 2x2 study figures + 2 confusion + 2 reliability + 2 weights
+    # + 4 errors
+    assert len(pngs) == 4 + 4 + 4 + 2 + 2 + 2 + 4
     for path in pngs:
         data = path.read_bytes()
         assert data.startswith(PNG), path
@@ -362,10 +374,10 @@ def test_report_lists_every_variant_in_the_results_table(study):
 
 def test_report_embeds_every_figure_with_alt_text_and_caption(study):
     page = parsed(study["html"])
-    # Per variant curves and galleries, 3 per study, 4 error figures, 2 weights, and the rule
+    # Per variant curves and galleries, 4 per study, 4 error figures, 2 weights, and the rule
     # graph where Graphviz draws it (as SVG).
     graph = shutil.which("dot") is not None
-    assert len(page.images) == 4 + 4 + 3 * 2 + 4 + 2 + graph
+    assert len(page.images) == 4 + 4 + 4 * 2 + 4 + 2 + graph
     assert page.captions == len(page.images)
     for img in page.images:
         assert img["alt"].strip(), img["src"][:40]

@@ -96,7 +96,7 @@ def test_training_lowers_the_loss_and_learns(cache, tmp_path):
     assert "seconds" not in history  # wall time would break bit-for-bit repeats
     assert not (tmp_path / "resume.pt").exists()  # deleted once the outputs are written
     files = sorted(p.name for p in tmp_path.iterdir() if p.is_file())
-    assert files == ["history.csv", "model.pt", "train.json"]
+    assert files == ["history.csv", "model.pt", "model_best.pt", "train.json"]
     # Kept beside them, under the run's key: a rerun of the job puts them back.
     assert sorted(p.name for p in (tmp_path / ".finished").iterdir()) == sorted(
         [*files, "key.json"]
@@ -354,6 +354,7 @@ def block_outputs(folder, seeds):
     return [
         {
             "checkpoint": folder / f"seed{s}/model.pt",
+            "best": folder / f"seed{s}/model_best.pt",
             "history": folder / f"seed{s}/history.csv",
             "info": folder / f"seed{s}/train.json",
         }
@@ -428,3 +429,40 @@ def test_each_epoch_scores_a_fixed_part_and_the_last_the_whole_subset(cache, tmp
 def test_a_bad_epoch_scoring_size_names_its_key(value):
     with pytest.raises(ValueError, match=r"training\.eval_train_epoch_size: .*integer >= 1"):
         TrainConfig.from_dict({"eval_train_epoch_size": value})
+
+
+def test_the_best_checkpoint_is_the_epoch_of_lowest_validation_loss(cache, tmp_path):
+    """Early stopping's checkpoint is chosen on validation loss alone: train.json names its
+    epoch, model_best.pt holds that epoch's weights (a rerun stopped there gives the same), and
+    the last checkpoint stays the last epoch's."""
+    # 100 training images at a constant rate: the validation loss turns up after epoch 3.
+    config = {"epochs": 8, "lr": 0.01, "schedule": "constant", "train_size": 100}
+    info, history, last_state = run(cache, tmp_path / "full", config=config)
+    lowest = int(history.loc[history["val_loss"].idxmin(), "epoch"])
+    assert info["stop_epoch"] == lowest
+    assert 1 < lowest < 8, "the setting must make the validation loss turn up"
+    best = torch.load(tmp_path / "full" / "model_best.pt", weights_only=True)
+    assert best["epoch"] == lowest
+    last = torch.load(tmp_path / "full" / "model.pt", weights_only=True)
+    assert last["epoch"] == 8 and same_weights(last["state_dict"], last_state)
+    assert not same_weights(best["state_dict"], last_state)
+    # The same run with a schedule that stops at that epoch: a constant rate does not depend
+    # on the total, so its last weights are the best checkpoint's.
+    _, _, stopped = run(cache, tmp_path / "stopped", config={**config, "epochs": lowest})
+    assert same_weights(best["state_dict"], stopped)
+
+
+def test_a_resumed_run_keeps_its_best_checkpoint(cache, tmp_path):
+    config = {"epochs": 8, "lr": 0.01, "schedule": "constant", "train_size": 100}
+    run(cache, tmp_path / "whole", config=config)
+
+    def stop(epoch, row):
+        if epoch == 6:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        run(cache, tmp_path / "killed", config=config, on_epoch_end=stop)
+    run(cache, tmp_path / "killed", config=config)
+    a = torch.load(tmp_path / "whole" / "model_best.pt", weights_only=True)
+    b = torch.load(tmp_path / "killed" / "model_best.pt", weights_only=True)
+    assert a["epoch"] == b["epoch"] and same_weights(a["state_dict"], b["state_dict"])

@@ -334,6 +334,27 @@ CONFIG_ERRORS = {
         _set("variants", "mlp", "training", "lr", "fast"),
         r"variants\.mlp\.training\.lr: 'fast'; must be a number in \(0, inf\)",
     ),
+    "negative-weight-decay": (
+        _set("variants", "mlp", "training", "weight_decay", -0.5),
+        r"variants\.mlp\.training\.weight_decay: -0\.5; must be a number in \[0, inf\)",
+    ),
+    "unknown-penalty-form": (
+        _set("variants", "mlp", "training", "optimizer", "adamx"),
+        r"variants\.mlp\.training\.optimizer: 'adamx'; valid: \['sgd', 'sgd_momentum', 'adam', "
+        r"'adamw'\]",
+    ),
+    "unknown-claim-comparison": (
+        _set("claims", "capacity_raises_gap", "compare", "pairs"),
+        r"claims\.capacity_raises_gap\.compare: 'pairs'; valid: \['trend', 'each'\]",
+    ),
+    "best-checkpoint-of-no-variant": (
+        _set("claims", "early_stopping_lowers_test_loss", "variants", ["mlp", "mpl@best"]),
+        r"claims\.early_stopping_lowers_test_loss\.variants names \['mpl@best'\], which are not",
+    ),
+    "power-above-one": (
+        _set("power", 1.5),
+        r"power: 1\.5 is greater than or equal to the maximum of 1",
+    ),
     "unknown-study": (
         _set("only_studies", ["baseline", "depht"]),
         r"only_studies names \['depht'\], which are not studies; "

@@ -17,7 +17,10 @@ RUN_METRICS = (
     "train_acc",
     "train_loss",
     "gap",
+    "ece",
+    "overconfidence",
     "best_epoch",
+    "stop_epoch",
     "epochs",
     "train_seconds",
 )
@@ -25,13 +28,28 @@ RUN_METRICS = (
 TABLE_METRICS = RUN_METRICS + ("params", "flops_per_sample")
 HISTORY_METRICS = ("epochs_to_val_acc", "val_acc_at_epoch", "val_loss_slope")
 # Means over images: tested over seeds and images together (mnist_study.evidence).
-IMAGE_METRICS = ("test_acc", "train_acc", "gap")
+IMAGE_METRICS = ("test_acc", "train_acc", "gap", "test_loss", "overconfidence")
 PAIR_METRICS = ("disagreements",)
 CLAIM_METRICS = TABLE_METRICS + HISTORY_METRICS + PAIR_METRICS
 # Metrics that are fractions, shown as percentages and differences in percentage points
 # (disagreements: the share of test images lost beyond the churn between seeds).
-FRACTION_METRICS = ("test_acc", "val_acc", "train_acc", "gap", "val_acc_at_epoch", "disagreements")
+FRACTION_METRICS = (
+    "test_acc",
+    "val_acc",
+    "train_acc",
+    "gap",
+    "val_acc_at_epoch",
+    "disagreements",
+    "ece",
+    "overconfidence",
+)
 EXPECTATIONS = ("increase", "decrease", "present")
+# How a claim over three variants or more is tested: a monotone trend along them, or the last
+# variant against each of the others, every comparison holding (an intersection-union test).
+COMPARES = ("trend", "each")
+# A variant name with this suffix names the variant's best-epoch (lowest validation loss)
+# checkpoint, scored on the same images: early stopping's claims compare it with the last.
+BEST = "@best"
 VERDICTS = ("supported", "contradicted", "inconclusive")
 
 
@@ -48,6 +66,7 @@ class Claim:
     threshold: float | None = None  # validation accuracy to reach (epochs_to_val_acc)
     epoch: int | None = None  # the epoch read (val_acc_at_epoch)
     source: str | None = None  # where the claim comes from
+    compare: str = "trend"  # three variants or more: trend, or each (the last against each)
 
     @classmethod
     def from_dict(cls, name: str, d: Mapping, variants: Iterable[str] | None = None) -> Claim:
@@ -80,11 +99,27 @@ class Claim:
             )
         if variants is not None:
             valid = list(variants)
-            unknown = [v for v in compared if v not in valid]
+            unknown = [v for v in compared if base_variant(v) not in valid]
             if unknown:
                 raise ValueError(
-                    f"{where}.variants names {unknown}, which are not variants; valid: {valid}"
+                    f"{where}.variants names {unknown}, which are not variants; valid: {valid}, "
+                    f"each also with {BEST!r} for its best-epoch checkpoint"
                 )
+        best = [v for v in compared if str(v).endswith(BEST)]
+        if best and metric not in IMAGE_METRICS:
+            raise ValueError(
+                f"{where}.variants names best-epoch checkpoints {best}; they have test-set "
+                f"figures only, so the metric must be one of {list(IMAGE_METRICS)}, not {metric!r}"
+            )
+        compare = d.get("compare", "trend")
+        if compare not in COMPARES:
+            raise ValueError(f"{where}.compare: {compare!r}; valid: {list(COMPARES)}")
+        if compare == "each" and (len(compared) < 3 or metric not in IMAGE_METRICS):
+            raise ValueError(
+                f"{where}.compare: 'each' tests the last variant against each of at least two "
+                f"others, on a metric of {list(IMAGE_METRICS)}; got {len(compared)} variants "
+                f"and metric {metric!r}"
+            )
         if (metric == "disagreements") != (expect == "present"):
             raise ValueError(
                 f"{where}: metric 'disagreements' goes with expect 'present' and only with it; "
@@ -114,6 +149,7 @@ class Claim:
             threshold=threshold,
             epoch=epoch,
             source=d.get("source"),
+            compare=compare,
         )
 
     @property
@@ -123,7 +159,18 @@ class Claim:
 
     @property
     def is_trend(self) -> bool:
-        return len(self.variants) > 2
+        return len(self.variants) > 2 and self.compare == "trend"
+
+    @property
+    def is_each(self) -> bool:
+        return len(self.variants) > 2 and self.compare == "each"
+
+    @property
+    def comparisons(self) -> list[tuple[str, str]]:
+        """The (A, B) pairs whose effects B - A decide the claim (a trend: first and last)."""
+        if self.is_each:
+            return [(a, self.variants[-1]) for a in self.variants[:-1]]
+        return [(self.variants[0], self.variants[-1])]
 
     def header(self) -> dict:
         """The claim as its verdict record starts: the keys every result repeats."""
@@ -136,7 +183,15 @@ class Claim:
             "smallest_effect": self.smallest_effect,
         }
         optional = {"threshold": self.threshold, "epoch": self.epoch, "source": self.source}
+        if self.is_each:
+            optional["compare"] = self.compare
         return head | {k: v for k, v in optional.items() if v is not None}
+
+
+def base_variant(name: str) -> str:
+    """The variant a claim's name refers to: ``v`` for ``v@best``."""
+    name = str(name)
+    return name[: -len(BEST)] if name.endswith(BEST) else name
 
 
 def _is_int(v) -> bool:

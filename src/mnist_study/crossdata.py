@@ -27,7 +27,8 @@ JUDGEMENTS = {
 }
 RULE = (
     "For each claim, the effect on the second dataset minus the effect on the first (for a "
-    "trend claim, its last variant minus its first), with the "
+    "trend claim, its last variant minus its first; for a claim of several comparisons, the "
+    "comparison that decided it on the first dataset, on both), with the "
     "two studies' uncertainties added (independent runs and test sets; Welch-Satterthwaite "
     "degrees of freedom). The difference is tested against zero and, for equivalence, against "
     "the claim's smallest effect of interest; Holm's method adjusts all these p-values together "
@@ -56,6 +57,17 @@ def claim_effect(record: Mapping) -> Effect:
         se_image=float(record["se_image"]),
         df=float(record["df"]),
         n_seeds=int(record["n_seeds"]),
+    )
+
+
+def comparison_effect(record: Mapping, pair: Sequence[str]) -> Effect:
+    """One comparison (A, B) of a claim of several (compare: each), from claims.json."""
+    for c in record["comparisons"]:
+        if [c["a"], c["b"]] == list(pair):
+            return claim_effect({"name": record["name"], **c})
+    raise CrossDataError(
+        f"claim {record['name']!r} has no comparison {list(pair)}; both studies must compare "
+        "the same variants"
     )
 
 
@@ -106,6 +118,9 @@ def compare_claims(first: Sequence[Mapping], second: Sequence[Mapping], alpha: f
     for a in shared:
         b = other[a["name"]]
         ea, eb = claim_effect(a), claim_effect(b)
+        if a.get("comparisons") and b.get("comparisons"):
+            # The same comparison on both: the one that decided the claim on the first.
+            ea, eb = (comparison_effect(x, a["binding"]) for x in (a, b))
         diff = difference(ea, eb)
         margin = max(a["smallest_effect"], b["smallest_effect"])
         rows.append(

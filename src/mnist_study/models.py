@@ -312,20 +312,25 @@ def save_checkpoint(
     train_config: dict,
     mean: float,
     std: float,
+    epoch: int | None = None,
+    state_dict: dict | None = None,
 ) -> None:
-    """Weights plus everything needed to rebuild and feed the model, written atomically."""
+    """Weights plus everything needed to rebuild and feed the model, written atomically.
+    ``state_dict`` replaces the model's current weights (an earlier epoch's, kept aside);
+    ``epoch`` says after which epoch they were taken."""
     from .atomic import save_torch
 
-    state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
+    weights = model.state_dict() if state_dict is None else state_dict
     save_torch(
         path,
         {
             "format": CHECKPOINT_FORMAT,
             "spec": as_spec(spec).to_dict(),
             "train_config": dict(train_config),
-            "state_dict": state,
+            "state_dict": {k: v.detach().cpu() for k, v in weights.items()},
             "mean": float(mean),
             "std": float(std),
+            "epoch": epoch,
         },
     )
 

@@ -12,7 +12,9 @@ from functools import cache
 from pathlib import Path
 
 from .atomic import write_text
+from .evidence import POWER
 from .formatting import metric_diff, metric_size, missing, num, pct, pm_pct, pp, pval, seconds
+from .report_checkpoints import checkpoint_rows, checkpoints_claimed, reliability_figure
 from .results import Results
 from .stats import CONFIDENCE
 from .verdicts import RULE, shape
@@ -270,6 +272,7 @@ def results_section(r: Results) -> list[dict]:
                 "train": pm_pct(s("train_acc"), s("train_acc", "std")),
                 "val": pm_pct(s("val_acc"), s("val_acc", "std")),
                 "gap": pm_pct(s("gap"), s("gap", "std")),
+                "ece": pct(s("ece")),
                 "epochs": num(s("epochs")),
                 "best_epoch": num(s("best_epoch"), 2),
                 "time": seconds(s("train_seconds")),
@@ -296,7 +299,12 @@ def claims_section(r: Results) -> list[dict]:
                 "statement": c["statement"],
                 "verdict": c["verdict"],
                 "metric": f"{c['metric']}{extra}",
-                "compared": " → ".join(r.label(v) for v in c["variants"]),
+                "compared": (
+                    f"{r.label(c['variants'][-1])} against each of "
+                    + ", ".join(r.label(v) for v in c["variants"][:-1])
+                    if c.get("compare") == "each"
+                    else " → ".join(r.label(v) for v in c["variants"])
+                ),
                 "expect": c["expect"],
                 "effect": metric_diff(metric, c["effect"], "–"),
                 "ci": "–"
@@ -306,7 +314,8 @@ def claims_section(r: Results) -> list[dict]:
                 "p": f"{pval(c['p_value'])} → {pval(c['p_holm'])}",
                 "p_equivalence": f"{pval(c['p_equivalence'])} → {pval(c['p_equivalence_holm'])}",
                 "detectable": (
-                    f"±{metric_size(metric, c['detectable'])} with 80% power"
+                    f"±{metric_size(metric, c['detectable'])} with "
+                    f"{c.get('power', POWER):.0%} power"
                     if c["verdict"] == "inconclusive" and not missing(c["detectable"])
                     else "needs two seeds or more"
                     if c["verdict"] == "inconclusive"
@@ -418,11 +427,16 @@ def study_section(r: Results, captions: Captions, name: str, files: Mapping) -> 
             f"Confusion heatmaps (10 by 10) for {r.labels(members)}.",
             f"confusion-{name}",
         ),
+        reliability_figure(r, captions, name, files["reliability"][name]),
     ]
     return {
         "id": name,
         "title": title,
         "question": study["question"],
+        "reference": study.get("reference"),
+        "limits": study.get("limits"),
+        "checkpoints": checkpoint_rows(r, study),
+        "checkpoints_open": checkpoints_claimed(r, study),
         "factor": factor,
         "figures": figures,
         "per_variant": per_variant,
@@ -619,6 +633,7 @@ def figure_files(inputs: Mapping, params: Mapping) -> dict:
         "study_curves": _aligned(studies, inputs["study_curves"], "study_curves"),
         "study_factor": _aligned(studies, inputs["study_factor"], "study_factor"),
         "confusion": _aligned(studies, inputs["confusion"], "confusion"),
+        "reliability": _aligned(studies, inputs["reliability"], "reliability"),
         **{k: inputs[k] for k in ("hardest", "confused", "overlap", "disagreements")},
         "templates": weights[0] if weights else None,
         "features": weights[1] if len(weights) > 1 else None,

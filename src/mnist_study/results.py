@@ -72,7 +72,11 @@ class Results:
         return self.describe["title"]
 
     def label(self, name: str) -> str:
-        return (self.variants.get(name) or {}).get("label") or name
+        from .claims import BEST, base_variant
+
+        base = base_variant(name)
+        label = (self.variants.get(base) or {}).get("label") or base
+        return f"{label} (best epoch)" if str(name).endswith(BEST) else label
 
     def labels(self, names: Sequence[str]) -> str:
         return ", ".join(self.label(v) for v in names)

@@ -9,12 +9,13 @@ import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import combinations
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from .atomic import write_csv
-from .claims import TABLE_METRICS
+from .claims import BEST, TABLE_METRICS
 from .evidence import holm, two_way_effect
 
 CONFIDENCE = 0.95
@@ -57,25 +58,57 @@ def stats_lookup(stats: pd.DataFrame) -> dict[tuple[str, str], dict]:
 
 @dataclass(frozen=True)
 class Correct:
-    """Per-image correctness of one run, from its integer predictions."""
+    """Per-image outcomes of one run, from its predictions file."""
 
     test: np.ndarray  # bool per test image
     train: np.ndarray  # bool per image of the fixed training subset (the gap's train side)
+    confidence: np.ndarray | None = None  # the predicted class's probability per test image
+    nll: np.ndarray | None = None  # cross-entropy per test image
+
+    def per_image(self, metric: str) -> np.ndarray:
+        """The per-test-image values whose mean is ``metric``, as float64."""
+        if metric == "test_acc":
+            return self.test.astype(np.float64)
+        if metric == "train_acc":
+            return self.train.astype(np.float64)
+        values = {"overconfidence": self.confidence, "test_loss": self.nll}.get(metric)
+        if values is None:
+            raise ValueError(f"no per-image values for metric {metric!r} in this predictions file")
+        if metric == "overconfidence":
+            return values.astype(np.float64) - self.test
+        return values.astype(np.float64)
 
 
 def load_correct(run_keys, prediction_paths) -> dict[tuple[str, int], Correct]:
-    """{(variant, seed): Correct} from each run's predictions.npz (its integer predictions)."""
+    """{(variant, seed): Correct} from each run's predictions file."""
     correct = {}
     for (variant, seed), path in zip(run_keys, prediction_paths, strict=True):
         with np.load(path) as data:
             arrays = {k: data[k] for k in ("pred", "labels", "train_pred", "train_labels")}
+            extra = {k: data[k] for k in ("confidence", "nll") if k in data.files}
         for kind in ("", "train_"):
             if arrays[f"{kind}pred"].shape != arrays[f"{kind}labels"].shape:
                 raise ValueError(f"{path}: {kind}pred and {kind}labels differ in shape")
         correct[(variant, int(seed))] = Correct(
             test=arrays["pred"] == arrays["labels"],
             train=arrays["train_pred"] == arrays["train_labels"],
+            **extra,
         )
+    return correct
+
+
+def best_prediction_paths(prediction_paths) -> list[str]:
+    """Each run's best-epoch predictions file, beside its predictions.npz."""
+    return [str(Path(p).with_name("predictions_best.npz")) for p in prediction_paths]
+
+
+def load_all_correct(run_keys, prediction_paths, best: bool = True) -> dict:
+    """load_correct for the last epoch's predictions and, where ``best``, the best epoch's under
+    the variant names ``v@best``."""
+    correct = load_correct(run_keys, prediction_paths)
+    if best:
+        keys = [(f"{v}{BEST}", s) for v, s in run_keys]
+        correct |= load_correct(keys, best_prediction_paths(prediction_paths))
     return correct
 
 
@@ -102,19 +135,13 @@ def image_blocks(correct: Mapping, a: str, b: str, metric: str, seeds: Sequence[
 
     def diff(kind):
         return np.stack(
-            [
-                getattr(correct[(b, s)], kind).astype(np.int8)
-                - getattr(correct[(a, s)], kind).astype(np.int8)
-                for s in seeds
-            ]
+            [correct[(b, s)].per_image(kind) - correct[(a, s)].per_image(kind) for s in seeds]
         )
 
-    if metric == "test_acc":
-        return [(diff("test"), 1.0)]
-    if metric == "train_acc":
-        return [(diff("train"), 1.0)]
     if metric == "gap":
-        return [(diff("train"), 1.0), (diff("test"), -1.0)]
+        return [(diff("train_acc"), 1.0), (diff("test_acc"), -1.0)]
+    if metric in ("test_acc", "train_acc", "overconfidence", "test_loss"):
+        return [(diff(metric), 1.0)]
     raise ValueError(f"metric {metric!r} is not a mean over images")
 
 

@@ -11,7 +11,17 @@ import pandas as pd
 
 from .atomic import write_csv
 
-SUMMARY_METRICS = ("test_acc", "val_acc", "train_acc", "gap", "train_seconds", "best_epoch")
+SUMMARY_METRICS = (
+    "test_acc",
+    "val_acc",
+    "train_acc",
+    "gap",
+    "ece",
+    "overconfidence",
+    "train_seconds",
+    "best_epoch",
+    "stop_epoch",
+)
 
 
 def run_row(variant: str, seed: int, info: dict, history: pd.DataFrame, metrics: dict) -> dict:
@@ -30,10 +40,20 @@ def run_row(variant: str, seed: int, info: dict, history: pd.DataFrame, metrics:
         "train_acc": float(metrics["train_acc"]),
         "train_loss": float(final["train_eval_loss"]),
         "gap": float(metrics["train_acc"]) - float(metrics["test_acc"]),
+        "ece": float(metrics["ece"]),
+        "overconfidence": float(metrics["overconfidence"]),
         "best_epoch": int(history["epoch"][history["val_acc"].idxmax()]),
+        # Early stopping: the epoch of lowest validation loss, and its checkpoint's test figures.
+        "stop_epoch": int(history["epoch"][history["val_loss"].idxmin()]),
+        **{f"{k}_best": float(v) for k, v in _best(metrics).items()},
         "epochs": int(final["epoch"]),
         "train_seconds": float(info["train_seconds"]),
     }
+
+
+def _best(metrics: dict) -> dict:
+    best = metrics.get("best_checkpoint", {})
+    return {k: best[k] for k in ("test_acc", "test_loss", "ece") if k in best}
 
 
 def runs_table(keys, info_paths, history_paths, metrics_paths) -> pd.DataFrame:

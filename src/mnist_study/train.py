@@ -35,7 +35,7 @@ HISTORY_COLUMNS = (
 )
 # Wall time per epoch goes to train.json, not history.csv: the history repeats bit for bit.
 FINAL_KEYS = HISTORY_COLUMNS[1:7]
-RESUME_FORMAT = 2  # 2: wall times left history rows for their own list
+RESUME_FORMAT = 3  # 2: wall times left history rows for their own list; 3: the lowest-loss weights
 EVAL_BATCH = 1000  # images per forward pass when evaluating: memory, not speed, sets it
 ONECYCLE_WARMUP = 0.25  # fraction of the steps spent ramping up to the peak learning rate
 ONECYCLE_START = 1 / 25  # the ramp starts at this fraction of the peak (as torch's OneCycleLR)
@@ -217,6 +217,7 @@ def train_run(
     checkpoint: str | os.PathLike,
     history: str | os.PathLike,
     info: str | os.PathLike,
+    best: str | os.PathLike | None = None,
     resume: str | os.PathLike | None = None,
     log: Callable[[str], None] | None = None,
     on_epoch_end: Callable[[int, dict], None] | None = None,
@@ -225,6 +226,8 @@ def train_run(
 ) -> dict:
     """Train one model with one seed and write its checkpoint, history.csv and train.json.
 
+    ``best`` (default: ``model_best.pt`` beside the checkpoint) receives the weights of the
+    epoch of lowest validation loss: early stopping's checkpoint, chosen on validation only.
     ``cache`` is the tensor cache path or its dict (``mnist_study.data.load_cache``). After every
     epoch the full training state goes atomically to ``resume`` (default: ``resume.pt`` beside
     the checkpoint); a later call with the same spec and config continues from it, and it is
@@ -250,7 +253,8 @@ def train_run(
     device = resolve_device(cfg.device)
     checkpoint = Path(checkpoint)
     resume = Path(resume) if resume is not None else checkpoint.with_name("resume.pt")
-    outputs = {"checkpoint": checkpoint, "history": history, "info": info}
+    best = Path(best) if best is not None else checkpoint.with_name("model_best.pt")
+    outputs = {"checkpoint": checkpoint, "best": best, "history": history, "info": info}
     key = _resume_key(spec, cfg, device, key_extra)
     # A finished run is kept with its thread count: on another one its sums differ in the last
     # bits, so a forced rerun with --set-threads trains anew.
@@ -281,6 +285,8 @@ def train_run(
     order = torch.Generator().manual_seed(cfg.seed)
     rows: list[dict] = []
     epoch_seconds: list[float] = []
+    # The weights of the lowest validation loss so far, on the CPU (a copy per improvement).
+    lowest: dict = {"epoch": None, "loss": math.inf, "state": None}
 
     state = _load_resume(resume, key, log)
     if state is not None:
@@ -292,6 +298,7 @@ def train_run(
             torch.cuda.set_rng_state(state["cuda_rng"])
         rows = list(state["history"])
         epoch_seconds = list(state["epoch_seconds"])
+        lowest = dict(state["lowest"])
         log(f"resume: continuing after epoch {len(rows)} of {cfg.epochs} from {resume}")
     start_epoch = len(rows)
 
@@ -328,6 +335,9 @@ def train_run(
             "lr": lrs[-1],
         }
         rows.append(row)
+        if val_loss < lowest["loss"]:
+            state_now = {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}
+            lowest = {"epoch": epoch, "loss": val_loss, "state": state_now}
         epoch_seconds.append(time.perf_counter() - t0)
         log(
             f"epoch {epoch}/{cfg.epochs}: train {row['train_loss']:.4f} {row['train_acc']:.4f}"
@@ -347,13 +357,14 @@ def train_run(
                     "cuda_rng": torch.cuda.get_rng_state() if device == "cuda" else None,
                     "history": rows,
                     "epoch_seconds": epoch_seconds,
+                    "lowest": lowest,
                 },
             )
         if on_epoch_end is not None:
             on_epoch_end(epoch, row)
 
     frame = pd.DataFrame(rows, columns=list(HISTORY_COLUMNS))
-    best = int(frame.loc[frame["val_acc"].idxmax(), "epoch"])
+    best_acc_epoch = int(frame.loc[frame["val_acc"].idxmax(), "epoch"])
     summary = {
         "format": RUN_FORMAT,
         "dataset": cache.get("dataset", "?"),
@@ -372,11 +383,16 @@ def train_run(
         "epochs": cfg.epochs,
         "resumed_after_epoch": start_epoch,
         "final": {k: rows[-1][k] for k in FINAL_KEYS},
-        "best_epoch": best,
+        "best_epoch": best_acc_epoch,
+        # Early stopping's epoch: the lowest validation loss (its weights: the best checkpoint).
+        "stop_epoch": lowest["epoch"],
         "spec": spec.to_dict(),
         "train_config": cfg.to_dict(),
     }
-    save_checkpoint(checkpoint, model, spec, cfg.to_dict(), data.mean, data.std)
+    save_checkpoint(checkpoint, model, spec, cfg.to_dict(), data.mean, data.std, cfg.epochs)
+    save_checkpoint(
+        best, model, spec, cfg.to_dict(), data.mean, data.std, lowest["epoch"], lowest["state"]
+    )
     write_csv(history, frame)
     write_json(info, summary)
     runstore.keep(outputs, kept_key)
@@ -400,10 +416,10 @@ def train_block(
 ) -> list[dict]:
     """Train one variant's runs, one seed after another, in this process (one job).
 
-    ``outputs`` holds each seed's ``checkpoint``, ``history`` and ``info`` paths. The cache and
-    the device data are loaded once for all of them; each run keeps its own generators, so its
-    numbers do not depend on the others. ``code`` (the rule's code hash) joins each run's key:
-    a finished run is kept until its spec, training, data or code change.
+    ``outputs`` holds each seed's ``checkpoint``, ``best``, ``history`` and ``info`` paths. The
+    cache and the device data are loaded once for all of them; each run keeps its own generators,
+    so its numbers do not depend on the others. ``code`` (the rule's code hash) joins each run's
+    key: a finished run is kept until its spec, training, data or code change.
     """
     if len(seeds) != len(outputs):
         raise ValueError(f"{len(seeds)} seeds but {len(outputs)} output sets; they must match")

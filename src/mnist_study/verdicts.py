@@ -15,10 +15,10 @@ import numpy as np
 import pandas as pd
 
 from .atomic import write_json, write_text
-from .claims import IMAGE_METRICS, TABLE_METRICS, VERDICTS, Claim
-from .evidence import Effect, holm, jonckheere, seed_effect, two_way_effect, verdict
+from .claims import BEST, IMAGE_METRICS, TABLE_METRICS, VERDICTS, Claim
+from .evidence import POWER, Effect, holm, jonckheere, seed_effect, two_way_effect, verdict
 from .formatting import metric_diff, metric_size, pval
-from .stats import CONFIDENCE, image_blocks, load_correct, paired_seeds
+from .stats import CONFIDENCE, image_blocks, load_all_correct, paired_seeds
 
 RULE = (
     "Every claim has a smallest effect of interest, fixed in config.yaml before any run. Its "
@@ -119,6 +119,20 @@ class Evidence:
         xb = [vb[s][0] for s in (common if paired else sorted(vb))]
         return seed_effect(xa, xb, paired)
 
+    def seeds_compared(self, claim: Claim) -> dict[str, list[int]]:
+        """The seeds of each variant the claim's test read: the paired seeds for a comparison
+        over images, else every run of the variant."""
+        if claim.metric in IMAGE_METRICS or claim.metric == "disagreements":
+            seeds: dict[str, list[int]] = {}
+            for a, b in claim.comparisons:
+                common = paired_seeds(self.correct, a, b)
+                for v in (a, b):
+                    seeds[v] = sorted(set(seeds.get(v, common)) & set(common))
+            if claim.is_trend:  # the trend test reads every run of each variant
+                seeds |= {v: sorted(self.values(claim, v)) for v in claim.variants}
+            return {v: seeds[v] for v in claim.variants if v in seeds}
+        return {v: sorted(self.values(claim, v)) for v in claim.variants}
+
     def lost_beyond_churn(self, a: str, b: str) -> Effect:
         """Share of test images A gets right and B wrong in the same seed, minus the share A
         gets right in one seed and wrong in the next: images B loses beyond the churn between
@@ -172,12 +186,49 @@ def shape(means: Sequence[float], names: Sequence[str]) -> str:
     return "mixed"
 
 
-def evaluate_claim(name: str, claim: Mapping | Claim, ev: Evidence, alpha: float) -> dict:
+def _each(ev: Evidence, claim: Claim) -> dict:
+    """The last variant against each of the others (an intersection-union test, Berger 1982):
+    the claim holds only if every comparison does, so its p is the largest of theirs. Where
+    a comparison points the wrong way, the strongest such one stands for the claim (it can
+    contradict it); any comparison shown equivalent contradicts it too."""
+    effects = [(a, b, ev.effect(claim, a, b)) for a, b in claim.comparisons]
+    wrong = [e for e in effects if e[2].estimate * claim.direction <= 0]
+    if wrong:
+        binding = min(wrong, key=lambda e: e[2].p_value())
+    else:
+        binding = max(effects, key=lambda e: e[2].p_value())
+    return {
+        "effects": effects,
+        "binding": binding,
+        "p_equivalence": min(e.p_equivalence(claim.smallest_effect) for _, _, e in effects),
+    }
+
+
+def _comparison(a: str, b: str, effect: Effect, margin: float) -> dict:
+    low, high = effect.interval(CONFIDENCE)
+    return {
+        "a": a,
+        "b": b,
+        "effect": effect.estimate,
+        "effect_ci": [low, high],
+        "p_value": effect.p_value(),
+        "p_equivalence": effect.p_equivalence(margin),
+        "se_seed": effect.se_seed,
+        "se_image": effect.se_image,
+        "df": effect.df,
+        "n_seeds": effect.n_seeds,
+    }
+
+
+def evaluate_claim(
+    name: str, claim: Mapping | Claim, ev: Evidence, alpha: float, power: float = POWER
+) -> dict:
     """One claim's effect, interval, raw p-values and detectable effect (no verdict yet: the
     verdict needs every claim's p-values for Holm's adjustment)."""
     if not isinstance(claim, Claim):
         claim = Claim.from_dict(name, claim, list(dict.fromkeys(ev.runs["variant"])))
     result = claim.header()
+    p_equivalence = None
     if claim.is_trend:
         trend = _trend(ev, claim)
         effect = trend["end_to_end"]
@@ -188,6 +239,19 @@ def evaluate_claim(name: str, claim: Mapping | Claim, ev: Evidence, alpha: float
             p_value=trend["p_trend"],
             means=trend["means"],
             shape=trend["shape"],
+        )
+    elif claim.is_each:
+        each = _each(ev, claim)
+        a, b, effect = each["binding"]
+        p_equivalence = each["p_equivalence"]
+        result.update(
+            test=f"intersection-union: {claim.variants[-1]} against each of "
+            f"{len(claim.variants) - 1} others, the largest p; " + _test_name(claim, effect),
+            p_value=effect.p_value(),
+            binding=[a, b],
+            comparisons=[
+                _comparison(x, y, e, claim.smallest_effect) for x, y, e in each["effects"]
+            ],
         )
     else:
         effect = ev.effect(claim, *claim.variants)
@@ -200,9 +264,13 @@ def evaluate_claim(name: str, claim: Mapping | Claim, ev: Evidence, alpha: float
         se_image=effect.se_image,
         df=effect.df,
         n_seeds=effect.n_seeds,
-        p_equivalence=effect.p_equivalence(claim.smallest_effect),
-        detectable=effect.detectable(alpha),
+        p_equivalence=(
+            effect.p_equivalence(claim.smallest_effect) if p_equivalence is None else p_equivalence
+        ),
+        detectable=effect.detectable(alpha, power),
+        power=power,
         censored=_censored(ev, claim),
+        seeds=ev.seeds_compared(claim),
     )
     return result
 
@@ -224,12 +292,17 @@ def _censored(ev: Evidence, claim: Claim) -> dict[str, int]:
 
 
 def evaluate_claims(
-    claims: Mapping, runs: pd.DataFrame, histories: Mapping, correct: Mapping, alpha: float
+    claims: Mapping,
+    runs: pd.DataFrame,
+    histories: Mapping,
+    correct: Mapping,
+    alpha: float,
+    power: float = POWER,
 ) -> list[dict]:
     """Every claim judged by one rule: Holm over the difference and equivalence p-values of
     all claims together, then supported / contradicted / inconclusive (see RULE)."""
     ev = Evidence(runs, histories, correct)
-    results = [evaluate_claim(n, c, ev, alpha) for n, c in claims.items()]
+    results = [evaluate_claim(n, c, ev, alpha, power) for n, c in claims.items()]
     # A claim's difference and equivalence nulls cannot both hold: at most one true null per
     # claim (Shaffer's refinement of Holm).
     adjusted = holm(
@@ -255,6 +328,15 @@ def numbers(r: Mapping) -> str:
     if "tau" in r:
         parts.append(f"trend τ = {r['tau']:+.2f}" if not math.isnan(r["tau"]) else "trend τ n/a")
         parts.append(f"observed shape: {r['shape']}")
+    if r.get("comparisons"):
+        parts.append(
+            "each comparison: "
+            + "; ".join(
+                f"{c['b']} − {c['a']} {metric_diff(metric, c['effect'])} (p = {pval(c['p_value'])})"
+                for c in r["comparisons"]
+            )
+        )
+        first, last = r["binding"]
     effect = f"{last} − {first} {metric_diff(metric, r['effect'])}"
     if not math.isnan(low):
         effect += (
@@ -269,7 +351,10 @@ def numbers(r: Mapping) -> str:
     if r["verdict"] == "inconclusive" and math.isnan(r["detectable"]):
         parts.append("no spread to judge it by: it needs at least two seeds per variant")
     elif r["verdict"] == "inconclusive":
-        parts.append(f"detectable with 80% power: ±{metric_size(metric, r['detectable'])}")
+        parts.append(
+            f"detectable with {r.get('power', POWER):.0%} power: "
+            f"±{metric_size(metric, r['detectable'])}"
+        )
     if r.get("censored"):
         parts.append(
             "never reached within the budget (censored): "
@@ -323,18 +408,31 @@ def main(argv: Sequence[str]) -> int:
     return 0 if agree else 1
 
 
+def names_best(claims: Mapping) -> bool:
+    """Whether any claim reads a best-epoch checkpoint (a variant named ``v@best``)."""
+    return any(str(v).endswith(BEST) for c in claims.values() for v in c["variants"])
+
+
 def _read_histories(run_keys, history_paths) -> dict:
     return {(v, int(s)): pd.read_csv(p) for (v, s), p in zip(run_keys, history_paths, strict=True)}
 
 
 def write_claims(
-    runs_csv, run_keys, history_paths, prediction_paths, claims, alpha, json_out, md_out
+    runs_csv,
+    run_keys,
+    history_paths,
+    prediction_paths,
+    claims,
+    alpha,
+    json_out,
+    md_out,
+    power: float = POWER,
 ):
     """Rule claims: one verdict per configured claim, as JSON and as a Markdown list."""
     runs = pd.read_csv(runs_csv)
     histories = _read_histories(run_keys, history_paths)
-    correct = load_correct(run_keys, prediction_paths)
-    results = evaluate_claims(claims or {}, runs, histories, correct, alpha)
+    correct = load_all_correct(run_keys, prediction_paths, names_best(claims or {}))
+    results = evaluate_claims(claims or {}, runs, histories, correct, alpha, power)
     write_json(json_out, results)
     write_text(md_out, claims_markdown(results))
 

@@ -7,4 +7,14 @@ start_job(snakemake.log[0])
 from mnist_study.verdicts import write_claims
 
 i, o, p = snakemake.input, snakemake.output, snakemake.params
-write_claims(i.runs, p.run_keys, i.history, i.predictions, p.claims, p.alpha, o.verdicts, o.text)
+write_claims(
+    i.runs,
+    p.run_keys,
+    i.history,
+    i.predictions,
+    p.claims,
+    p.alpha,
+    o.verdicts,
+    o.text,
+    power=p.power,
+)

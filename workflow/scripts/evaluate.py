@@ -12,6 +12,8 @@ evaluate_runs(
     i.checkpoints,
     metrics=o.metrics,
     predictions=o.predictions,
+    best_checkpoints=i.best,
+    best_predictions=o.best_predictions,
     device=snakemake.params.device,
     threads=snakemake.threads,
 )

@@ -13,8 +13,8 @@ train_block(
     {**p.training, "threads": snakemake.threads},
     p.seeds,
     [
-        {"checkpoint": c, "history": h, "info": i}
-        for c, h, i in zip(o.checkpoints, o.histories, o.infos, strict=True)
+        {"checkpoint": c, "best": b, "history": h, "info": i}
+        for c, b, h, i in zip(o.checkpoints, o.best, o.histories, o.infos, strict=True)
     ],
     code=p.code,
 )
