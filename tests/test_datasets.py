@@ -178,3 +178,37 @@ def test_replicate_and_pilot_follow_the_dataset(tmp_path, target, expected):
     text = " ".join(done.stdout.replace(str(REPO) + "/", "").replace("\\\n", " ").split())
     for words in expected:
         assert words in text, text
+
+
+def _each_record(binding, effects):
+    """A claims.json record of a claim of several comparisons (compare: each)."""
+    comparisons = [
+        {"a": a, "b": "c", "effect": e, "se_seed": 0.01, "se_image": 0.0, "df": 30, "n_seeds": 31}
+        for a, e in effects.items()
+    ]
+    binding_effect = next(c["effect"] for c in comparisons if c["a"] == binding[0])
+    return {
+        "name": "both",
+        "statement": "c beats a and b.",
+        "metric": "gap",
+        "smallest_effect": 0.005,
+        "verdict": "supported",
+        "binding": list(binding),
+        "comparisons": comparisons,
+        "effect": binding_effect,
+        "se_seed": 0.01,
+        "se_image": 0.0,
+        "df": 30,
+        "n_seeds": 31,
+    }
+
+
+def test_a_claim_of_several_comparisons_carries_over_by_the_same_comparison():
+    """The first dataset's deciding comparison is compared on both, even where another one
+    decides the claim on the second."""
+    first = _each_record(("b", "c"), {"a": -0.05, "b": -0.01})
+    second = _each_record(("a", "c"), {"a": -0.02, "b": -0.04})
+    (row,) = crossdata.compare_claims([first], [second], 0.05)
+    assert row["first"]["effect"].estimate == pytest.approx(-0.01)
+    assert row["second"]["effect"].estimate == pytest.approx(-0.04)
+    assert row["difference"].estimate == pytest.approx(-0.03)

@@ -52,3 +52,35 @@ def test_a_peaked_pilot_leaves_a_monotone_trend_test_no_power():
     entry = claim("val_acc", ["a", "b", "c"], "increase", smallest_effect=0.01)
     row = power.plan({"t": entry}, ev, 0.05)[0]
     assert row["seeds"] is not None and row["power_at_pilot"] < 0.2
+
+
+def three_variant_pilot(shift_b: float, shift_c: float, seeds=(0, 1, 2), n=3000):
+    rng = np.random.default_rng(9)
+    difficulty = rng.normal(2.5, 1.5, n)
+    correct, rows = {}, []
+    for s in seeds:
+        for v, extra in (("a", 0.0), ("b", shift_b), ("c", shift_c)):
+            logits = difficulty + rng.normal(0, 0.05) + extra + rng.logistic(0, 0.5, n)
+            hit = logits > 0
+            correct[(v, s)] = Correct(test=hit, train=hit)
+            rows.append({"variant": v, "seed": s})
+    return Evidence(pd.DataFrame(rows), {}, correct)
+
+
+def test_a_claim_of_several_comparisons_needs_the_seeds_of_its_hardest():
+    """compare: each plans for the comparison that needs the most seeds; a higher power asks
+    for more seeds; the pilot's own effect, larger than the smallest, needs fewer."""
+    entry = {**claim("test_acc", ["a", "b", "c"], "increase", smallest_effect=0.01)}
+    entry["compare"] = "each"
+    ev = three_variant_pilot(shift_b=0.2, shift_c=0.5)  # c - b is the smaller effect
+    row = power.plan({"e": entry}, ev, 0.05)[0]
+    alone = {
+        pair: power.plan({"p": claim("test_acc", list(pair), "increase", 0.01)}, ev, 0.05)[0]
+        for pair in (("a", "c"), ("b", "c"))
+    }
+    assert row["seeds"] == max(alone[p]["seeds"] for p in alone)
+    assert row["pilot_effect"] == alone[("b", "c")]["pilot_effect"]
+    assert row["seeds_at_pilot"] <= row["seeds"]
+    stronger = power.plan({"e": entry}, ev, 0.05, power=0.95)[0]
+    assert stronger["seeds"] > row["seeds"]
+    assert "power 95%" in power.markdown([{**stronger, "claim": "e"}], 0.05, 1, 0.95)

@@ -28,7 +28,10 @@ RULE = (
     "chance of any false verdict in the whole report stays below α. Supported: a "
     "difference in the expected direction. Contradicted: a difference in the other direction, "
     "or an effect shown to be smaller than the smallest effect of interest. Inconclusive: "
-    "neither; the design could have detected an effect of the size shown (80% power)."
+    "neither; the design could have detected an effect of the size shown (at the power the "
+    "seeds were planned for). A claim of several comparisons (the last variant against each "
+    "of the others) holds only if every comparison does: its p is the largest of theirs (an "
+    "intersection-union test), and any comparison shown equivalent contradicts it."
 )
 
 
@@ -338,6 +341,8 @@ def numbers(r: Mapping) -> str:
         )
         first, last = r["binding"]
     effect = f"{last} − {first} {metric_diff(metric, r['effect'])}"
+    if r.get("comparisons"):
+        effect = f"deciding comparison {effect}"
     if not math.isnan(low):
         effect += (
             f" ({CONFIDENCE:.0%} CI {metric_diff(metric, low)} to {metric_diff(metric, high)})"
