@@ -95,7 +95,7 @@ def smoke_config(local_dir: Path, sha256: dict) -> dict:
             "title": "Activation",
             "question": "ReLU or tanh?",
             "reference": "Glorot et al. 2011: rectifiers train deep networks well.",
-            "limits": "Two epochs of synthetic digits: not a benchmark.",
+            "limits": "Two epochs of synthetic images: not a benchmark.",
             "variants": ["mlp_tanh", "mlp"],
             "factor": {"label": "Activation", "values": ["tanh", "ReLU"]},
         },

@@ -178,6 +178,14 @@ def test_val_loss_slope_and_val_acc_at_epoch():
 # ----------------------------------------------------------------------------- claims
 
 
+def retrained(base: np.ndarray, rng, churn: int = 40) -> np.ndarray:
+    """One seed's correctness: ``base`` with ``churn`` images flipped, as retraining does."""
+    hit = base.copy()
+    flip = rng.choice(len(hit), churn, replace=False)
+    hit[flip] = ~hit[flip]
+    return hit
+
+
 def accuracy_study(effect_images, seeds=(0, 1, 2, 3), n=2000):
     """Two variants on the same test images; B gets ``effect_images`` more right per seed (one
     number, or one per seed; negative: fewer), with a different random part in every seed."""
@@ -185,9 +193,7 @@ def accuracy_study(effect_images, seeds=(0, 1, 2, 3), n=2000):
     correct, rows = {}, []
     base = rng.random(n) < 0.9
     for s in seeds:
-        a = base.copy()
-        flip = rng.choice(n, 40, replace=False)
-        a[flip] = ~a[flip]
+        a = retrained(base, rng)
         b = a.copy()
         k = effect_images if isinstance(effect_images, int) else effect_images[s]
         if k >= 0:
@@ -519,9 +525,7 @@ def three_way_study(extra_b: int, extra_c: int, seeds=(0, 1, 2, 3), n=2000):
     correct, rows = {}, []
     base = rng.random(n) < 0.85
     for s in seeds:
-        a = base.copy()
-        flip = rng.choice(n, 40, replace=False)
-        a[flip] = ~a[flip]
+        a = retrained(base, rng)
         wrong = np.flatnonzero(~a)
         b, c = a.copy(), a.copy()
         b[wrong[:extra_b]] = True

@@ -84,6 +84,7 @@ PLOTS = {
     "plot_curves",
     "plot_studies",
     "plot_confusion",
+    "plot_reliability",
     "plot_galleries",
     "plot_errors",
     "plot_weights",
