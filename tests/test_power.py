@@ -70,12 +70,14 @@ def three_variant_pilot(shift_b: float, shift_c: float, seeds=(0, 1, 2), n=3000)
 def test_a_claim_of_several_comparisons_needs_the_seeds_of_its_hardest():
     """compare: each plans for the comparison that needs the most seeds; a higher power asks
     for more seeds; the pilot's own effect, larger than the smallest, needs fewer."""
-    entry = {**claim("test_acc", ["a", "b", "c"], "increase", smallest_effect=0.01)}
+    entry = claim("test_acc", ["a", "b", "c"], "increase", smallest_effect=0.01)
     entry["compare"] = "each"
     ev = three_variant_pilot(shift_b=0.2, shift_c=0.5)  # c - b is the smaller effect
     row = power.plan({"e": entry}, ev, 0.05)[0]
     alone = {
-        pair: power.plan({"p": claim("test_acc", list(pair), "increase", 0.01)}, ev, 0.05)[0]
+        pair: power.plan(
+            {"p": claim("test_acc", list(pair), "increase", smallest_effect=0.01)}, ev, 0.05
+        )[0]
         for pair in (("a", "c"), ("b", "c"))
     }
     assert row["seeds"] == max(alone[p]["seeds"] for p in alone)
