@@ -105,7 +105,7 @@ class Claim:
                     f"{where}.variants names {unknown}, which are not variants; valid: {valid}, "
                     f"each also with {BEST!r} for its best-epoch checkpoint"
                 )
-        best = [v for v in compared if str(v).endswith(BEST)]
+        best = [v for v in compared if is_best(v)]
         if best and metric not in IMAGE_METRICS:
             raise ValueError(
                 f"{where}.variants names best-epoch checkpoints {best}; they have test-set "
@@ -188,10 +188,15 @@ class Claim:
         return head | {k: v for k, v in optional.items() if v is not None}
 
 
+def is_best(name: str) -> bool:
+    """Whether a claim's variant name names a best-epoch checkpoint (``v@best``)."""
+    return str(name).endswith(BEST)
+
+
 def base_variant(name: str) -> str:
     """The variant a claim's name refers to: ``v`` for ``v@best``."""
     name = str(name)
-    return name[: -len(BEST)] if name.endswith(BEST) else name
+    return name[: -len(BEST)] if is_best(name) else name
 
 
 def _is_int(v) -> bool:

@@ -134,6 +134,24 @@ def resolve_dataset(config: dict) -> None:
                 claim[key] = _for_dataset(claim[key], dataset, f"claims.{name}.{key}")
 
 
+def load_study_config(paths: list[str]) -> dict:
+    """config.yaml and its layers, merged key by key as Snakemake merges --configfile."""
+    import yaml
+
+    merged: dict = {}
+    for path in paths:
+        _deep_update(merged, yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {})
+    return merged
+
+
+def _deep_update(into: dict, layer: Mapping) -> None:
+    for key, value in layer.items():
+        if isinstance(value, Mapping) and isinstance(into.get(key), dict):
+            _deep_update(into[key], value)
+        else:
+            into[key] = value
+
+
 def claims_of(config: Mapping) -> dict[str, Claim]:
     """The configured claims as checked Claim objects."""
     variants = list(config["variants"])

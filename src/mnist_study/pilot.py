@@ -12,6 +12,7 @@ import sys
 from collections.abc import Mapping
 from pathlib import Path
 
+from .config import load_study_config
 from .train import OPTIMIZERS
 
 PILOT_KEYS = ("base", "seeds", "forms", "rule")
@@ -171,24 +172,6 @@ def markdown(table, choice: Mapping) -> str:
         )
     lines.append(f"\nChosen form: **{choice['form']}**.")
     return "\n".join(lines) + "\n"
-
-
-def load_study_config(paths: list[str]) -> dict:
-    """config.yaml and its layers, merged key by key as Snakemake merges --configfile."""
-    import yaml
-
-    merged: dict = {}
-    for path in paths:
-        _deep_update(merged, yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {})
-    return merged
-
-
-def _deep_update(into: dict, layer: Mapping) -> None:
-    for key, value in layer.items():
-        if isinstance(value, Mapping) and isinstance(into.get(key), dict):
-            _deep_update(into[key], value)
-        else:
-            into[key] = value
 
 
 def main(argv: list[str]) -> int:

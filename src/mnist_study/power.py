@@ -60,8 +60,8 @@ def trend_seeds(
 
 def plan(claims: Mapping, ev: Evidence, alpha: float, power: float = POWER) -> list[dict]:
     """One row per claim: the pilot's effect and spreads, and the seeds the design needs. A
-    claim of several comparisons (compare: each) needs the seeds of its hardest one; its row
-    shows the comparison with the smallest pilot effect."""
+    claim of several comparisons (compare: each) needs the seeds of its hardest one, and its
+    row shows that comparison (the most seeds; among equals, the smallest pilot effect)."""
     rng = np.random.default_rng(0)
     level = design_alpha(alpha, len(claims))
     rows = []
@@ -148,8 +148,7 @@ def _seeds(n: int | None) -> str:
 def main(argv: list[str]) -> int:
     import pandas as pd
 
-    from .config import resolve_dataset
-    from .pilot import load_study_config
+    from .config import load_study_config, resolve_dataset
     from .stats import load_all_correct
 
     if not argv:

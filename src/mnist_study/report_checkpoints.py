@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from .claims import BEST, base_variant
+from .claims import base_variant, is_best
 from .formatting import num, pct, pp
 from .results import Results
 
@@ -59,8 +59,4 @@ def checkpoints_claimed(r: Results, study: Mapping) -> bool:
     """Whether a claim reads a best-epoch checkpoint of this study's variants (its table is
     then shown open)."""
     members = set(study["variants"])
-    return any(
-        str(v).endswith(BEST) and base_variant(v) in members
-        for c in r.claims
-        for v in c["variants"]
-    )
+    return any(is_best(v) and base_variant(v) in members for c in r.claims for v in c["variants"])

@@ -72,11 +72,11 @@ class Results:
         return self.describe["title"]
 
     def label(self, name: str) -> str:
-        from .claims import BEST, base_variant
+        from .claims import base_variant, is_best
 
         base = base_variant(name)
         label = (self.variants.get(base) or {}).get("label") or base
-        return f"{label} (best epoch)" if str(name).endswith(BEST) else label
+        return f"{label} (best epoch)" if is_best(name) else label
 
     def labels(self, names: Sequence[str]) -> str:
         return ", ".join(self.label(v) for v in names)

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from .atomic import write_json, write_text
-from .claims import BEST, IMAGE_METRICS, TABLE_METRICS, VERDICTS, Claim
+from .claims import IMAGE_METRICS, TABLE_METRICS, VERDICTS, Claim, is_best
 from .evidence import POWER, Effect, holm, jonckheere, seed_effect, two_way_effect, verdict
 from .formatting import metric_diff, metric_size, pval
 from .stats import CONFIDENCE, image_blocks, load_all_correct, paired_seeds
@@ -415,7 +415,7 @@ def main(argv: Sequence[str]) -> int:
 
 def names_best(claims: Mapping) -> bool:
     """Whether any claim reads a best-epoch checkpoint (a variant named ``v@best``)."""
-    return any(str(v).endswith(BEST) for c in claims.values() for v in c["variants"])
+    return any(is_best(v) for c in claims.values() for v in c["variants"])
 
 
 def _read_histories(run_keys, history_paths) -> dict:
