@@ -1,4 +1,6 @@
 # Figures, one rule per family; each job draws every figure of its family in one process.
+from mnist_study.memorization import train_levels
+
 STUDIES = list(config["studies"])
 TITLES = {name: entry["title"] for name, entry in config["studies"].items()}
 # The models whose weights are drawn: the first linear variant, and the first MLP with one
@@ -15,6 +17,18 @@ MLP = next(
     ),
     None,
 )
+# Variants that train on shifted and rotated images, with what their gallery depends on: the
+# augmentation and the training images it picks from (a change redraws the galleries alone).
+AUGMENT_KEYS = ("augment_shift", "augment_rotation", "train_size")
+AUGMENTED = {
+    v: {k: training_of(v).get(k) for k in AUGMENT_KEYS}
+    for v in VARIANTS
+    if training_of(v).get("augment_shift") or training_of(v).get("augment_rotation")
+}
+# Variants that learn shuffled labels, and the studies with one: those get memorization curves.
+RANDOM_LABELS = [v for v in VARIANTS if training_of(v).get("random_labels")]
+MEMORIZATION = [s for s in STUDIES if set(config["studies"][s]["variants"]) & set(RANDOM_LABELS)]
+MEMORIZED = list(dict.fromkeys(v for s in MEMORIZATION for v in config["studies"][s]["variants"]))
 
 
 rule plot_curves:
@@ -117,6 +131,68 @@ rule plot_reliability:
         code=code("plot_reliability"),
     script:
         job_script("plot_reliability")
+
+
+if AUGMENTED:
+
+    rule plot_augmentation:
+        input:
+            cache=DATA_CACHE,
+        output:
+            augmentation=[
+                figure(
+                    f"{FIG}/augmentation/{v}.png",
+                    "augmentation",
+                    "Augmentation",
+                    variant=LABELS[v],
+                )
+                for v in AUGMENTED
+            ],
+        log:
+            "logs/plots/plot_augmentation.log",
+        benchmark:
+            "benchmarks/plot_augmentation.tsv"
+        localrule: True
+        conda:
+            ENV
+        params:
+            augmented=AUGMENTED,
+            labels=LABELS,
+            dataset=DATASET_INFO,
+            code=code("plot_augmentation"),
+        script:
+            job_script("plot_augmentation")
+
+
+if MEMORIZATION:
+
+    rule plot_memorization:
+        input:
+            history=[path for v in MEMORIZED for path in runs_of(v, "history.csv")],
+        output:
+            memorization=[
+                figure(f"{FIG}/memorization/{s}.png", "memorization", "Memorization", TITLES[s])
+                for s in MEMORIZATION
+            ],
+        log:
+            "logs/plots/plot_memorization.log",
+        benchmark:
+            "benchmarks/plot_memorization.tsv"
+        localrule: True
+        conda:
+            ENV
+        params:
+            run_keys=[(v, s) for v in MEMORIZED for s in study_config.seeds_of(config, v)],
+            studies={s: study_config.canonical(config["studies"][s]) for s in MEMORIZATION},
+            # The training-accuracy levels the study's claims name, drawn as dashed lines.
+            levels={
+                s: train_levels(config["claims"].values(), config["studies"][s]["variants"])
+                for s in MEMORIZATION
+            },
+            labels=LABELS,
+            code=code("plot_memorization"),
+        script:
+            job_script("plot_memorization")
 
 
 if LINEAR and MLP:

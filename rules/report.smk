@@ -24,9 +24,11 @@ rule rulegraph:
         snakefile=os.path.relpath(RULE_FILES[0]),
         # The rule files' tokens, not their bytes: a comment or blank line redraws nothing.
         rules=codehash.tokens_hash(RULE_FILES),
-        # The one config switch that changes the graph (the script reads the config itself,
-        # so that editing a variant's hyperparameters does not redraw the graph).
+        # The config switches that change the graph (the script reads the config itself, so
+        # that editing a variant's hyperparameters does not redraw the graph).
         weights=bool(LINEAR and MLP),
+        augmentation=bool(AUGMENTED),
+        memorization=bool(MEMORIZATION),
         code=code("rulegraph"),
     script:
         job_script("rulegraph")
@@ -55,6 +57,9 @@ rule report:
         study_factor=rules.plot_studies.output.factor,
         confusion=rules.plot_confusion.output.confusion,
         reliability=rules.plot_reliability.output.reliability,
+        # Galleries of augmented images and memorization curves, where variants call for them.
+        augmentation=rules.plot_augmentation.output.augmentation if AUGMENTED else [],
+        memorization=rules.plot_memorization.output.memorization if MEMORIZATION else [],
         weights=(
             [rules.plot_weights.output.templates, rules.plot_weights.output.features]
             if LINEAR and MLP
@@ -87,6 +92,10 @@ rule report:
         repo=lambda w, input: str(Path(input.template).parents[1]),
         linear_variant=LINEAR,
         mlp_variant=MLP,
+        # The names the augmentation and memorization figures belong to, in their order.
+        augmented=AUGMENTED,
+        memorization=MEMORIZATION,
+        random_labels=RANDOM_LABELS,
         dataset=DATASET_INFO,
         # Read at job time, never inputs: the stamps say which jobs this invocation ran.
         jobs=lambda w: study_jobs(),

@@ -83,6 +83,26 @@ def smoke_config(local_dir: Path, sha256: dict) -> dict:
             "training": {"epochs": 3},
         },
         "cnn": {"label": "CNN", "model": {"kind": "cnn", "channels": [4, 8], "kernel_size": 3}},
+        "mlp_aug": {
+            "label": "MLP 32 augmented",
+            "model": {"kind": "mlp", "hidden": [32]},
+            "training": {"augment_shift": 2, "augment_rotation": 10},
+        },
+        # Memorization: a fixed 200 of the 500 training images, real or shuffled labels.
+        **{
+            f"memo_{labels}{suffix}": {
+                "label": f"MLP 32{suffix.replace('_', ' ')}, {labels} labels",
+                "model": {"kind": "mlp", "hidden": [32], **dropout},
+                "training": {
+                    "train_size": 200,
+                    "epochs": 4,
+                    "val_every": 2,
+                    "random_labels": labels == "random",
+                },
+            }
+            for labels in ("real", "random")
+            for suffix, dropout in (("", {}), ("_dropout", {"dropout": 0.5}))
+        },
     }
     config["studies"] = {
         "baseline": {
@@ -98,6 +118,21 @@ def smoke_config(local_dir: Path, sha256: dict) -> dict:
             "limits": "Two epochs of synthetic images: not a benchmark.",
             "variants": ["mlp_tanh", "mlp"],
             "factor": {"label": "Activation", "values": ["tanh", "ReLU"]},
+        },
+        "augmentation": {
+            "title": "Augmentation",
+            "question": "Do shifted and turned images narrow the gap?",
+            "variants": ["mlp", "mlp_dropout", "mlp_aug"],
+            "factor": {"label": "Regularization", "values": ["none", "dropout", "augmentation"]},
+        },
+        "memorization": {
+            "title": "Memorization",
+            "question": "Does the MLP fit random labels?",
+            "variants": ["memo_real", "memo_random", "memo_real_dropout", "memo_random_dropout"],
+            "factor": {
+                "label": "Labels",
+                "values": ["real", "random", "real + dropout", "random + dropout"],
+            },
         },
     }
     config["claims"] = {
@@ -158,6 +193,39 @@ def smoke_config(local_dir: Path, sha256: dict) -> dict:
             "variants": ["mlp_dropout", "mlp"],
             "expect": "increase",
             "smallest_effect": 0.005,
+        },
+        "augmentation_closes_gap": {
+            "statement": "Augmentation narrows the gap.",
+            "metric": "gap",
+            "variants": ["mlp", "mlp_aug"],
+            "expect": "decrease",
+            "smallest_effect": 0.005,
+        },
+        "mlp_fits_random_labels": {
+            "statement": "The MLP fits random labels.",
+            "metric": "train_acc",
+            "variants": ["memo_random"],
+            "compare": "level",
+            "level": 0.99,
+            "expect": "increase",
+            "smallest_effect": 0.005,
+        },
+        "random_labels_fit_slowly": {
+            "statement": "Random labels take longer to fit.",
+            "metric": "epochs_to_train_acc",
+            "threshold": 0.5,
+            "variants": ["memo_real", "memo_random"],
+            "expect": "increase",
+            "smallest_effect": 0.5,
+        },
+        "dropout_slows_memorization": {
+            "statement": "Dropout slows random labels more than real ones.",
+            "metric": "epochs_to_train_acc",
+            "threshold": 0.5,
+            "variants": ["memo_real", "memo_real_dropout", "memo_random", "memo_random_dropout"],
+            "compare": "interaction",
+            "expect": "increase",
+            "smallest_effect": 0.5,
         },
     }
     return config

@@ -353,7 +353,18 @@ def test_disagreement_claim_against_the_churn_between_seeds():
         ({"variants": ["a"]}, r"claims.x.variants: \['a'\]; give at least two"),
         ({"smallest_effect": 0}, r"claims.x.smallest_effect: 0; need a positive number"),
         ({"alpha": 0.1}, r"claims.x: unknown key\(s\) \['alpha'\]; valid: \["),
-        ({"compare": "pairs"}, r"claims.x.compare: 'pairs'; valid: \['trend', 'each'\]"),
+        ({"compare": "pairs"}, r"claims.x.compare: 'pairs'; valid: \['trend', 'each', 'level'"),
+        ({"compare": "level"}, r"claims.x: `level` goes with compare 'level' and only with it"),
+        ({"level": 0.9}, r"claims.x: `level` goes with compare 'level' and only with it"),
+        (
+            {"compare": "level", "level": 0.9, "variants": ["a", "b"]},
+            r"claims.x: compare 'level' holds one variant against a number `level`",
+        ),
+        (
+            {"compare": "level", "level": 0.9, "variants": ["a"], "metric": "test_acc"},
+            r"claims.x.metric: 'test_acc'; compare 'level' reads per-run figures over seeds",
+        ),
+        ({"compare": "interaction"}, r"claims.x.variants: compare 'interaction' takes four"),
         ({"compare": "each"}, r"claims.x.compare: 'each' tests the last variant against each"),
         (
             {"variants": ["a", "a@best"], "metric": "best_epoch"},

@@ -19,7 +19,9 @@ import pytest
 import torch
 
 from mnist_study import error_analysis, plots, provenance, report, rulegraph, stats, verdicts
+from mnist_study.augment_gallery import plot_augmentation
 from mnist_study.evaluate import calibration, misclassified_table
+from mnist_study.memorization import plot_memorization
 from mnist_study.reliability import plot_reliability
 from mnist_study.runrecord import RUN_FORMAT
 from mnist_study.tables import write_tables
@@ -189,6 +191,11 @@ def study(tmp_path_factory) -> dict:
             "dataset": "mnist",
             "test_images": torch.from_numpy(images),
             "test_labels": torch.from_numpy(labels),
+            # The test images again as training images: the augmentation gallery draws them.
+            "train_images": torch.from_numpy(images),
+            "train_labels": torch.from_numpy(labels),
+            "mean": 0.5,
+            "std": 0.29,
             "train_idx": torch.arange(50),
             "val_idx": torch.arange(50, 60),
             "sha256": {"t10k-labels-idx1-ubyte": "ab" * 32},
@@ -326,6 +333,11 @@ def study(tmp_path_factory) -> dict:
         "figures": f,
         "html": (root / "report.html").read_text(),
         "context": lambda: report.build_context(inputs, params),
+        "inputs": inputs,
+        "params": params,
+        "keys": keys,
+        "histories": files("history.csv"),
+        "labels": labels_of,
     }
 
 
@@ -486,3 +498,49 @@ def test_provenance_states_the_compute_figures_of_efficiency_json(study):
     assert f"{figures['train_flops']:.4g} FLOP" in section
     assert "150.0 GFLOP/s" in section
     assert f"{figures['ratio']:.2f}" in section
+
+
+def _section(html: str, section_id: str) -> str:
+    return html.split(f'<section id="{section_id}"', 1)[1].split("</section>", 1)[0]
+
+
+def test_study_sections_show_augmentation_memorization_and_the_chance_check(study, tmp_path):
+    # As if dropout's variant trained on augmented images and the wide MLP on random labels.
+    augmented = {"drop": {"augment_shift": 2, "augment_rotation": 10, "train_size": None}}
+    galleries = {"drop": tmp_path / "augmentation/drop.png"}
+    curves = {"width": tmp_path / "memorization/width.png"}
+    params = {**study["params"], "augmented": augmented}
+    params.update(memorization=["width"], random_labels=["wide"])
+    plot_augmentation(
+        study["inputs"]["cache"], augmented, galleries, study["labels"], params["dataset"]
+    )
+    plot_memorization(
+        STUDIES, study["keys"], study["histories"], curves, {"width": [0.99]}, study["labels"]
+    )
+    inputs = {
+        **study["inputs"],
+        "augmentation": [galleries["drop"]],
+        "memorization": [curves["width"]],
+    }
+    report.write_report(inputs, params, tmp_path / "report.html")
+    html = (tmp_path / "report.html").read_text()
+    baseline, width = _section(html, "study-baseline"), _section(html, "study-width")
+    # The gallery in the study of the variant that augments, the curves in the study of the
+    # one with random labels, each as a captioned PNG.
+    assert 'id="fig-augmentation-baseline-drop"' in baseline
+    assert "shift of up to 2 pixels each way and a rotation of up to 10 degrees" in baseline
+    assert 'id="fig-memorization-width"' in width
+    assert "memorization" not in baseline.lower() and "augmentation" not in width.lower()
+    for section in (baseline, width):
+        for img in parsed(section).images:
+            assert base64.b64decode(img["src"].split(",", 1)[1]).startswith(PNG)
+    # The check beside the claims: the random-label variant's mean test accuracy, and chance
+    # as one in the dataset's ten classes.
+    stats = pd.read_csv(study["root"] / "analysis/variants.csv")
+    acc = stats[(stats["variant"] == "wide") & (stats["metric"] == "test_acc")]["mean"].iloc[0]
+    table = width.split('class="chance-table"', 1)[1].split("</table>", 1)[0]
+    assert VARIANTS["wide"]["label"] in table and VARIANTS["mlp"]["label"] not in table
+    assert f"{100 * acc:.2f} ± " in table and "10.00%" in table and "Chance (1/10)" in table
+    assert f"{100 * (acc - 0.1):+.2f} pp" in table
+    assert "by construction" in width and "not a claim" in width
+    assert "chance-table" not in baseline

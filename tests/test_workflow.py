@@ -88,6 +88,8 @@ PLOTS = {
     "plot_galleries",
     "plot_errors",
     "plot_weights",
+    "plot_augmentation",
+    "plot_memorization",
 }
 # Rules that read every run (tables, statistics, plots, report) rerun with any one of them.
 # The history's snapshot of the study and what changed since the last one follow both.
@@ -346,7 +348,41 @@ CONFIG_ERRORS = {
     ),
     "unknown-claim-comparison": (
         _set("claims", "capacity_raises_gap", "compare", "pairs"),
-        r"claims\.capacity_raises_gap\.compare: 'pairs'; valid: \['trend', 'each'\]",
+        r"claims\.capacity_raises_gap\.compare: 'pairs'; valid: \['trend', 'each', 'level', "
+        r"'interaction'\]",
+    ),
+    "shift-larger-than-the-image": (
+        _set("variants", "mlp_aug", "training", "augment_shift", 30),
+        r"variants\.mlp_aug\.training\.augment_shift: 30; must be a number in \[0, 28\)",
+    ),
+    "rotation-outside-its-range": (
+        _set("variants", "mlp_aug", "training", "augment_rotation", 190),
+        r"variants\.mlp_aug\.training\.augment_rotation: 190; must be a number in \[0, 180\)",
+    ),
+    "negative-rotation": (
+        _set("variants", "mlp_aug", "training", "augment_rotation", -10),
+        r"variants\.mlp_aug\.training\.augment_rotation: -10; must be a number in \[0, 180\)",
+    ),
+    "random-label-subset-larger-than-the-split": (
+        # No data fetched yet: the split's size comes from the built-in dataset's files.
+        _set("variants", "memo_random", "training", "train_size", 60000),
+        r"variants\.memo_random\.training\.train_size: 60000; its random labels shuffle a subset "
+        r"of the training split, which has 59900 images \(data\.val_size held out\): give at "
+        r"most 59900",
+    ),
+    "random-labels-not-a-boolean": (
+        _set("variants", "memo_random", "training", "random_labels", "yes"),
+        r"variants\.memo_random\.training\.random_labels: 'yes'; must be true or false",
+    ),
+    "level-claim-of-two-variants": (
+        _set("claims", "mlp_fits_random_labels", "variants", ["memo_real", "memo_random"]),
+        r"claims\.mlp_fits_random_labels: compare 'level' holds one variant against a number",
+    ),
+    "interaction-of-three-variants": (
+        _set(
+            "claims", "dropout_slows_memorization", "variants", ["memo_real", "memo_random", "mlp"]
+        ),
+        r"claims\.dropout_slows_memorization\.variants: compare 'interaction' takes four variants",
     ),
     "best-checkpoint-of-no-variant": (
         _set("claims", "early_stopping_lowers_test_loss", "variants", ["mlp", "mpl@best"]),

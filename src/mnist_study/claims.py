@@ -26,7 +26,14 @@ RUN_METRICS = (
 )
 # Claim metrics: runs.csv columns, values derived from history.csv, and paired predictions.
 TABLE_METRICS = RUN_METRICS + ("params", "flops_per_sample")
-HISTORY_METRICS = ("epochs_to_val_acc", "val_acc_at_epoch", "val_loss_slope")
+HISTORY_METRICS = (
+    "epochs_to_val_acc",
+    "epochs_to_train_acc",
+    "val_acc_at_epoch",
+    "val_loss_slope",
+)
+# Epochs until a per-epoch accuracy first reaches the claim's threshold: the history column read.
+TIME_TO_METRICS = {"epochs_to_val_acc": "val_acc", "epochs_to_train_acc": "train_eval_acc"}
 # Means over images: tested over seeds and images together (mnist_study.evidence).
 IMAGE_METRICS = ("test_acc", "train_acc", "gap", "test_loss", "overconfidence")
 PAIR_METRICS = ("disagreements",)
@@ -44,9 +51,17 @@ FRACTION_METRICS = (
     "overconfidence",
 )
 EXPECTATIONS = ("increase", "decrease", "present")
-# How a claim over three variants or more is tested: a monotone trend along them, or the last
-# variant against each of the others, every comparison holding (an intersection-union test).
-COMPARES = ("trend", "each")
+# How a claim is tested beyond one pair: a monotone trend along three variants or more; the
+# last variant against each of the others, every comparison holding (an intersection-union
+# test); one variant's runs against a fixed level; or, of four variants [A1, B1, A2, B2], the
+# difference of differences (B2 - A2) - (B1 - A1) (an interaction).
+COMPARES = ("trend", "each", "level", "interaction")
+# Level and interaction claims read per-run figures over seeds: metrics of the run itself or of
+# its own training images (the claim's whole population, so only the seeds vary); a test-set
+# metric needs the image-level test the pairwise claims use.
+RUN_LEVEL_METRICS = tuple(
+    m for m in TABLE_METRICS + HISTORY_METRICS if m not in IMAGE_METRICS or m == "train_acc"
+)
 # A variant name with this suffix names the variant's best-epoch (lowest validation loss)
 # checkpoint, scored on the same images: early stopping's claims compare it with the last.
 BEST = "@best"
@@ -67,6 +82,7 @@ class Claim:
     epoch: int | None = None  # the epoch read (val_acc_at_epoch)
     source: str | None = None  # where the claim comes from
     compare: str = "trend"  # three variants or more: trend, or each (the last against each)
+    level: float | None = None  # compare: level, the fixed figure the variant is held against
 
     @classmethod
     def from_dict(cls, name: str, d: Mapping, variants: Iterable[str] | None = None) -> Claim:
@@ -89,13 +105,18 @@ class Claim:
             raise ValueError(f"{where}.metric: {metric!r}; valid: {list(CLAIM_METRICS)}")
         if expect not in EXPECTATIONS:
             raise ValueError(f"{where}.expect: {expect!r}; valid: {list(EXPECTATIONS)}")
+        compare = d.get("compare", "trend")
+        if compare not in COMPARES:
+            raise ValueError(f"{where}.compare: {compare!r}; valid: {list(COMPARES)}")
+        fewest = 1 if compare == "level" else 2
         if (
             not isinstance(compared, list | tuple)
-            or len(compared) < 2
+            or len(compared) < fewest
             or len(set(compared)) != len(compared)
         ):
             raise ValueError(
-                f"{where}.variants: {compared!r}; give at least two distinct variant names"
+                f"{where}.variants: {compared!r}; give at least "
+                + ("one variant name" if fewest == 1 else "two distinct variant names")
             )
         if variants is not None:
             valid = list(variants)
@@ -111,9 +132,7 @@ class Claim:
                 f"{where}.variants names best-epoch checkpoints {best}; they have test-set "
                 f"figures only, so the metric must be one of {list(IMAGE_METRICS)}, not {metric!r}"
             )
-        compare = d.get("compare", "trend")
-        if compare not in COMPARES:
-            raise ValueError(f"{where}.compare: {compare!r}; valid: {list(COMPARES)}")
+        _check_compare(where, compare, compared, metric, d.get("level"))
         if compare == "each" and (len(compared) < 3 or metric not in IMAGE_METRICS):
             raise ValueError(
                 f"{where}.compare: 'each' tests the last variant against each of at least two "
@@ -128,7 +147,7 @@ class Claim:
         if metric == "disagreements" and len(compared) != 2:
             raise ValueError(f"{where}.variants: 'disagreements' compares exactly two variants")
         threshold = d.get("threshold")
-        if metric == "epochs_to_val_acc" and not (_is_number(threshold) and 0 < threshold <= 1):
+        if metric in TIME_TO_METRICS and not (_is_number(threshold) and 0 < threshold <= 1):
             raise ValueError(f"{where}.threshold: {threshold!r}; need a number in (0, 1]")
         epoch = d.get("epoch")
         if metric == "val_acc_at_epoch" and not (_is_int(epoch) and epoch >= 1):
@@ -150,6 +169,7 @@ class Claim:
             epoch=epoch,
             source=d.get("source"),
             compare=compare,
+            level=None if d.get("level") is None else float(d["level"]),
         )
 
     @property
@@ -164,6 +184,14 @@ class Claim:
     @property
     def is_each(self) -> bool:
         return len(self.variants) > 2 and self.compare == "each"
+
+    @property
+    def is_level(self) -> bool:
+        return self.compare == "level"
+
+    @property
+    def is_interaction(self) -> bool:
+        return self.compare == "interaction"
 
     @property
     def comparisons(self) -> list[tuple[str, str]]:
@@ -182,10 +210,40 @@ class Claim:
             "expect": self.expect,
             "smallest_effect": self.smallest_effect,
         }
-        optional = {"threshold": self.threshold, "epoch": self.epoch, "source": self.source}
-        if self.is_each:
+        optional = {
+            "threshold": self.threshold,
+            "epoch": self.epoch,
+            "source": self.source,
+            "level": self.level,
+        }
+        if self.is_each or self.is_level or self.is_interaction:
             optional["compare"] = self.compare
         return head | {k: v for k, v in optional.items() if v is not None}
+
+
+def _check_compare(where: str, compare: str, compared, metric: str, level) -> None:
+    """A level claim names one variant and a level; an interaction four variants; both read
+    per-run figures (RUN_LEVEL_METRICS)."""
+    if (compare == "level") != (level is not None):
+        raise ValueError(
+            f"{where}: `level` goes with compare 'level' and only with it; got compare "
+            f"{compare!r}, level {level!r}"
+        )
+    if compare == "level" and (not _is_number(level) or len(compared) != 1):
+        raise ValueError(
+            f"{where}: compare 'level' holds one variant against a number `level`; got "
+            f"variants {list(compared)}, level {level!r}"
+        )
+    if compare == "interaction" and len(compared) != 4:
+        raise ValueError(
+            f"{where}.variants: compare 'interaction' takes four variants [A1, B1, A2, B2] "
+            f"(effect (B2 - A2) - (B1 - A1)); got {len(compared)}"
+        )
+    if compare in ("level", "interaction") and metric not in RUN_LEVEL_METRICS:
+        raise ValueError(
+            f"{where}.metric: {metric!r}; compare {compare!r} reads per-run figures over seeds: "
+            f"one of {list(RUN_LEVEL_METRICS)}"
+        )
 
 
 def is_best(name: str) -> bool:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from . import StudyError
 from .claims import Claim
-from .data import DATASETS, N_CLASSES, SOURCES, dataset_info, expected_sha256
+from .data import DATASETS, N_CLASSES, SOURCES, dataset_info, expected_sha256, train_split_size
 from .models import spec_from_dict
 from .train import TrainConfig
 
@@ -106,7 +106,7 @@ def describe_dataset(data: Mapping) -> dict:
 
 
 # Claim keys that may differ between datasets: a number, or a mapping dataset -> number.
-PER_DATASET_CLAIM_KEYS = ("threshold", "smallest_effect", "epoch")
+PER_DATASET_CLAIM_KEYS = ("threshold", "smallest_effect", "epoch", "level")
 
 
 def _for_dataset(value, dataset: str, where: str):
@@ -177,6 +177,7 @@ def check_meaning(config: Mapping) -> None:
         claims_of(config)
     except (ValueError, StudyError) as err:
         raise ConfigError(f"config.yaml: {err}") from None
+    _check_random_label_subsets(config)
     variants = config["variants"]
     for study, entry in config["studies"].items():
         _check_names(f"studies.{study}.variants", entry["variants"], variants, "variants")
@@ -187,6 +188,26 @@ def check_meaning(config: Mapping) -> None:
                 f"for {len(entry['variants'])} variants; give one value per variant"
             )
     _check_names("only_studies", config["only_studies"], config["studies"], "studies")
+
+
+def _check_random_label_subsets(config: Mapping) -> None:
+    """Random labels shuffle a fixed subset of the training split: one larger than the split
+    would silently shuffle the whole split instead."""
+    split = train_split_size(config["data"])
+    for name in config["variants"]:
+        training = variant_training(config, name, 0)
+        size = training.get("train_size")
+        if (
+            training.get("random_labels")
+            and split is not None
+            and size is not None
+            and size > split
+        ):
+            raise ConfigError(
+                f"config.yaml: variants.{name}.training.train_size: {size}; its random labels "
+                f"shuffle a subset of the training split, which has {split} images (data.val_size "
+                f"held out): give at most {split}"
+            )
 
 
 def select_studies(config: dict) -> None:

@@ -92,7 +92,7 @@ def score_checkpoint(cache, checkpoint, device: str) -> tuple[dict, dict]:
     import torch.nn.functional as F
 
     from .models import load_checkpoint
-    from .subsets import train_eval_indices, training_indices
+    from .subsets import train_eval_indices, trained_labels, training_indices
     from .train import TrainConfig
 
     model, ckpt = load_checkpoint(checkpoint, map_location=device)
@@ -102,7 +102,9 @@ def score_checkpoint(cache, checkpoint, device: str) -> tuple[dict, dict]:
     config = ckpt["train_config"]
     used = training_indices(cache["train_idx"], config.get("train_size"))
     subset = train_eval_indices(used, config.get("eval_train_size", TrainConfig.eval_train_size))
-    train_labels = cache["train_labels"][subset]
+    # Against the labels the run learned: random ones for a random-label run.
+    learned = trained_labels(cache["train_labels"], used, config.get("random_labels", False))
+    train_labels = learned[subset]
     train_logits = test_logits(model, cache["train_images"][subset], ckpt["mean"], ckpt["std"])
     probs = torch.softmax(logits, 1)
     arrays = {

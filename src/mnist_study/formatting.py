@@ -67,6 +67,13 @@ def metric_size(metric: str, value, absent: str = "n/a") -> str:
     return f"{100 * value:.2f} pp" if metric in FRACTION_METRICS else f"{value:.3g}"
 
 
+def metric_value(metric: str, value, absent: str = "n/a") -> str:
+    """A level of a metric (no sign): a percentage for fractions."""
+    if missing(value):
+        return absent
+    return f"{100 * value:g}%" if metric in FRACTION_METRICS else f"{value:g}"
+
+
 def metric_diff(metric: str, value, absent: str = "n/a") -> str:
     if missing(value):
         return absent

@@ -100,8 +100,11 @@ def read_histories(run_keys, history_paths) -> dict[str, list[pd.DataFrame]]:
 
 
 def _band(frames: Sequence[pd.DataFrame], column: str):
-    """Epochs, mean over seeds and the min-max range (seeds may differ in length)."""
+    """Epochs, mean over seeds and the min-max range (seeds may differ in length). Epochs no
+    seed scored (NaN: validation every k-th epoch) are left out, so the line joins the scored
+    ones instead of breaking at every gap."""
     table = pd.concat([f.set_index("epoch")[column] for f in frames], axis=1)
+    table = table[table.notna().any(axis=1)]
     return table.index.to_numpy(), table.mean(axis=1), table.min(axis=1), table.max(axis=1)
 
 

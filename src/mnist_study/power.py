@@ -68,8 +68,7 @@ def plan(claims: Mapping, ev: Evidence, alpha: float, power: float = POWER) -> l
     for name, entry in claims.items():
         claim = Claim.from_dict(name, entry)
         candidates = []
-        for a, b in claim.comparisons:
-            effect = ev.effect(claim, a, b)
+        for _, _, effect in ev.comparison_effects(claim):
             seed_sd = effect.se_seed * math.sqrt(effect.n_seeds)
 
             def need(margin, effect=effect, seed_sd=seed_sd):

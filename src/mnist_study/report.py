@@ -13,8 +13,25 @@ from pathlib import Path
 
 from .atomic import write_text
 from .evidence import POWER
-from .formatting import metric_diff, metric_size, missing, num, pct, pm_pct, pp, pval, seconds
+from .formatting import (
+    metric_diff,
+    metric_size,
+    metric_value,
+    missing,
+    num,
+    pct,
+    pm_pct,
+    pp,
+    pval,
+    seconds,
+)
 from .report_checkpoints import checkpoint_rows, checkpoints_claimed, reliability_figure
+from .report_training_data import (
+    augmentation_figures,
+    chance_check,
+    memorization_figures,
+    training_data_files,
+)
 from .results import Results
 from .stats import CONFIDENCE
 from .verdicts import RULE, shape
@@ -299,12 +316,7 @@ def claims_section(r: Results) -> list[dict]:
                 "statement": c["statement"],
                 "verdict": c["verdict"],
                 "metric": f"{c['metric']}{extra}",
-                "compared": (
-                    f"{r.label(c['variants'][-1])} against each of "
-                    + ", ".join(r.label(v) for v in c["variants"][:-1])
-                    if c.get("compare") == "each"
-                    else " → ".join(r.label(v) for v in c["variants"])
-                ),
+                "compared": compared_text(r, c),
                 "expect": c["expect"],
                 "effect": metric_diff(metric, c["effect"], "–"),
                 "ci": "–"
@@ -328,6 +340,21 @@ def claims_section(r: Results) -> list[dict]:
             }
         )
     return rows
+
+
+def compared_text(r: Results, c: Mapping) -> str:
+    """What a claim compares, in the words of its ``compare``: the last against each of the
+    others, one variant against a level, a difference of differences, or a sequence."""
+    labels = [r.label(v) for v in c["variants"]]
+    compare = c.get("compare")
+    if compare == "each":
+        return f"{labels[-1]} against each of " + ", ".join(labels[:-1])
+    if compare == "level":
+        return f"{labels[0]} against {metric_value(c['metric'], c['level'])}"
+    if compare == "interaction":
+        a1, b1, a2, b2 = labels
+        return f"({b2} − {a2}) − ({b1} − {a1})"
+    return " → ".join(labels)
 
 
 def study_table(r: Results, study: Mapping) -> list[dict]:
@@ -387,7 +414,8 @@ def curves_figure(r: Results, captions: Captions, variant: str, path) -> dict:
 
 
 def study_section(r: Results, captions: Captions, name: str, files: Mapping) -> dict:
-    """One study: its paragraph, three figures, its table, paired tests, per-variant curves."""
+    """One study: its paragraph, figures, table, paired tests and per-variant curves; where its
+    variants augment or learn random labels, their galleries, curves and the chance check."""
     study = r.studies[name]
     members, factor, title = study["variants"], study["factor"]["label"], study["title"]
     home = r.home_study()
@@ -428,6 +456,8 @@ def study_section(r: Results, captions: Captions, name: str, files: Mapping) -> 
             f"confusion-{name}",
         ),
         reliability_figure(r, captions, name, files["reliability"][name]),
+        *augmentation_figures(r, captions, name, files),
+        *memorization_figures(r, captions, name, files),
     ]
     return {
         "id": name,
@@ -437,6 +467,7 @@ def study_section(r: Results, captions: Captions, name: str, files: Mapping) -> 
         "limits": study.get("limits"),
         "checkpoints": checkpoint_rows(r, study),
         "checkpoints_open": checkpoints_claimed(r, study),
+        "chance": chance_check(r, name, files),
         "factor": factor,
         "figures": figures,
         "per_variant": per_variant,
@@ -639,6 +670,7 @@ def figure_files(inputs: Mapping, params: Mapping) -> dict:
         "features": weights[1] if len(weights) > 1 else None,
         "linear_variant": params.get("linear_variant"),
         "mlp_variant": params.get("mlp_variant"),
+        **training_data_files(inputs, params),
     }
 
 

@@ -12,6 +12,7 @@ from .models import normalise
 # The subset for the eval-mode training metrics is the same for every run and seed.
 EVAL_TRAIN_SEED = 0
 TRAIN_SUBSET_SEED = 1  # draws the fixed training subset of runs with a train_size
+RANDOM_LABEL_SEED = 2  # the one shuffle of the labels of runs with random_labels
 
 
 @dataclass
@@ -47,6 +48,23 @@ def training_indices(train_idx, size: int | None):
     )
 
 
+def trained_labels(labels, train_idx, random_labels: bool):
+    """Every training-split image's label as a run learns it (and is scored against): the real
+    one, or, with ``random_labels``, the run's training images' labels shuffled once among them
+    by a fixed permutation: the same for every variant and seed, a permutation of the real
+    labels (so the class counts stay), not a relabelling of classes (Zhang et al. 2017)."""
+    import torch
+
+    if not random_labels:
+        return labels
+    pick = torch.randperm(
+        len(train_idx), generator=torch.Generator().manual_seed(RANDOM_LABEL_SEED)
+    )
+    shuffled = labels.clone()
+    shuffled[train_idx] = labels[train_idx[pick.to(train_idx.device)]]
+    return shuffled
+
+
 def train_eval_indices(train_idx, size: int):
     """The fixed subset of training images on which every run is also scored in eval mode
     (the train side of the generalization gap): the same for every variant and seed."""
@@ -59,6 +77,7 @@ def prepare_data(
     eval_train_size: int = 10000,
     train_size: int | None = None,
     eval_train_epoch_size: int | None = None,
+    random_labels: bool = False,
 ) -> Data:
     """Move the split's images to the device once (as uint8, 4x less to copy), then normalise
     them there once: per-batch conversion would redo that work every epoch, and the float
@@ -70,8 +89,8 @@ def prepare_data(
         cache = load_cache(cache)
     mean, std = float(cache["mean"]), float(cache["std"])
     images = cache["train_images"].to(device)
-    labels = cache["train_labels"].to(device)
     train_idx = training_indices(cache["train_idx"], train_size).to(device)
+    labels = trained_labels(cache["train_labels"].to(device), train_idx, random_labels)
     val_idx = cache["val_idx"].to(device)
     eval_idx = train_eval_indices(train_idx, eval_train_size)
     epoch_idx = (

@@ -14,7 +14,8 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
-from .models import as_spec, save_checkpoint
+from .augment import blank_value, random_affine
+from .models import IMAGE_SIZE, as_spec, save_checkpoint
 from .optim import Optimizer
 from .subsets import cache_fingerprint, prepare_data
 
@@ -35,7 +36,10 @@ HISTORY_COLUMNS = (
 )
 # Wall time per epoch goes to train.json, not history.csv: the history repeats bit for bit.
 FINAL_KEYS = HISTORY_COLUMNS[1:7]
-RESUME_FORMAT = 3  # 2: wall times left history rows for their own list; 3: the lowest-loss weights
+# 2: wall times left history rows for their own list; 3: the lowest-loss weights; 4: the
+# augmentation generator
+RESUME_FORMAT = 4
+AUGMENT_STREAM = 7919  # added to the seed for the augmentation draws: a stream of their own
 EVAL_BATCH = 1000  # images per forward pass when evaluating: memory, not speed, sets it
 ONECYCLE_WARMUP = 0.25  # fraction of the steps spent ramping up to the peak learning rate
 ONECYCLE_START = 1 / 25  # the ramp starts at this fraction of the peak (as torch's OneCycleLR)
@@ -57,6 +61,16 @@ class TrainConfig:
     # Scored every epoch before the last: a fixed part of that subset, for the curves only.
     eval_train_epoch_size: int = 1000
     train_size: int | None = None  # a fixed subset of the training split; None: all of it
+    # Augmentation (mnist_study.augment): the largest shift (pixels) and rotation (degrees) of
+    # a random affine drawn per image and step; both 0: the images as they are.
+    augment_shift: float = 0.0
+    augment_rotation: float = 0.0
+    # Learn the training images' labels shuffled once (one fixed permutation for every variant
+    # and seed): what the network memorizes when there is nothing to generalize.
+    random_labels: bool = False
+    # Score validation after every k-th epoch and the last: on a small training set a pass over
+    # the validation split costs more than the epoch itself.
+    val_every: int = 1
 
     @classmethod
     def from_dict(cls, d: dict, where: str = "training") -> TrainConfig:
@@ -80,6 +94,8 @@ class TrainConfig:
             ("lr", 0, math.inf, False),
             ("weight_decay", 0, math.inf, True),
             ("momentum", 0, 1, True),
+            ("augment_shift", 0, IMAGE_SIZE, True),  # pixels: less than the image's side
+            ("augment_rotation", 0, 180, True),  # degrees: a magnitude, drawn symmetric
         ):
             if key in d:
                 v = d[key]
@@ -95,12 +111,17 @@ class TrainConfig:
             ("seed", 0),
             ("eval_train_size", 1),
             ("eval_train_epoch_size", 1),
+            ("val_every", 1),
         ):
             if key in d and (not _is_int(d[key]) or d[key] < minimum):
                 raise ValueError(f"{at(key)}: {d[key]!r}; must be an integer >= {minimum}")
         size = d.get("train_size")
         if size is not None and (not _is_int(size) or size < 1):
             raise ValueError(f"{at('train_size')}: {size!r}; must be a positive integer or null")
+        if "random_labels" in d and not isinstance(d["random_labels"], bool):
+            raise ValueError(
+                f"{at('random_labels')}: {d['random_labels']!r}; must be true or false"
+            )
         threads = d.get("threads")
         if threads is not None and (not _is_int(threads) or threads < 1):
             raise ValueError(f"{at('threads')}: {threads!r}; must be a positive integer or null")
@@ -138,9 +159,10 @@ def lr_at(config: TrainConfig, step: int, total_steps: int) -> float:
     return config.lr * 0.5 * (1 + math.cos(math.pi * down))
 
 
-def train_epoch(model, optimizer, x, y, perm, batch_size: int, lrs: list[float]):
+def train_epoch(model, optimizer, x, y, perm, batch_size: int, lrs: list[float], augment=None):
     """One pass in train mode; returns (summed loss, number correct) as device tensors, so the
-    loop never waits for the device. ``lrs`` holds each step's learning rate."""
+    loop never waits for the device. ``lrs`` holds each step's learning rate; ``augment``, where
+    given, transforms each batch's images (a fresh draw per step)."""
     import torch
     import torch.nn.functional as F
 
@@ -152,6 +174,8 @@ def train_epoch(model, optimizer, x, y, perm, batch_size: int, lrs: list[float])
         # index_select gathers rows ~4x faster than x[idx] here (13 vs 60 us at batch 64), and
         # beats a permuted copy of the whole set per epoch (120-200 ms).
         inputs, targets = x.index_select(0, idx), y.index_select(0, idx)
+        if augment is not None:
+            inputs = augment(inputs)
         logits = model(inputs)
         loss = F.cross_entropy(logits, targets)
         optimizer.zero_grad()
@@ -267,7 +291,13 @@ def train_run(
         from .data import load_cache
 
         cache = load_cache(cache)
-    sizes = (device, cfg.eval_train_size, cfg.train_size, cfg.eval_train_epoch_size)
+    sizes = (
+        device,
+        cfg.eval_train_size,
+        cfg.train_size,
+        cfg.eval_train_epoch_size,
+        cfg.random_labels,
+    )
     prepared = {} if prepared is None else prepared
     if sizes not in prepared:
         prepared[sizes] = prepare_data(cache, *sizes)
@@ -283,6 +313,16 @@ def train_run(
     optimizer = Optimizer(model.parameters(), cfg)
     # Data order has its own generator: it does not depend on what the init consumed.
     order = torch.Generator().manual_seed(cfg.seed)
+    augment, augment_rng = None, None
+    if cfg.augment_shift or cfg.augment_rotation:
+        # On the device: the draws never leave it. Their own generator, so a seed gives the
+        # same images whatever else drew numbers before.
+        augment_rng = torch.Generator(device=device).manual_seed(cfg.seed + AUGMENT_STREAM)
+        blank = blank_value(data.mean, data.std)
+
+        def augment(x):
+            return random_affine(x, cfg.augment_shift, cfg.augment_rotation, augment_rng, blank)
+
     rows: list[dict] = []
     epoch_seconds: list[float] = []
     # The weights of the lowest validation loss so far, on the CPU (a copy per improvement).
@@ -293,6 +333,8 @@ def train_run(
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         order.set_state(state["order_rng"])
+        if augment_rng is not None:
+            augment_rng.set_state(state["augment_rng"])
         torch.set_rng_state(state["cpu_rng"])
         if device == "cuda":
             torch.cuda.set_rng_state(state["cuda_rng"])
@@ -313,7 +355,7 @@ def train_run(
         lrs = [lr_at(cfg, s, total_steps) for s in range(first, first + steps_per_epoch)]
         perm = torch.randperm(n_train, generator=order).to(device, non_blocking=True)
         loss_sum, correct = train_epoch(
-            model, optimizer, data.train_x, data.train_y, perm, cfg.batch_size, lrs
+            model, optimizer, data.train_x, data.train_y, perm, cfg.batch_size, lrs, augment
         )
         # The gap's train side is read from the last row only: the whole fixed subset there,
         # a fixed part of it before (the curves), which costs a tenth as much on 5,000 images.
@@ -323,7 +365,11 @@ def train_run(
             data.train_eval_x if last else data.epoch_eval_x,
             data.train_eval_y if last else data.epoch_eval_y,
         )
-        val_loss, val_acc = evaluate(model, data.val_x, data.val_y)
+        # Epochs between validation passes get NaN: no row pretends to a figure not measured.
+        scored = last or epoch % cfg.val_every == 0
+        val_loss, val_acc = (
+            evaluate(model, data.val_x, data.val_y) if scored else (math.nan, math.nan)
+        )
         row = {
             "epoch": epoch,
             "train_loss": loss_sum.item() / n_train,
@@ -353,6 +399,7 @@ def train_run(
                     "model": model.state_dict(),
                     "optimizer": optimizer.state_dict(),
                     "order_rng": order.get_state(),
+                    "augment_rng": None if augment_rng is None else augment_rng.get_state(),
                     "cpu_rng": torch.get_rng_state(),
                     "cuda_rng": torch.cuda.get_rng_state() if device == "cuda" else None,
                     "history": rows,

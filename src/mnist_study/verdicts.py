@@ -15,9 +15,9 @@ import numpy as np
 import pandas as pd
 
 from .atomic import write_json, write_text
-from .claims import IMAGE_METRICS, TABLE_METRICS, VERDICTS, Claim, is_best
+from .claims import IMAGE_METRICS, TABLE_METRICS, TIME_TO_METRICS, VERDICTS, Claim, is_best
 from .evidence import POWER, Effect, holm, jonckheere, seed_effect, two_way_effect, verdict
-from .formatting import metric_diff, metric_size, pval
+from .formatting import metric_diff, metric_size, metric_value, pval
 from .stats import CONFIDENCE, image_blocks, load_all_correct, paired_seeds
 
 RULE = (
@@ -31,25 +31,38 @@ RULE = (
     "neither; the design could have detected an effect of the size shown (at the power the "
     "seeds were planned for). A claim of several comparisons (the last variant against each "
     "of the others) holds only if every comparison does: its p is the largest of theirs (an "
-    "intersection-union test), and any comparison shown equivalent contradicts it."
+    "intersection-union test), and any comparison shown equivalent contradicts it. A claim of a "
+    "level (one variant's runs against a fixed figure) is tested over seeds and has no "
+    "equivalence test: shown above the level it is supported, shown below it contradicted. An "
+    "interaction (how much more one change moves a metric under one condition than under "
+    "another) is a difference of differences, paired by seed across its four variants. A run "
+    "that never reaches a threshold within its budget counts at the budget, a lower bound on "
+    "its time: a claim with such runs is never shown equivalent."
 )
 
 
 # ----------------------------------------------------------------------------- run metrics
 
 
-def epochs_to_val_acc(history: pd.DataFrame, threshold: float, chance: float = 0.1):
-    """(epochs until validation accuracy first reaches ``threshold``, reached?). Linear
-    interpolation between measurements (epoch 0 at chance). A run that never reaches it is
-    censored at its last epoch: (last epoch, False), never a made-up later time."""
-    epochs = [0.0, *history["epoch"].astype(float)]
-    accs = [chance, *history["val_acc"].astype(float)]
+def epochs_to(history: pd.DataFrame, column: str, threshold: float, chance: float = 0.1):
+    """(epochs until ``column`` (an accuracy) first reaches ``threshold``, reached?). Linear
+    interpolation between measurements (epoch 0 at chance; epochs not scored are skipped). A
+    run that never reaches it is censored at its last epoch: (last epoch, False), never a
+    made-up later time."""
+    scored = history.dropna(subset=[column])
+    epochs = [0.0, *scored["epoch"].astype(float)]
+    accs = [chance, *scored[column].astype(float)]
     for i in range(1, len(epochs)):
         if accs[i] >= threshold:
             prev, cur = accs[i - 1], accs[i]
             frac = 1.0 if cur == prev else (threshold - prev) / (cur - prev)
             return epochs[i - 1] + min(max(frac, 0.0), 1.0) * (epochs[i] - epochs[i - 1]), True
-    return epochs[-1], False
+    return float(history["epoch"].max()), False
+
+
+def epochs_to_val_acc(history: pd.DataFrame, threshold: float, chance: float = 0.1):
+    """Epochs until validation accuracy first reaches ``threshold`` (see ``epochs_to``)."""
+    return epochs_to(history, "val_acc", threshold, chance)
 
 
 def val_acc_at_epoch(history: pd.DataFrame, epoch: int) -> float:
@@ -63,7 +76,7 @@ def val_loss_slope(history: pd.DataFrame) -> float:
     """Least-squares slope of the validation loss per epoch over the second half of training:
     positive when it turns up. Unlike final-minus-minimum it is zero on average for a flat,
     noisy curve."""
-    late = history.iloc[len(history) // 2 :]
+    late = history.iloc[len(history) // 2 :].dropna(subset=["val_loss"])
     if len(late) < 2:
         return math.nan
     return float(np.polyfit(late["epoch"].astype(float), late["val_loss"].astype(float), 1)[0])
@@ -75,8 +88,8 @@ def run_value(claim: Claim, run: Mapping, history: pd.DataFrame | None) -> tuple
         return float(run[claim.metric]), True
     if history is None:
         raise ValueError(f"metric {claim.metric!r} needs the run's history.csv")
-    if claim.metric == "epochs_to_val_acc":
-        return epochs_to_val_acc(history, float(claim.threshold))
+    if claim.metric in TIME_TO_METRICS:
+        return epochs_to(history, TIME_TO_METRICS[claim.metric], float(claim.threshold))
     if claim.metric == "val_acc_at_epoch":
         return val_acc_at_epoch(history, int(claim.epoch)), True
     if claim.metric == "val_loss_slope":
@@ -122,9 +135,35 @@ class Evidence:
         xb = [vb[s][0] for s in (common if paired else sorted(vb))]
         return seed_effect(xa, xb, paired)
 
+    def level_effect(self, claim: Claim) -> Effect:
+        """The variant's runs minus the claim's fixed level, over seeds."""
+        values = [v for v, _ in self.values(claim, claim.variants[0]).values()]
+        return seed_effect([claim.level] * len(values), values, paired=True)
+
+    def interaction_effect(self, claim: Claim) -> Effect:
+        """(B2 - A2) - (B1 - A1) for variants [A1, B1, A2, B2], paired by seed: runs of one seed
+        share their data order (and their initialisation, for equal shapes)."""
+        runs = [self.values(claim, v) for v in claim.variants]
+        common = sorted(set.intersection(*(set(r) for r in runs)))
+        a1, b1, a2, b2 = ([r[s][0] for s in common] for r in runs)
+        diffs = [(y2 - x2) - (y1 - x1) for x1, y1, x2, y2 in zip(a1, b1, a2, b2, strict=True)]
+        return seed_effect([0.0] * len(diffs), diffs, paired=True)
+
+    def comparison_effects(self, claim: Claim) -> list[tuple[str, str, Effect]]:
+        """The effects that decide a claim, each as (A, B, B - A): every pair it compares; a
+        level claim's variant against its level; an interaction's two differences."""
+        if claim.is_level:
+            return [(f"{claim.level:g}", claim.variants[0], self.level_effect(claim))]
+        if claim.is_interaction:
+            a1, b1, a2, b2 = claim.variants
+            return [(f"{b1} − {a1}", f"{b2} − {a2}", self.interaction_effect(claim))]
+        return [(a, b, self.effect(claim, a, b)) for a, b in claim.comparisons]
+
     def seeds_compared(self, claim: Claim) -> dict[str, list[int]]:
         """The seeds of each variant the claim's test read: the paired seeds for a comparison
         over images, else every run of the variant."""
+        if claim.is_level or claim.is_interaction:
+            return {v: sorted(self.values(claim, v)) for v in claim.variants}
         if claim.metric in IMAGE_METRICS or claim.metric == "disagreements":
             seeds: dict[str, list[int]] = {}
             for a, b in claim.comparisons:
@@ -194,7 +233,7 @@ def _each(ev: Evidence, claim: Claim) -> dict:
     the claim holds only if every comparison does, so its p is the largest of theirs. Where
     a comparison points the wrong way, the strongest such one stands for the claim (it can
     contradict it); any comparison shown equivalent contradicts it too."""
-    effects = [(a, b, ev.effect(claim, a, b)) for a, b in claim.comparisons]
+    effects = ev.comparison_effects(claim)
     wrong = [e for e in effects if e[2].estimate * claim.direction <= 0]
     if wrong:
         binding = min(wrong, key=lambda e: e[2].p_value())
@@ -256,9 +295,21 @@ def evaluate_claim(
                 _comparison(x, y, e, claim.smallest_effect) for x, y, e in each["effects"]
             ],
         )
+    elif claim.is_level or claim.is_interaction:
+        ((_, _, effect),) = ev.comparison_effects(claim)
+        what = f"runs against {claim.level:g}" if claim.is_level else "difference of differences"
+        result.update(
+            test=f"t over seeds ({what}; {effect.n_seeds} seeds, {effect.df:.0f} df)",
+            p_value=effect.p_value(),
+        )
+        if claim.is_level:
+            p_equivalence = math.nan  # a level is a bound, not a difference: none to be small
     else:
         effect = ev.effect(claim, *claim.variants)
         result.update(test=_test_name(claim, effect), p_value=effect.p_value())
+    censored = _censored(ev, claim)
+    if censored:
+        p_equivalence = math.nan  # censored times understate the effect: never equivalent
     low, high = effect.interval(CONFIDENCE)
     result.update(
         effect=effect.estimate,
@@ -272,7 +323,7 @@ def evaluate_claim(
         ),
         detectable=effect.detectable(alpha, power),
         power=power,
-        censored=_censored(ev, claim),
+        censored=censored,
         seeds=ev.seeds_compared(claim),
     )
     return result
@@ -288,7 +339,7 @@ def _test_name(claim: Claim, effect: Effect) -> str:
 
 
 def _censored(ev: Evidence, claim: Claim) -> dict[str, int]:
-    if claim.metric != "epochs_to_val_acc":
+    if claim.metric not in TIME_TO_METRICS:
         return {}
     counts = {v: sum(not seen for _, seen in ev.values(claim, v).values()) for v in claim.variants}
     return {v: c for v, c in counts.items() if c}
@@ -340,6 +391,11 @@ def numbers(r: Mapping) -> str:
             )
         )
         first, last = r["binding"]
+    if r.get("compare") == "interaction":
+        a1, b1, a2, b2 = r["variants"]
+        first, last = f"({b1} − {a1})", f"({b2} − {a2})"
+    elif r.get("compare") == "level":
+        first = metric_value(metric, r["level"])
     effect = f"{last} − {first} {metric_diff(metric, r['effect'])}"
     if r.get("comparisons"):
         effect = f"deciding comparison {effect}"
