@@ -60,11 +60,6 @@ def epochs_to(history: pd.DataFrame, column: str, threshold: float, chance: floa
     return float(history["epoch"].max()), False
 
 
-def epochs_to_val_acc(history: pd.DataFrame, threshold: float, chance: float = 0.1):
-    """Epochs until validation accuracy first reaches ``threshold`` (see ``epochs_to``)."""
-    return epochs_to(history, "val_acc", threshold, chance)
-
-
 def val_acc_at_epoch(history: pd.DataFrame, epoch: int) -> float:
     rows = history[history["epoch"] == epoch]
     if rows.empty:
