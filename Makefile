@@ -21,9 +21,11 @@ setup: $(STAMP)
 # Run Snakemake with $(1), the extra arguments, in folder $(2). When it fails and lock files
 # remain there (another Snakemake runs there, or a killed one left them), workflow/lock-hint.sh
 # prints the one command that unlocks it, make $(3), and when that is safe. Nothing is unlocked
-# automatically.
+# automatically. The learning-rate sweeps and their choices run first (rules/tuning.smk): a
+# choice that stands then reruns nothing after it.
 define run_snakemake
-$(SNAKEMAKE) --workflow-profile $(PROFILE) $(1) || { status=$$?; \
+{ $(SNAKEMAKE) --workflow-profile $(PROFILE) $(1) --until sweeps && \
+	$(SNAKEMAKE) --workflow-profile $(PROFILE) $(1); } || { status=$$?; \
 	sh workflow/lock-hint.sh $(2) 'make $(3)'; exit $$status; }
 endef
 

@@ -47,6 +47,8 @@ rule claims:
         predictions=runs("predictions.npz"),
         # Read beside each predictions.npz: the best-epoch checkpoints' (variant@best).
         best_predictions=runs("predictions_best.npz"),
+        # The tuned variants' lr choices, recorded beside the claims that use them.
+        choices=[choice_file(v) for v in TUNED],
     output:
         verdicts=f"{ANALYSIS}/claims.json",
         text=figure(f"{ANALYSIS}/claims.md", "claims", "Claims"),
@@ -62,6 +64,7 @@ rule claims:
         claims=entries("claims"),
         alpha=config["alpha"],
         power=config["power"],
+        tuned=TUNED,
         code=code("claims"),
     script:
         job_script("claims")

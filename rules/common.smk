@@ -8,6 +8,7 @@ from snakemake.utils import validate
 
 from mnist_study import codehash
 from mnist_study import config as study_config
+from mnist_study import tuning
 from mnist_study.data import FILES, raw_paths, train_split_size, verify_present
 from mnist_study.logs import stamp_path
 from mnist_study.provenance import cpu_model
@@ -148,6 +149,69 @@ def training_of(variant):
     return training
 
 
+# ----------------------------------------------------------------- learning-rate sweeps
+# A variant with `tune_lr` trains its claim runs at the lr its sweep chose (a checkpoint per
+# variant, choose_lr_<variant>): each sweep value is a train job of its own on the sweep seeds.
+TUNED = [v for v in VARIANTS if "tune_lr" in config["variants"][v]]
+SWEEP_SEEDS = tuning.sweep_seeds(config)
+
+
+def sweep_of(variant):
+    return tuning.Sweep.from_dict(
+        config["variants"][variant]["tune_lr"], f"variants.{variant}.tune_lr"
+    )
+
+
+def sweep_file(variant, lr, seed, name):
+    return f"results/sweeps/{variant}/lr{tuning.lr_name(lr)}/seed{seed}/{name}"
+
+
+def sweep_runs(variant, lr, name):
+    return [sweep_file(variant, lr, s, name) for s in SWEEP_SEEDS]
+
+
+def sweep_keys(variant):
+    """(lr, seed) of every sweep run of the variant, in the order its histories are read."""
+    return [(lr, s) for lr in sweep_of(variant).values for s in SWEEP_SEEDS]
+
+
+def sweep_tag(variant, lr):
+    """A sweep job's rule, log and benchmark name: the variant and its lr, spelt for a name."""
+    spelt = tuning.lr_name(lr).replace(".", "p").replace("-", "m").replace("+", "")
+    return f"{variant}_lr{spelt}"
+
+
+def choice_file(variant):
+    return f"results/sweeps/{variant}/choice.json"
+
+
+def chosen_lr_file(variant):
+    return f"results/sweeps/{variant}/chosen_lr.json"
+
+
+def chosen_lr_input(variant):
+    """The chosen lr a tuned variant's train jobs wait for (a checkpoint's output)."""
+    return lambda wildcards: getattr(checkpoints, f"choose_lr_{variant}").get().output.lr
+
+
+def tuned_training(variant):
+    """A tuned variant's training params: its own, at the lr its sweep chose. Read from the
+    choice when the jobs are planned, so an unchanged choice reruns nothing."""
+
+    def params(wildcards, input):
+        training = training_of(variant)
+        training["lr"] = json.loads(Path(input.choice).read_text(encoding="utf-8"))["lr"]
+        return training
+
+    return params
+
+
+def sweep_training(variant, lr):
+    training = training_of(variant)
+    training["lr"] = lr
+    return training
+
+
 def train_priority(variant, seeds):
     """Longest jobs first (their training FLOPs): on a few cores the big variants then never
     start last and leave the other cores idle at the end."""
@@ -169,7 +233,7 @@ def study_jobs():
     writes beside the log, and its benchmark file. No rule has wildcards, so a rule is a job."""
     jobs = []
     for r in workflow.rules:
-        if r.name in ("all", "report"):
+        if r.name in ("all", "sweeps", "report"):
             continue
         if r.wildcard_names or r.benchmark is None:
             raise ValueError(f"{r.name}: every job needs a benchmark, and no rule has wildcards")

@@ -29,6 +29,8 @@ AUGMENTED = {
 RANDOM_LABELS = [v for v in VARIANTS if training_of(v).get("random_labels")]
 MEMORIZATION = [s for s in STUDIES if set(config["studies"][s]["variants"]) & set(RANDOM_LABELS)]
 MEMORIZED = list(dict.fromkeys(v for s in MEMORIZATION for v in config["studies"][s]["variants"]))
+# Studies with a tuned variant: those get the learning-rate sweeps and the isolation plot.
+TUNED_STUDIES = [s for s in STUDIES if set(config["studies"][s]["variants"]) & set(TUNED)]
 
 
 rule plot_curves:
@@ -193,6 +195,32 @@ if MEMORIZATION:
             code=code("plot_memorization"),
         script:
             job_script("plot_memorization")
+
+
+if TUNED_STUDIES:
+
+    rule plot_tuning:
+        input:
+            choices=[choice_file(v) for v in TUNED],
+        output:
+            tuning=[
+                figure(f"{FIG}/tuning/{s}.png", "tuning", "Learning rates", TITLES[s])
+                for s in TUNED_STUDIES
+            ],
+        log:
+            "logs/plots/plot_tuning.log",
+        benchmark:
+            "benchmarks/plot_tuning.tsv"
+        localrule: True
+        conda:
+            ENV
+        params:
+            tuned=TUNED,
+            studies={s: study_config.canonical(config["studies"][s]) for s in TUNED_STUDIES},
+            labels=LABELS,
+            code=code("plot_tuning"),
+        script:
+            job_script("plot_tuning")
 
 
 if LINEAR and MLP:

@@ -29,6 +29,7 @@ rule rulegraph:
         weights=bool(LINEAR and MLP),
         augmentation=bool(AUGMENTED),
         memorization=bool(MEMORIZATION),
+        tuning=bool(TUNED_STUDIES),
         code=code("rulegraph"),
     script:
         job_script("rulegraph")
@@ -60,6 +61,9 @@ rule report:
         # Galleries of augmented images and memorization curves, where variants call for them.
         augmentation=rules.plot_augmentation.output.augmentation if AUGMENTED else [],
         memorization=rules.plot_memorization.output.memorization if MEMORIZATION else [],
+        # The learning-rate sweeps, per study with a tuned variant, and the choices behind them.
+        tuning=rules.plot_tuning.output.tuning if TUNED_STUDIES else [],
+        choices=[choice_file(v) for v in TUNED],
         weights=(
             [rules.plot_weights.output.templates, rules.plot_weights.output.features]
             if LINEAR and MLP
@@ -96,6 +100,8 @@ rule report:
         augmented=AUGMENTED,
         memorization=MEMORIZATION,
         random_labels=RANDOM_LABELS,
+        tuned=TUNED,
+        tuned_studies=TUNED_STUDIES,
         dataset=DATASET_INFO,
         # Read at job time, never inputs: the stamps say which jobs this invocation ran.
         jobs=lambda w: study_jobs(),

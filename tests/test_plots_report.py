@@ -165,6 +165,7 @@ def write_run(run: Path, variant: str, seed: int, labels: np.ndarray) -> None:
             "torch": "2",
         },
         "spec": VARIANTS[variant]["model"],
+        "train_config": {"optimizer": "adamw", "lr": 0.005, "batch_size": 256, "epochs": epochs},
     }
     (run / "train.json").write_text(json.dumps(info))
     hidden = VARIANTS[variant]["model"].get("hidden", [])

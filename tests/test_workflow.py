@@ -19,14 +19,14 @@ from helpers import REPO, SmokeStudy
 
 pytestmark = pytest.mark.slow
 
-RULE = re.compile(r"^(?:local)?rule (\w+):$")
+RULE = re.compile(r"^(?:local)?(?:rule|checkpoint) (\w+):$")
 
 
 def planned_jobs(study, *args) -> set[str]:
     """The jobs a dry run would execute, by rule name (no rule has wildcards: one job each)."""
     done = study.snakemake("--dry-run", *args, check=True)
     lines = (done.stdout + "\n" + done.stderr).splitlines()
-    return {m[1] for line in lines if (m := RULE.match(line))} - {"all"}
+    return {m[1] for line in lines if (m := RULE.match(line))} - {"all", "sweeps"}
 
 
 SMOKE_SEEDS = (0, 1)
@@ -392,6 +392,44 @@ CONFIG_ERRORS = {
             "claims", "dropout_slows_memorization", "variants", ["memo_real", "memo_random", "mlp"]
         ),
         r"claims\.dropout_slows_memorization\.variants: compare 'interaction' takes four variants",
+    ),
+    "empty-lr-sweep": (
+        _set("variants", "mlp", "tune_lr", {"values": []}),
+        r"variants\.mlp\.tune_lr\.values: \[\]; need a list of at least 3 positive learning rates",
+    ),
+    "non-positive-lr-in-a-sweep": (
+        _set("variants", "mlp", "tune_lr", {"values": [0.001, 0.0, 0.1]}),
+        r"variants\.mlp\.tune_lr\.values: \[0\.001, 0\.0, 0\.1\]; need a list of at least 3 "
+        r"positive learning rates",
+    ),
+    "sweep-on-a-test-metric": (
+        _set("variants", "mlp", "tune_lr", {"values": [0.001, 0.01, 0.1], "metric": "test_acc"}),
+        r"variants\.mlp\.tune_lr\.metric: 'test_acc'; valid: \['val_acc', 'epochs_to_val_acc'\]",
+    ),
+    "sweep-seeds-shared-with-claim-runs": (
+        lambda c: (
+            c["variants"]["mlp"].update(tune_lr={"values": [0.001, 0.01, 0.1]}),
+            c.update(tuning={"seeds": 2, "seed_offset": 1}),
+        ),
+        r"tuning\.seed_offset: 1; the sweep seeds \[1, 2\] share \[1\] with the claim runs' seeds",
+    ),
+    "unknown-lr-scaling-rule": (
+        _set("variants", "mlp", "training", "lr_scaling", "sqrt"),
+        r"variants\.mlp\.training\.lr_scaling: 'sqrt'; valid: \['none', 'linear'\]",
+    ),
+    "lr-reference-batch-zero": (
+        _set("variants", "mlp", "training", "lr_reference_batch", 0),
+        r"variants\.mlp\.training\.lr_reference_batch: 0; must be an integer >= 1",
+    ),
+    "batch-larger-than-the-training-set": (
+        _set("variants", "memo_real", "training", "batch_size", 100_000),
+        r"variants\.memo_real\.training\.batch_size: 100000; the variant trains on \d+ images: "
+        r"give at most \d+",
+    ),
+    "not-worse-on-a-loss": (
+        _set("claims", "relu_converges_faster", "expect", "not_worse"),
+        r"claims\.relu_converges_faster: expect 'not_worse' \(B - A > -smallest_effect, "
+        r"one-sided\) compares two variants on a metric where larger is better",
     ),
     "best-checkpoint-of-no-variant": (
         _set("claims", "early_stopping_lowers_test_loss", "variants", ["mlp", "mpl@best"]),

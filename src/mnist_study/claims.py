@@ -50,7 +50,10 @@ FRACTION_METRICS = (
     "ece",
     "overconfidence",
 )
-EXPECTATIONS = ("increase", "decrease", "present")
+EXPECTATIONS = ("increase", "decrease", "present", "not_worse")
+# Non-inferiority (expect: not_worse) states B - A > -smallest_effect: a metric where larger is
+# better, compared as one pair.
+NOT_WORSE_METRICS = ("test_acc", "val_acc", "train_acc", "val_acc_at_epoch")
 # How a claim is tested beyond one pair: a monotone trend along three variants or more; the
 # last variant against each of the others, every comparison holding (an intersection-union
 # test); one variant's runs against a fixed level; or, of four variants [A1, B1, A2, B2], the
@@ -144,6 +147,15 @@ class Claim:
                 f"{where}: metric 'disagreements' goes with expect 'present' and only with it; "
                 f"got metric {metric!r}, expect {expect!r}"
             )
+        if expect == "not_worse" and (
+            metric not in NOT_WORSE_METRICS or len(compared) != 2 or "compare" in d
+        ):
+            raise ValueError(
+                f"{where}: expect 'not_worse' (B - A > -smallest_effect, one-sided) compares two "
+                f"variants on a metric where larger is better, one of {list(NOT_WORSE_METRICS)}, "
+                f"with no `compare`; got metric {metric!r}, {len(compared)} variants"
+                + (f", compare {d['compare']!r}" if "compare" in d else "")
+            )
         if metric == "disagreements" and len(compared) != 2:
             raise ValueError(f"{where}.variants: 'disagreements' compares exactly two variants")
         threshold = d.get("threshold")
@@ -174,7 +186,8 @@ class Claim:
 
     @property
     def direction(self) -> int:
-        """+1 where the claim expects the metric to rise along its variants, -1 to fall."""
+        """+1 where the claim expects the metric to rise along its variants (or, not_worse,
+        not to fall by the margin), -1 to fall."""
         return -1 if self.expect == "decrease" else 1
 
     @property
@@ -184,6 +197,10 @@ class Claim:
     @property
     def is_each(self) -> bool:
         return len(self.variants) > 2 and self.compare == "each"
+
+    @property
+    def is_not_worse(self) -> bool:
+        return self.expect == "not_worse"
 
     @property
     def is_level(self) -> bool:

@@ -16,6 +16,7 @@ from .claims import Claim
 from .data import DATASETS, N_CLASSES, SOURCES, dataset_info, expected_sha256, train_split_size
 from .models import spec_from_dict
 from .train import TrainConfig
+from .tuning import Sweep, sweep_seeds
 
 
 class ConfigError(StudyError, ValueError):
@@ -174,10 +175,14 @@ def check_meaning(config: Mapping) -> None:
         for name, entry in config["variants"].items():
             spec_from_dict(entry["model"], where=f"variants.{name}.model")
             TrainConfig.from_dict(entry.get("training", {}), where=f"variants.{name}.training")
+            if "tune_lr" in entry:
+                Sweep.from_dict(entry["tune_lr"], f"variants.{name}.tune_lr")
         claims_of(config)
     except (ValueError, StudyError) as err:
         raise ConfigError(f"config.yaml: {err}") from None
     _check_random_label_subsets(config)
+    _check_batch_sizes(config)
+    _check_sweep_seeds(config)
     variants = config["variants"]
     for study, entry in config["studies"].items():
         _check_names(f"studies.{study}.variants", entry["variants"], variants, "variants")
@@ -208,6 +213,39 @@ def _check_random_label_subsets(config: Mapping) -> None:
                 f"shuffle a subset of the training split, which has {split} images (data.val_size "
                 f"held out): give at most {split}"
             )
+
+
+def _check_batch_sizes(config: Mapping) -> None:
+    """A batch larger than the images a run trains on would make every epoch one short batch:
+    not the batch size the study names."""
+    split = train_split_size(config["data"])
+    for name in config["variants"]:
+        training = variant_training(config, name, 0)
+        images = training.get("train_size") or split
+        if split is not None:
+            images = min(images, split)
+        batch = training.get("batch_size", TrainConfig.batch_size)
+        if images is not None and batch > images:
+            raise ConfigError(
+                f"config.yaml: variants.{name}.training.batch_size: {batch}; the variant trains "
+                f"on {images} images: give at most {images}"
+            )
+
+
+def _check_sweep_seeds(config: Mapping) -> None:
+    """A sweep run on a claim's seed would choose the lr on the very runs that then decide a
+    validation-metric claim."""
+    if not any("tune_lr" in e for e in config["variants"].values()):
+        return
+    sweep = set(sweep_seeds(config))
+    claim = {s for v in config["variants"] for s in seeds_of(config, v)}
+    shared = sorted(sweep & claim)
+    if shared:
+        raise ConfigError(
+            f"config.yaml: tuning.seed_offset: {config['tuning']['seed_offset']}; the sweep seeds "
+            f"{sorted(sweep)} share {shared} with the claim runs' seeds: give an offset above "
+            f"{max(claim) - config.get('seed_offset', 0)}"
+        )
 
 
 def select_studies(config: dict) -> None:
@@ -293,7 +331,12 @@ def run_train_flops(config: Mapping, variant: str, full_size: int | None) -> flo
 
 
 def study_train_flops(config: Mapping, full_size: int | None) -> float:
-    """The whole study's training arithmetic: run_train_flops over every variant's seeds."""
-    return sum(
-        run_train_flops(config, v, full_size) * len(seeds_of(config, v)) for v in config["variants"]
-    )
+    """The whole study's training arithmetic: run_train_flops over every variant's seeds and,
+    for a tuned variant, every run of its learning-rate sweep."""
+    total = 0.0
+    for v, entry in config["variants"].items():
+        runs = len(seeds_of(config, v))
+        if "tune_lr" in entry:
+            runs += len(entry["tune_lr"]["values"]) * len(sweep_seeds(config))
+        total += run_train_flops(config, v, full_size) * runs
+    return total

@@ -55,11 +55,28 @@ class Effect:
         upper = _t_sf((margin - self.estimate) / self.se, self.df)
         return max(lower, upper)
 
-    def detectable(self, alpha: float = 0.05, power: float = POWER) -> float:
-        """The smallest true effect this design finds with ``power`` at two-sided ``alpha``."""
+    def p_noninferior(self, margin: float) -> float:
+        """One-sided p for 'the effect is at most -margin' (small: not worse by the margin)."""
         if not self.df:
             return math.nan
-        return (_t_quantile(1 - alpha / 2, self.df) + _t_quantile(power, self.df)) * self.se
+        if not self.se:
+            return 0.0 if self.estimate > -margin else 1.0
+        return _t_sf((self.estimate + margin) / self.se, self.df)
+
+    def p_inferior(self, margin: float) -> float:
+        """One-sided p for 'the effect is at least -margin' (small: worse by more than it)."""
+        if not self.df:
+            return math.nan
+        if not self.se:
+            return 0.0 if self.estimate < -margin else 1.0
+        return _t_sf((-margin - self.estimate) / self.se, self.df)
+
+    def detectable(self, alpha: float = 0.05, power: float = POWER, sides: int = 2) -> float:
+        """The smallest true effect this design finds with ``power`` at ``alpha`` (two-sided,
+        or one-sided for a non-inferiority margin)."""
+        if not self.df:
+            return math.nan
+        return (_t_quantile(1 - alpha / sides, self.df) + _t_quantile(power, self.df)) * self.se
 
 
 def two_way_effect(blocks: Sequence[tuple[np.ndarray, float]]) -> Effect:
@@ -159,7 +176,18 @@ def verdict(
 ) -> str:
     """Supported: a difference in the expected direction; contradicted: a difference the other
     way, or an effect shown to lie inside ± the smallest effect of interest; else inconclusive.
-    The p-values given are already adjusted for multiplicity."""
+    The p-values given are already adjusted for multiplicity.
+
+    ``expect`` 'not_worse' (non-inferiority): ``p_difference`` is the one-sided p for 'worse
+    by the margin or more' and ``p_equivalence`` the one for 'not worse by more than it';
+    supported when the first is rejected, contradicted when the second is. An effect shown
+    inside the margin supports it: the margin is the claim."""
+    if expect == "not_worse":
+        if not math.isnan(p_difference) and p_difference < alpha:
+            return "supported"
+        if not math.isnan(p_equivalence) and p_equivalence < alpha:
+            return "contradicted"
+        return "inconclusive"
     sign = {"increase": 1, "decrease": -1}[expect]
     if not math.isnan(p_difference) and p_difference < alpha and effect != 0:
         return "supported" if effect * sign > 0 else "contradicted"

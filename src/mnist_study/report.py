@@ -34,6 +34,7 @@ from .report_training_data import (
 )
 from .results import Results
 from .stats import CONFIDENCE
+from .tuning_figures import tuning_figures, tuning_files
 from .verdicts import RULE, shape
 
 FAMILIES = {"linear": "Linear", "mlp": "MLP", "cnn": "CNN"}
@@ -458,6 +459,7 @@ def study_section(r: Results, captions: Captions, name: str, files: Mapping) -> 
         reliability_figure(r, captions, name, files["reliability"][name]),
         *augmentation_figures(r, captions, name, files),
         *memorization_figures(r, captions, name, files),
+        *tuning_figures(r, captions, name, files),
     ]
     return {
         "id": name,
@@ -671,6 +673,7 @@ def figure_files(inputs: Mapping, params: Mapping) -> dict:
         "linear_variant": params.get("linear_variant"),
         "mlp_variant": params.get("mlp_variant"),
         **training_data_files(inputs, params),
+        **tuning_files(inputs, params),
     }
 
 

@@ -25,7 +25,10 @@ SUMMARY_METRICS = (
 
 
 def run_row(variant: str, seed: int, info: dict, history: pd.DataFrame, metrics: dict) -> dict:
+    from .train import TrainConfig
+
     final = history.iloc[-1]
+    training = TrainConfig(**info["train_config"])
     return {
         "variant": variant,
         "seed": int(seed),
@@ -48,6 +51,11 @@ def run_row(variant: str, seed: int, info: dict, history: pd.DataFrame, metrics:
         **{f"{k}_best": float(v) for k, v in _best(metrics).items()},
         "epochs": int(final["epoch"]),
         "train_seconds": float(info["train_seconds"]),
+        # How it was trained: the claims state each side's learning rate (a tuned variant's is
+        # its sweep's choice), as the schedule's peak after any scaling with the batch.
+        "optimizer": training.optimizer,
+        "batch_size": training.batch_size,
+        "lr": training.peak_lr,
     }
 
 

@@ -23,6 +23,9 @@ logger = logging.getLogger(__name__)
 
 OPTIMIZERS = ("sgd", "sgd_momentum", "adam", "adamw")
 SCHEDULES = ("constant", "cosine", "onecycle")
+# How the configured lr follows the batch size: kept as given, or scaled linearly with it
+# (lr x batch / lr_reference_batch; Goyal et al. 2017), one-cycle's ramp being the warm-up.
+LR_SCALINGS = ("none", "linear")
 DEVICES = ("auto", "cpu", "cuda")
 HISTORY_COLUMNS = (
     "epoch",
@@ -53,6 +56,8 @@ class TrainConfig:
     weight_decay: float = 0.0  # decoupled for adamw, L2 in the gradient otherwise
     momentum: float = 0.9  # sgd_momentum only
     batch_size: int = 256
+    lr_scaling: str = "none"
+    lr_reference_batch: int = 256  # the batch at which a linearly scaled lr is the lr given
     epochs: int = 10
     seed: int = 0
     device: str = "auto"
@@ -86,6 +91,7 @@ class TrainConfig:
             ("optimizer", OPTIMIZERS),
             ("schedule", SCHEDULES),
             ("device", DEVICES),
+            ("lr_scaling", LR_SCALINGS),
         ):
             if key in d and d[key] not in valid:
                 raise ValueError(f"{at(key)}: {d[key]!r}; valid: {list(valid)}")
@@ -107,6 +113,7 @@ class TrainConfig:
                 values[key] = float(v)
         for key, minimum in (
             ("batch_size", 1),
+            ("lr_reference_batch", 1),
             ("epochs", 1),
             ("seed", 0),
             ("eval_train_size", 1),
@@ -130,6 +137,13 @@ class TrainConfig:
     def to_dict(self) -> dict:
         return asdict(self)
 
+    @property
+    def peak_lr(self) -> float:
+        """The learning rate the schedule starts from: the lr given, or scaled with the batch."""
+        if self.lr_scaling == "linear":
+            return self.lr * self.batch_size / self.lr_reference_batch
+        return self.lr
+
 
 def _is_int(v) -> bool:
     return isinstance(v, int) and not isinstance(v, bool)
@@ -148,15 +162,16 @@ def resolve_device(name: str) -> str:
 def lr_at(config: TrainConfig, step: int, total_steps: int) -> float:
     """The learning rate of optimizer step ``step`` (0-based): a pure function, so resuming
     needs only the step count, not a scheduler object."""
+    peak = config.peak_lr
     if config.schedule == "constant":
-        return config.lr
+        return peak
     frac = step / total_steps
     if config.schedule == "cosine":
-        return config.lr * 0.5 * (1 + math.cos(math.pi * frac))
+        return peak * 0.5 * (1 + math.cos(math.pi * frac))
     if frac < ONECYCLE_WARMUP:
-        return config.lr * (ONECYCLE_START + (1 - ONECYCLE_START) * frac / ONECYCLE_WARMUP)
+        return peak * (ONECYCLE_START + (1 - ONECYCLE_START) * frac / ONECYCLE_WARMUP)
     down = (frac - ONECYCLE_WARMUP) / (1 - ONECYCLE_WARMUP)
-    return config.lr * 0.5 * (1 + math.cos(math.pi * down))
+    return peak * 0.5 * (1 + math.cos(math.pi * down))
 
 
 def train_epoch(model, optimizer, x, y, perm, batch_size: int, lrs: list[float], augment=None):

@@ -15,7 +15,15 @@ import numpy as np
 import pandas as pd
 
 from .atomic import write_json, write_text
-from .claims import IMAGE_METRICS, TABLE_METRICS, TIME_TO_METRICS, VERDICTS, Claim, is_best
+from .claims import (
+    IMAGE_METRICS,
+    TABLE_METRICS,
+    TIME_TO_METRICS,
+    VERDICTS,
+    Claim,
+    base_variant,
+    is_best,
+)
 from .evidence import POWER, Effect, holm, jonckheere, seed_effect, two_way_effect, verdict
 from .formatting import metric_diff, metric_size, metric_value, pval
 from .stats import CONFIDENCE, image_blocks, load_all_correct, paired_seeds
@@ -37,7 +45,12 @@ RULE = (
     "interaction (how much more one change moves a metric under one condition than under "
     "another) is a difference of differences, paired by seed across its four variants. A run "
     "that never reaches a threshold within its budget counts at the budget, a lower bound on "
-    "its time: a claim with such runs is never shown equivalent."
+    "its time: a claim with such runs is never shown equivalent. A claim that one variant is "
+    "not worse than another (non-inferiority) states B − A > −(smallest effect): its two "
+    "one-sided tests, 'worse by that margin or more' and 'not worse by more than it', join "
+    "Holm's adjustment in place of the difference and equivalence tests; supported when the "
+    "first is rejected, contradicted when the second is, so an effect shown inside the margin "
+    "supports it."
 )
 
 
@@ -299,6 +312,15 @@ def evaluate_claim(
         )
         if claim.is_level:
             p_equivalence = math.nan  # a level is a bound, not a difference: none to be small
+    elif claim.is_not_worse:
+        effect = ev.effect(claim, *claim.variants)
+        margin = claim.smallest_effect
+        result.update(
+            test="non-inferiority, one-sided at the margin; " + _test_name(claim, effect),
+            p_value=effect.p_noninferior(margin),
+            p_inferior=effect.p_inferior(margin),
+        )
+        p_equivalence = math.nan  # shown inside the margin is shown not worse: no second rule
     else:
         effect = ev.effect(claim, *claim.variants)
         result.update(test=_test_name(claim, effect), p_value=effect.p_value())
@@ -316,7 +338,7 @@ def evaluate_claim(
         p_equivalence=(
             effect.p_equivalence(claim.smallest_effect) if p_equivalence is None else p_equivalence
         ),
-        detectable=effect.detectable(alpha, power),
+        detectable=effect.detectable(alpha, power, sides=1 if claim.is_not_worse else 2),
         power=power,
         censored=censored,
         seeds=ev.seeds_compared(claim),
@@ -340,6 +362,34 @@ def _censored(ev: Evidence, claim: Claim) -> dict[str, int]:
     return {v: c for v, c in counts.items() if c}
 
 
+def learning_rates(runs: pd.DataFrame, variants: Sequence[str]) -> dict[str, float]:
+    """The learning rate each variant's runs trained at (the schedule's peak), where runs.csv
+    records it."""
+    if "lr" not in runs.columns:
+        return {}
+    rates = {}
+    for name in dict.fromkeys(base_variant(v) for v in variants):
+        values = sorted(set(runs.loc[runs["variant"] == name, "lr"].astype(float)))
+        if len(values) == 1:
+            rates[name] = values[0]
+    return rates
+
+
+def tuning_record(choice: Mapping) -> dict:
+    """What claims.json keeps of a sweep's choice: the lr, the sweep seeds, and the validation
+    figure behind it (the chosen lr's and the best's), with every point of the sweep."""
+    points = {p["lr"]: p for p in choice["points"]}
+    return {
+        "lr": choice["lr"],
+        "best_lr": choice["best_lr"],
+        "criterion": choice["criterion"],
+        "sweep_seeds": list(choice["sweep_seeds"]),
+        "figure": {k: points[choice["lr"]][k] for k in ("mean", "se", "runs", "censored")},
+        "best_figure": {k: points[choice["best_lr"]][k] for k in ("mean", "se", "runs")},
+        "points": list(choice["points"]),
+    }
+
+
 def evaluate_claims(
     claims: Mapping,
     runs: pd.DataFrame,
@@ -347,23 +397,34 @@ def evaluate_claims(
     correct: Mapping,
     alpha: float,
     power: float = POWER,
+    choices: Mapping[str, Mapping] | None = None,
 ) -> list[dict]:
     """Every claim judged by one rule: Holm over the difference and equivalence p-values of
-    all claims together, then supported / contradicted / inconclusive (see RULE)."""
+    all claims together, then supported / contradicted / inconclusive (see RULE). ``choices``:
+    the tuned variants' lr choices (mnist_study.tuning), recorded beside the claims using them."""
     ev = Evidence(runs, histories, correct)
     results = [evaluate_claim(n, c, ev, alpha, power) for n, c in claims.items()]
+    for r in results:
+        r["learning_rates"] = learning_rates(runs, r["variants"])
+        tuned = {base_variant(v) for v in r["variants"]} & set(choices or {})
+        if tuned:
+            r["tuning"] = {v: tuning_record(choices[v]) for v in sorted(tuned)}
     # A claim's difference and equivalence nulls cannot both hold: at most one true null per
     # claim (Shaffer's refinement of Holm).
-    adjusted = holm(
-        [r["p_value"] for r in results] + [r["p_equivalence"] for r in results],
-        max_true=len(results),
-    )
+    # A non-inferiority claim's second null ('not worse by more than the margin') takes the
+    # equivalence slot: again at most one of the two holds.
+    second = [r.get("p_inferior", r["p_equivalence"]) for r in results]
+    adjusted = holm([r["p_value"] for r in results] + second, max_true=len(results))
     for i, r in enumerate(results):
         r["alpha"] = alpha
-        r["p_holm"], r["p_equivalence_holm"] = adjusted[i], adjusted[len(results) + i]
+        r["p_holm"], p_second = adjusted[i], adjusted[len(results) + i]
+        if "p_inferior" in r:
+            r["p_inferior_holm"], r["p_equivalence_holm"] = p_second, math.nan
+        else:
+            r["p_equivalence_holm"] = p_second
         direction = r["tau"] if "tau" in r else r["effect"]
         expect = "increase" if r["expect"] == "present" else r["expect"]
-        r["verdict"] = verdict(direction, r["p_holm"], r["p_equivalence_holm"], expect, alpha)
+        r["verdict"] = verdict(direction, r["p_holm"], p_second, expect, alpha)
         r["numbers"] = numbers(r)
     return results
 
@@ -399,11 +460,19 @@ def numbers(r: Mapping) -> str:
             f" ({CONFIDENCE:.0%} CI {metric_diff(metric, low)} to {metric_diff(metric, high)})"
         )
     parts.append(effect)
-    parts.append(f"smallest effect of interest ±{metric_size(metric, r['smallest_effect'])}")
-    parts.append(
-        f"p = {pval(r['p_value'], 'n/a')} (Holm {pval(r['p_holm'], 'n/a')}); equivalence p = "
-        f"{pval(r['p_equivalence'], 'n/a')} (Holm {pval(r['p_equivalence_holm'], 'n/a')})"
-    )
+    if "p_inferior" in r:
+        parts.append(f"margin −{metric_size(metric, r['smallest_effect'])}")
+        parts.append(
+            f"non-inferiority p = {pval(r['p_value'], 'n/a')} (Holm {pval(r['p_holm'], 'n/a')}); "
+            f"inferiority p = {pval(r['p_inferior'], 'n/a')} "
+            f"(Holm {pval(r['p_inferior_holm'], 'n/a')})"
+        )
+    else:
+        parts.append(f"smallest effect of interest ±{metric_size(metric, r['smallest_effect'])}")
+        parts.append(
+            f"p = {pval(r['p_value'], 'n/a')} (Holm {pval(r['p_holm'], 'n/a')}); equivalence p = "
+            f"{pval(r['p_equivalence'], 'n/a')} (Holm {pval(r['p_equivalence_holm'], 'n/a')})"
+        )
     if r["verdict"] == "inconclusive" and math.isnan(r["detectable"]):
         parts.append("no spread to judge it by: it needs at least two seeds per variant")
     elif r["verdict"] == "inconclusive":
@@ -417,7 +486,26 @@ def numbers(r: Mapping) -> str:
             + ", ".join(f"{v} {c} runs" for v, c in r["censored"].items())
         )
     parts.append(r["test"])
+    if r.get("learning_rates"):
+        parts.append(learning_rates_text(r))
     return "; ".join(parts)
+
+
+def learning_rates_text(r: Mapping) -> str:
+    """Each side's learning rate, and for a tuned one how its sweep chose it."""
+    tuning = r.get("tuning", {})
+    sides = []
+    for name, lr in r["learning_rates"].items():
+        text = f"{name} {lr:g}"
+        if name in tuning:
+            t = tuning[name]
+            seeds = t["sweep_seeds"]
+            text += (
+                f" (tuned: best {t['criterion']} over {len(t['points'])} rates, "
+                f"sweep seeds {seeds[0]}–{seeds[-1]})"
+            )
+        sides.append(text)
+    return "learning rates: " + ", ".join(sides)
 
 
 def claims_markdown(results: Sequence[dict]) -> str:
@@ -483,12 +571,19 @@ def write_claims(
     json_out,
     md_out,
     power: float = POWER,
+    choice_paths: Mapping[str, str] | None = None,
 ):
-    """Rule claims: one verdict per configured claim, as JSON and as a Markdown list."""
+    """Rule claims: one verdict per configured claim, as JSON and as a Markdown list;
+    ``choice_paths``: each tuned variant's choice.json."""
+    import json
+
     runs = pd.read_csv(runs_csv)
     histories = _read_histories(run_keys, history_paths)
     correct = load_all_correct(run_keys, prediction_paths, names_best(claims or {}))
-    results = evaluate_claims(claims or {}, runs, histories, correct, alpha, power)
+    choices = {
+        v: json.loads(Path(p).read_text(encoding="utf-8")) for v, p in (choice_paths or {}).items()
+    }
+    results = evaluate_claims(claims or {}, runs, histories, correct, alpha, power, choices)
     write_json(json_out, results)
     write_text(md_out, claims_markdown(results))
 

@@ -17,4 +17,5 @@ write_claims(
     o.verdicts,
     o.text,
     power=p.power,
+    choice_paths=dict(zip(p.tuned, i.choices, strict=True)),
 )

@@ -1,0 +1,71 @@
+# Learning-rate sweeps: every value of a tuned variant's sweep trains on the sweep seeds (none
+# of them a claim's seed), and a checkpoint chooses the variant's lr from their validation
+# figures. A value added trains only its runs; the claim runs rerun only if the choice moves.
+for variant in TUNED:
+    for lr in sweep_of(variant).values:
+        tag = sweep_tag(variant, lr)
+
+        rule:
+            name:
+                f"sweep_{tag}"
+            input:
+                cache=DATA_CACHE,
+            output:
+                checkpoints=sweep_runs(variant, lr, "model.pt"),
+                best=sweep_runs(variant, lr, "model_best.pt"),
+                histories=sweep_runs(variant, lr, "history.csv"),
+                infos=sweep_runs(variant, lr, "train.json"),
+            log:
+                f"logs/sweep/{tag}.log",
+            benchmark:
+                f"benchmarks/sweep/{tag}.tsv"
+            priority: train_priority(variant, SWEEP_SEEDS)
+            conda:
+                ENV
+            threads: resources_of("train")["threads"]
+            resources:
+                **partition_of("train"),
+                mem_mb=resources_of("train")["mem_mb"],
+                runtime=resources_of("train")["runtime"] * len(SWEEP_SEEDS),
+                gpu=resources_of("train")["gpus"],
+            params:
+                model=variant_model(variant),
+                training=sweep_training(variant, lr),
+                seeds=SWEEP_SEEDS,
+                code=code("train"),
+            script:
+                job_script("train")
+
+    checkpoint:
+        name:
+            f"choose_lr_{variant}"
+        input:
+            histories=[sweep_file(variant, lr, s, "history.csv") for lr, s in sweep_keys(variant)],
+        output:
+            choice=choice_file(variant),
+            # The lr alone: the claim runs read it, so a choice that stands (a sweep value
+            # added elsewhere) reruns none of them, although the record above changes.
+            lr=chosen_lr_file(variant),
+        log:
+            f"logs/sweep/choose_lr_{variant}.log",
+        benchmark:
+            f"benchmarks/sweep/choose_lr_{variant}.tsv"
+        localrule: True
+        conda:
+            ENV
+        params:
+            sweep=study_config.canonical(config["variants"][variant]["tune_lr"]),
+            where=f"variants.{variant}.tune_lr",
+            runs=sweep_keys(variant),
+            code=code("choose_lr"),
+        script:
+            job_script("choose_lr")
+
+
+# The sweeps and their choices alone: `make` runs this first (snakemake --until sweeps), so that
+# the study's own run after it finds a choice that stands unchanged and reruns nothing for it
+# (within one invocation, Snakemake would rerun what follows a checkpoint's readers).
+rule sweeps:
+    input:
+        [chosen_lr_file(v) for v in TUNED],
+    localrule: True

@@ -1,0 +1,235 @@
+"""Hyperparameter shifts (issue 20): the non-inferiority rule and the linear lr scaling rule,
+on hand-computed cases and synthetic runs."""
+
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+import pytest
+
+from mnist_study import StudyError
+from mnist_study.claims import Claim
+from mnist_study.evidence import Effect, verdict
+from mnist_study.train import TrainConfig, lr_at
+from mnist_study.tuning import Sweep, choose
+from mnist_study.verdicts import evaluate_claims
+
+# Student's t quantiles from the printed tables: 20 df, one-sided 0.995 and 0.95.
+T20_995 = 2.845
+T20_95 = 1.725
+MARGIN = 0.01
+SE = 0.005
+
+
+def effect(estimate: float) -> Effect:
+    # se 0.005 split 3:4 between seeds and images, 20 df.
+    return Effect(estimate, se_seed=0.003, se_image=0.004, df=20, n_seeds=21)
+
+
+@pytest.mark.parametrize(
+    ("estimate", "p_noninferior", "p_inferior", "expected"),
+    [
+        # 2.845 standard errors above the margin's edge: non-inferior at p = 0.005.
+        (-MARGIN + T20_995 * SE, 0.005, 0.995, "supported"),
+        # 2.845 standard errors below it: inferior at p = 0.005.
+        (-MARGIN - T20_995 * SE, 0.995, 0.005, "contradicted"),
+        # On the edge: both one-sided p are 0.5.
+        (-MARGIN, 0.5, 0.5, "inconclusive"),
+        # 1.725 standard errors above the edge: p = 0.05 (the table's rounding decides the
+        # verdict, so only the p-values are checked).
+        (-MARGIN + T20_95 * SE, 0.05, 0.95, None),
+    ],
+)
+def test_non_inferiority_against_hand_computed_cases(estimate, p_noninferior, p_inferior, expected):
+    e = effect(estimate)
+    assert e.se == pytest.approx(SE)
+    assert e.p_noninferior(MARGIN) == pytest.approx(p_noninferior, abs=2e-4)
+    assert e.p_inferior(MARGIN) == pytest.approx(p_inferior, abs=2e-4)
+    got = verdict(estimate, e.p_noninferior(MARGIN), e.p_inferior(MARGIN), "not_worse", 0.05)
+    assert expected is None or got == expected
+
+
+def test_an_effect_shown_inside_the_margin_supports_not_worse():
+    """What the two-sided rule calls contradicted (shown equivalent) is what non-inferiority
+    claims: an effect of zero, tightly measured, is not worse."""
+    e = Effect(0.0, se_seed=0.001, se_image=0.001, df=30, n_seeds=31)
+    assert e.p_equivalence(MARGIN) < 0.05
+    two_sided = verdict(0.0, e.p_value(), e.p_equivalence(MARGIN), "increase", 0.05)
+    assert two_sided == "contradicted"
+    assert verdict(0.0, e.p_noninferior(MARGIN), e.p_inferior(MARGIN), "not_worse", 0.05) == (
+        "supported"
+    )
+
+
+def test_no_spread_decides_by_the_estimate_alone():
+    assert Effect(-0.005, 0.0, 0.0, 5, 6).p_noninferior(MARGIN) == 0.0
+    assert Effect(-0.02, 0.0, 0.0, 5, 6).p_inferior(MARGIN) == 0.0
+    assert math.isnan(Effect(0.0, 0.0, 0.0, 0, 1).p_noninferior(MARGIN))
+
+
+def runs_frame(diffs: list[float]) -> pd.DataFrame:
+    rows = []
+    for seed, d in enumerate(diffs):
+        rows.append({"variant": "adam", "seed": seed, "val_acc": 0.95})
+        rows.append({"variant": "sgdm", "seed": seed, "val_acc": 0.95 + d})
+    return pd.DataFrame(rows)
+
+
+NOT_WORSE = {
+    "statement": "SGD with momentum is not worse than Adam.",
+    "metric": "val_acc",
+    "variants": ["adam", "sgdm"],
+    "expect": "not_worse",
+    "smallest_effect": MARGIN,
+}
+
+
+def test_not_worse_claim_is_judged_one_sided_and_joins_holm():
+    # Ten seeds, B - A alternating -0.004 and 0.000: mean -0.002, sd 0.00211 (se 0.000667).
+    diffs = [-0.004, 0.0] * 5
+    other = {
+        "statement": "SGD with momentum is more accurate.",
+        "metric": "val_acc",
+        "variants": ["adam", "sgdm"],
+        "expect": "increase",
+        "smallest_effect": 0.001,
+    }
+    results = evaluate_claims(
+        {"not_worse": NOT_WORSE, "other": other}, runs_frame(diffs), {}, {}, alpha=0.05
+    )
+    nw, two_sided = results
+    se = 0.004 / 2 * math.sqrt(10 / 9) / math.sqrt(10)
+    assert nw["effect"] == pytest.approx(-0.002)
+    assert nw["se_seed"] == pytest.approx(se)
+    # (-0.002 + 0.01) / se = 12: far beyond any table: non-inferior.
+    assert nw["p_value"] < 1e-6
+    assert nw["p_inferior"] > 1 - 1e-6
+    assert math.isnan(nw["p_equivalence"]) and math.isnan(nw["p_equivalence_holm"])
+    # Holm over four nulls, at most two true (Shaffer): the smallest p is doubled.
+    assert nw["p_holm"] == pytest.approx(min(1.0, 2 * nw["p_value"]))
+    assert nw["p_inferior_holm"] >= nw["p_inferior"]
+    assert nw["verdict"] == "supported"
+    # The same runs under the two-sided rule: a fall of 0.2 points, shown, contradicts.
+    assert two_sided["verdict"] == "contradicted"
+    assert "non-inferiority p" in nw["numbers"] and "margin −" in nw["numbers"]
+
+
+def test_not_worse_is_contradicted_when_shown_worse_by_more_than_the_margin():
+    diffs = [-0.03, -0.02] * 5
+    (nw,) = evaluate_claims({"not_worse": NOT_WORSE}, runs_frame(diffs), {}, {}, alpha=0.05)
+    assert nw["verdict"] == "contradicted"
+    assert nw["p_inferior_holm"] < 0.05
+
+
+@pytest.mark.parametrize(
+    ("entry", "message"),
+    [
+        ({"metric": "test_loss"}, "larger is better"),
+        ({"variants": ["a", "b", "c"]}, "3 variants"),
+        ({"compare": "each", "variants": ["a", "b", "c"]}, "compare 'each'"),
+    ],
+)
+def test_not_worse_takes_one_pair_on_an_accuracy(entry, message):
+    d = {**NOT_WORSE, "variants": ["a", "b"], "metric": "test_acc"} | entry
+    with pytest.raises(ValueError, match=message):
+        Claim.from_dict("nw", d)
+
+
+@pytest.mark.parametrize("batch", [64, 256, 1024, 2048])
+def test_linear_scaling_gives_lr_times_batch_over_256(batch):
+    cfg = TrainConfig.from_dict(
+        {"lr": 0.05, "batch_size": batch, "lr_scaling": "linear", "schedule": "constant"}
+    )
+    assert cfg.peak_lr == pytest.approx(0.05 * batch / 256)
+    assert lr_at(cfg, 0, 100) == pytest.approx(0.05 * batch / 256)
+
+
+def test_scaling_scales_the_whole_one_cycle_schedule():
+    base = TrainConfig.from_dict({"lr": 0.05, "batch_size": 256, "lr_scaling": "linear"})
+    big = TrainConfig.from_dict({"lr": 0.05, "batch_size": 1024, "lr_scaling": "linear"})
+    fixed = TrainConfig.from_dict({"lr": 0.05, "batch_size": 1024})
+    for step in (0, 10, 25, 60, 99):
+        assert lr_at(big, step, 100) == pytest.approx(4 * lr_at(base, step, 100))
+        assert lr_at(fixed, step, 100) == pytest.approx(lr_at(base, step, 100))
+
+
+def test_scaling_reads_its_reference_batch_from_the_config():
+    cfg = TrainConfig.from_dict(
+        {"lr": 0.1, "batch_size": 512, "lr_scaling": "linear", "lr_reference_batch": 128}
+    )
+    assert cfg.peak_lr == pytest.approx(0.4)
+
+
+# ----------------------------------------------------------------------------- the lr choice
+
+SWEEP = Sweep.from_dict({"values": [0.001, 0.003, 0.01, 0.03, 0.1]}, "variants.v.tune_lr")
+
+
+def scores(means: list[float], spread: float = 0.001) -> dict:
+    """Three seeds per lr around each mean: mean - spread, mean, mean + spread (se = spread /
+    sqrt(3))."""
+    return {
+        lr: [(m - spread, True), (m, True), (m + spread, True)]
+        for lr, m in zip(SWEEP.values, means, strict=True)
+    }
+
+
+def test_the_best_mean_is_chosen_when_nothing_ties():
+    choice = choose(SWEEP, scores([0.90, 0.95, 0.97, 0.96, 0.93]), "variants.v.tune_lr")
+    assert choice["lr"] == choice["best_lr"] == 0.01
+    assert choice["tie_band"] == pytest.approx(0.001 / math.sqrt(3))
+    assert [p["runs"] for p in choice["points"]] == [3] * 5
+
+
+def test_a_tie_goes_to_the_smaller_lr():
+    # 0.003 lies 0.0005 below the best (0.03), inside its standard error of 0.00058; 0.01 too.
+    choice = choose(SWEEP, scores([0.90, 0.9695, 0.9698, 0.970, 0.93]), "variants.v.tune_lr")
+    assert choice["best_lr"] == 0.03
+    assert choice["lr"] == 0.003
+
+
+def test_a_value_just_outside_one_standard_error_is_no_tie():
+    choice = choose(SWEEP, scores([0.90, 0.9690, 0.95, 0.970, 0.93]), "variants.v.tune_lr")
+    assert choice["lr"] == 0.03
+
+
+def test_for_a_speed_metric_fewer_epochs_is_better_and_ties_go_down_too():
+    speed = Sweep.from_dict(
+        {"values": [0.001, 0.003, 0.01], "metric": "epochs_to_val_acc", "threshold": 0.9},
+        "variants.v.tune_lr",
+    )
+    runs = {0.001: [(9.0, False)] * 3, 0.003: [(3.0, True)] * 3, 0.01: [(4.0, True)] * 3}
+    assert choose(speed, runs, "w")["lr"] == 0.003
+    # A censored run counts at its budget and is counted as censored.
+    assert choose(speed, runs, "w")["points"][0]["censored"] == 3
+
+
+@pytest.mark.parametrize(
+    ("means", "end"), [([5, 4, 3, 2, 1], "smallest"), ([1, 2, 3, 4, 5], "largest")]
+)
+def test_a_best_lr_at_the_sweeps_edge_stops_naming_the_variant_and_the_sweep(means, end):
+    with pytest.raises(StudyError) as err:
+        choose(SWEEP, scores([m / 10 for m in means]), "variants.mlp_sgd.tune_lr")
+    message = str(err.value)
+    assert "variants.mlp_sgd.tune_lr" in message
+    assert f"the {end} of the sweep ['0.001', '0.003', '0.01', '0.03', '0.1']" in message
+
+
+@pytest.mark.parametrize(
+    ("entry", "message"),
+    [
+        ({"values": []}, r"values: \[\]; need a list of at least 3 positive learning rates"),
+        ({"values": [0.1, 0, 1]}, r"values: \[0\.1, 0, 1\]; need a list of at least 3 positive"),
+        ({"values": [0.1, -1, 1]}, "need a list of at least 3 positive"),
+        ({"values": [0.1, 0.1, 1]}, "each learning rate once"),
+        (
+            {"values": [0.1, 0.2, 1], "metric": "test_acc"},
+            r"metric: 'test_acc'; valid: \['val_acc'",
+        ),
+        ({"values": [0.1, 0.2, 1], "metric": "epochs_to_val_acc"}, "needs a validation accuracy"),
+    ],
+)
+def test_bad_sweeps_name_their_key_and_what_is_valid(entry, message):
+    with pytest.raises(ValueError, match=message):
+        Sweep.from_dict(entry, "variants.v.tune_lr")

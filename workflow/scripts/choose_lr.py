@@ -1,0 +1,11 @@
+"""Choose a tuned variant's lr from its sweep's validation figures (a choose_lr checkpoint)."""
+
+from mnist_study.logs import start_job
+
+start_job(snakemake.log[0])
+
+from mnist_study.tuning import write_choice
+
+p = snakemake.params
+o = snakemake.output
+write_choice(p.sweep, p.where, p.runs, snakemake.input.histories, o.choice, o.lr)
