@@ -64,6 +64,8 @@ rule report:
         # The learning-rate sweeps, per study with a tuned variant, and the choices behind them.
         tuning=rules.plot_tuning.output.tuning if TUNED_STUDIES else [],
         choices=[choice_file(v) for v in TUNED],
+        # The sweeps' run records: their training counts in the compute figures.
+        sweep_info=[sweep_file(v, lr, s, "train.json") for v in TUNED for lr, s in sweep_keys(v)],
         weights=(
             [rules.plot_weights.output.templates, rules.plot_weights.output.features]
             if LINEAR and MLP

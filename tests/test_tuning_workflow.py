@@ -208,3 +208,11 @@ def test_the_report_shows_the_sweeps_and_the_isolation_plot(tuned_run):
     assert 'id="fig-tuning-activation"' in html
     assert "the isolation plot" in html
     assert re.search(r"MLP 32, tuned lr 0\.01 \(\d+\.\d\d% on validation\)", html)
+
+
+def test_the_sweeps_count_in_the_studys_compute_figures(tuned_run):
+    figures = json.loads((tuned_run.workdir / "results/tables/efficiency.json").read_text())
+    config = tuned_run.read_config()
+    claim_runs = len(config["seeds"]) * len(config["studies"]["activation"]["variants"])
+    sweep_runs = len(SWEEP["values"]) * config["tuning"]["seeds"]
+    assert figures["runs_in_study"] == claim_runs + sweep_runs

@@ -754,9 +754,14 @@ def efficiency_figures(inputs: Mapping, params: Mapping, records: Mapping) -> di
 
     from .efficiency import figures_from_files
     from .logs import process_start
+    from .runrecord import read_run_record
 
+    # The learning-rate sweeps' runs are the study's training too (their jobs are in its time).
+    sweeps = {
+        ("sweep", i): read_run_record(path) for i, path in enumerate(inputs.get("sweep_info") or [])
+    }
     return figures_from_files(
-        records,
+        {**records, **sweeps},
         params.get("jobs", []),
         inputs["matmul"],
         params.get("report_stamp"),
