@@ -233,3 +233,84 @@ def test_a_best_lr_at_the_sweeps_edge_stops_naming_the_variant_and_the_sweep(mea
 def test_bad_sweeps_name_their_key_and_what_is_valid(entry, message):
     with pytest.raises(ValueError, match=message):
         Sweep.from_dict(entry, "variants.v.tune_lr")
+
+
+# ----------------------------------------------------------------------------- rate dependence
+
+
+def four_variant_runs(fixed_diffs, tuned_diffs) -> pd.DataFrame:
+    """Per seed: tanh and relu at fixed rates (relu - tanh = fixed_diffs), and at tuned rates
+    (relu - tanh = tuned_diffs); validation accuracy, a per-run metric."""
+    rows = []
+    for seed, (f, t) in enumerate(zip(fixed_diffs, tuned_diffs, strict=True)):
+        base = 0.95 + 0.001 * seed
+        rows += [
+            {"variant": "tanh", "seed": seed, "val_acc": base},
+            {"variant": "relu", "seed": seed, "val_acc": base + f},
+            {"variant": "tanh_tuned", "seed": seed, "val_acc": base + 0.002},
+            {"variant": "relu_tuned", "seed": seed, "val_acc": base + 0.002 + t},
+        ]
+    return pd.DataFrame(rows)
+
+
+def twin_claims(margin: float = 0.005) -> dict:
+    fixed = {
+        "statement": "ReLU is more accurate than tanh.",
+        "metric": "val_acc",
+        "variants": ["tanh", "relu"],
+        "expect": "increase",
+        "smallest_effect": margin,
+    }
+    return {
+        "relu_wins": fixed,
+        "relu_wins_tuned": {
+            **fixed,
+            "variants": ["tanh_tuned", "relu_tuned"],
+            "fixed_lr_claim": "relu_wins",
+        },
+    }
+
+
+def test_a_verdict_that_holds_at_both_rates_does_not_depend_on_them():
+    fixed = [0.010, 0.011] * 5
+    tuned = [0.0105, 0.0105] * 5  # the same effect (+1.05 points), paired seed by seed
+    results = evaluate_claims(twin_claims(), four_variant_runs(fixed, tuned), {}, {}, alpha=0.05)
+    record = {r["name"]: r for r in results}["relu_wins_tuned"]["rate_dependence"]
+    assert record["fixed_lr_claim"] == "relu_wins"
+    assert record["difference"] == pytest.approx(0.0, abs=1e-12)
+    assert record["judgement"] == "does not depend on the rate"
+    assert "rate_dependence" not in {r["name"]: r for r in results}["relu_wins"]
+
+
+def test_an_effect_that_vanishes_at_the_best_rates_depends_on_them():
+    fixed = [0.010, 0.012] * 5
+    tuned = [-0.001, 0.001] * 5  # at their own best rates the two are alike
+    results = evaluate_claims(twin_claims(), four_variant_runs(fixed, tuned), {}, {}, alpha=0.05)
+    by_name = {r["name"]: r for r in results}
+    record = by_name["relu_wins_tuned"]["rate_dependence"]
+    assert record["difference"] == pytest.approx(-0.011)
+    assert record["p_difference_holm"] < 0.05
+    assert record["judgement"] == "depends on the rate"
+    # Both verdicts stand beside it, each judged on its own runs.
+    assert by_name["relu_wins"]["verdict"] == "supported"
+    assert by_name["relu_wins_tuned"]["verdict"] == "contradicted"
+    assert (
+        "against the same claim at fixed rates (relu_wins)" in by_name["relu_wins_tuned"]["numbers"]
+    )
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        ({"fixed_lr_claim": "nope"}, r"'nope' is no other claim; valid: \['relu_wins'\]"),
+        ({"fixed_lr_claim": "relu_wins", "metric": "test_acc"}, r"it differs in \['metric'\]"),
+    ],
+)
+def test_a_fixed_lr_twin_must_be_the_same_comparison(edit, message):
+    from mnist_study.config import claims_of
+
+    claims = twin_claims()
+    claims["relu_wins_tuned"].update(edit)
+    variants = {v: {} for v in ("tanh", "relu", "tanh_tuned", "relu_tuned")}
+    with pytest.raises(ValueError, match=message):
+        claims_of({"variants": variants, "claims": claims})

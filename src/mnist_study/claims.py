@@ -86,6 +86,9 @@ class Claim:
     source: str | None = None  # where the claim comes from
     compare: str = "trend"  # three variants or more: trend, or each (the last against each)
     level: float | None = None  # compare: level, the fixed figure the variant is held against
+    # The same claim at fixed learning rates: this one compares each side at its own best lr,
+    # and whether the verdict depends on the rate is judged by the difference of the effects.
+    fixed_lr_claim: str | None = None
 
     @classmethod
     def from_dict(cls, name: str, d: Mapping, variants: Iterable[str] | None = None) -> Claim:
@@ -170,6 +173,12 @@ class Claim:
                 f"{where}.smallest_effect: {sesoi!r}; need a positive number in the units of "
                 f"{metric!r}"
             )
+        twin = d.get("fixed_lr_claim")
+        if twin is not None and (not isinstance(twin, str) or len(compared) != 2 or "compare" in d):
+            raise ValueError(
+                f"{where}.fixed_lr_claim: {twin!r}; names another claim (of two variants, no "
+                f"`compare`), the same comparison at fixed learning rates"
+            )
         return cls(
             name=name,
             statement=d["statement"],
@@ -182,6 +191,7 @@ class Claim:
             source=d.get("source"),
             compare=compare,
             level=None if d.get("level") is None else float(d["level"]),
+            fixed_lr_claim=twin,
         )
 
     @property
@@ -232,6 +242,7 @@ class Claim:
             "epoch": self.epoch,
             "source": self.source,
             "level": self.level,
+            "fixed_lr_claim": self.fixed_lr_claim,
         }
         if self.is_each or self.is_level or self.is_interaction:
             optional["compare"] = self.compare

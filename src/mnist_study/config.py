@@ -156,10 +156,33 @@ def _deep_update(into: dict, layer: Mapping) -> None:
 def claims_of(config: Mapping) -> dict[str, Claim]:
     """The configured claims as checked Claim objects."""
     variants = list(config["variants"])
-    return {
+    claims = {
         name: Claim.from_dict(name, entry, variants)
         for name, entry in config.get("claims", {}).items()
     }
+    for claim in claims.values():
+        _check_fixed_lr_claim(claim, claims)
+    return claims
+
+
+# What a claim and its fixed-lr twin must share: they state the same thing at other rates.
+TWIN_KEYS = ("metric", "expect", "threshold", "epoch", "compare")
+
+
+def _check_fixed_lr_claim(claim: Claim, claims: Mapping[str, Claim]) -> None:
+    if claim.fixed_lr_claim is None:
+        return
+    where = f"claims.{claim.name}.fixed_lr_claim"
+    twin = claims.get(claim.fixed_lr_claim)
+    if twin is None or twin.name == claim.name:
+        valid = sorted(n for n in claims if n != claim.name)
+        raise ValueError(f"{where}: {claim.fixed_lr_claim!r} is no other claim; valid: {valid}")
+    differ = [k for k in TWIN_KEYS if getattr(claim, k) != getattr(twin, k)]
+    if differ or len(twin.variants) != 2:
+        raise ValueError(
+            f"{where}: {twin.name!r} must be the same comparison of two variants at fixed "
+            f"learning rates; it differs in {differ or ['its number of variants']}"
+        )
 
 
 def check_meaning(config: Mapping) -> None:

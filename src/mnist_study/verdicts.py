@@ -26,6 +26,13 @@ from .claims import (
 )
 from .evidence import POWER, Effect, holm, jonckheere, seed_effect, two_way_effect, verdict
 from .formatting import metric_diff, metric_size, metric_value, pval
+from .lr_evidence import (
+    learning_rates,
+    learning_rates_text,
+    rate_dependence,
+    rate_dependence_text,
+    tuning_record,
+)
 from .stats import CONFIDENCE, image_blocks, load_all_correct, paired_seeds
 
 RULE = (
@@ -50,7 +57,11 @@ RULE = (
     "one-sided tests, 'worse by that margin or more' and 'not worse by more than it', join "
     "Holm's adjustment in place of the difference and equivalence tests; supported when the "
     "first is rejected, contradicted when the second is, so an effect shown inside the margin "
-    "supports it."
+    "supports it. A claim repeated with each side at its own best learning rate (chosen on "
+    "validation, on seeds of its own) stands beside the same claim at fixed rates: whether the "
+    "verdict depends on the rate is judged by the difference of the two effects, paired by "
+    "seed, tested against zero and for equivalence within the smallest effect (Holm over these "
+    "differences, a family of their own), never by comparing the two verdicts."
 )
 
 
@@ -362,34 +373,6 @@ def _censored(ev: Evidence, claim: Claim) -> dict[str, int]:
     return {v: c for v, c in counts.items() if c}
 
 
-def learning_rates(runs: pd.DataFrame, variants: Sequence[str]) -> dict[str, float]:
-    """The learning rate each variant's runs trained at (the schedule's peak), where runs.csv
-    records it."""
-    if "lr" not in runs.columns:
-        return {}
-    rates = {}
-    for name in dict.fromkeys(base_variant(v) for v in variants):
-        values = sorted(set(runs.loc[runs["variant"] == name, "lr"].astype(float)))
-        if len(values) == 1:
-            rates[name] = values[0]
-    return rates
-
-
-def tuning_record(choice: Mapping) -> dict:
-    """What claims.json keeps of a sweep's choice: the lr, the sweep seeds, and the validation
-    figure behind it (the chosen lr's and the best's), with every point of the sweep."""
-    points = {p["lr"]: p for p in choice["points"]}
-    return {
-        "lr": choice["lr"],
-        "best_lr": choice["best_lr"],
-        "criterion": choice["criterion"],
-        "sweep_seeds": list(choice["sweep_seeds"]),
-        "figure": {k: points[choice["lr"]][k] for k in ("mean", "se", "runs", "censored")},
-        "best_figure": {k: points[choice["best_lr"]][k] for k in ("mean", "se", "runs")},
-        "points": list(choice["points"]),
-    }
-
-
 def evaluate_claims(
     claims: Mapping,
     runs: pd.DataFrame,
@@ -404,7 +387,11 @@ def evaluate_claims(
     the tuned variants' lr choices (mnist_study.tuning), recorded beside the claims using them."""
     ev = Evidence(runs, histories, correct)
     results = [evaluate_claim(n, c, ev, alpha, power) for n, c in claims.items()]
+    checked = {n: c if isinstance(c, Claim) else Claim.from_dict(n, c) for n, c in claims.items()}
+    dependence = rate_dependence(ev, checked, alpha)
     for r in results:
+        if r["name"] in dependence:
+            r["rate_dependence"] = dependence[r["name"]]
         r["learning_rates"] = learning_rates(runs, r["variants"])
         tuned = {base_variant(v) for v in r["variants"]} & set(choices or {})
         if tuned:
@@ -488,24 +475,9 @@ def numbers(r: Mapping) -> str:
     parts.append(r["test"])
     if r.get("learning_rates"):
         parts.append(learning_rates_text(r))
+    if r.get("rate_dependence"):
+        parts.append(rate_dependence_text(r))
     return "; ".join(parts)
-
-
-def learning_rates_text(r: Mapping) -> str:
-    """Each side's learning rate, and for a tuned one how its sweep chose it."""
-    tuning = r.get("tuning", {})
-    sides = []
-    for name, lr in r["learning_rates"].items():
-        text = f"{name} {lr:g}"
-        if name in tuning:
-            t = tuning[name]
-            seeds = t["sweep_seeds"]
-            text += (
-                f" (tuned: best {t['criterion']} over {len(t['points'])} rates, "
-                f"sweep seeds {seeds[0]}–{seeds[-1]})"
-            )
-        sides.append(text)
-    return "learning rates: " + ", ".join(sides)
 
 
 def claims_markdown(results: Sequence[dict]) -> str:
