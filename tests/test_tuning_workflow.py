@@ -14,6 +14,8 @@ from helpers import SmokeStudy, make_smoke_study
 from test_train import make_cache
 from test_workflow import RULE, edited_config, planned_jobs
 
+from mnist_study.claims import VERDICTS
+from mnist_study.lr_evidence import RATE_JUDGEMENTS
 from mnist_study.train import train_run
 from mnist_study.tuning import write_choice
 
@@ -46,6 +48,7 @@ def tuned_config(config: dict) -> dict:
         "variants": ["mlp_tanh", "mlp_tuned"],
         "expect": "decrease",
         "smallest_effect": 0.25,
+        "fixed_lr_claim": "relu_converges_faster",
     }
     config["claims"]["tuned_not_worse"] = {
         "statement": "The tuned MLP is not less accurate than the untuned one.",
@@ -105,6 +108,12 @@ def test_claims_record_each_sides_lr_and_the_choice_behind_a_tuned_one(tuned_run
         assert record["figure"]["runs"] == 2 and 0 < record["figure"]["mean"] <= 1
         assert claim["learning_rates"]["mlp_tuned"] == 0.01
         assert "learning rates: " in claim["numbers"] and "sweep seeds 500–501" in claim["numbers"]
+    by_name = {c["name"]: c for c in claims}
+    # The tuned claim beside its fixed-lr twin: both verdicts, and the difference of the effects.
+    dependence = by_name["tuned_relu_converges_faster"]["rate_dependence"]
+    assert dependence["fixed_lr_claim"] == "relu_converges_faster"
+    assert dependence["judgement"] in RATE_JUDGEMENTS
+    assert by_name["relu_converges_faster"]["verdict"] in VERDICTS
 
 
 def test_nothing_to_do_after_the_tuned_run(tuned_run):
