@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -314,3 +315,80 @@ def test_a_fixed_lr_twin_must_be_the_same_comparison(edit, message):
     variants = {v: {} for v in ("tanh", "relu", "tanh_tuned", "relu_tuned")}
     with pytest.raises(ValueError, match=message):
         claims_of({"variants": variants, "claims": claims})
+
+
+# ----------------------------------------------------------------------------- recovery
+
+RECOVERY = {
+    "statement": "Scaling the lr wins back at least half of what the large batch loses.",
+    "metric": "test_acc",
+    "variants": ["b256", "b2048", "b2048_scaled"],
+    "compare": "recovery",
+    "share": 0.5,
+    "expect": "increase",
+    "smallest_effect": 0.005,
+}
+
+
+def correct_sets(n_seeds: int, accuracies: dict[str, list[float]], images: int = 1000) -> dict:
+    """Per variant and seed, the first ``accuracy x images`` test images right, the rest
+    wrong: accuracies exact, and nested (a more accurate run gets every image a less accurate
+    one gets)."""
+    from mnist_study.stats import Correct
+
+    out = {}
+    for variant, accs in accuracies.items():
+        for seed in range(n_seeds):
+            right = np.arange(images) < round(accs[seed] * images)
+            out[(variant, seed)] = Correct(test=right, train=right)
+    return out
+
+
+def test_recovery_on_the_test_set_against_a_hand_computed_case():
+    # Batch 256 at 98%, 2048 at 96% (a loss of 2 points), scaled at 97.5% (wins back 1.5):
+    # (97.5 - 96) - 0.5 x (98 - 96) = +0.5 points in every seed, image by image.
+    seeds = 4
+    correct = correct_sets(
+        seeds,
+        {
+            "b256": [0.980, 0.981, 0.979, 0.982],
+            "b2048": [0.960, 0.961, 0.959, 0.962],
+            "b2048_scaled": [0.975, 0.976, 0.974, 0.977],
+        },
+    )
+    runs = pd.DataFrame([{"variant": v, "seed": s} for v, s in correct])
+    (r,) = evaluate_claims({"recovery": RECOVERY}, runs, {}, correct, alpha=0.05)
+    assert r["effect"] == pytest.approx(0.005)
+    assert r["se_seed"] == pytest.approx(0.0, abs=1e-12)
+    assert r["compare"] == "recovery" and r["share"] == 0.5
+    assert r["seeds"] == {v: [0, 1, 2, 3] for v in RECOVERY["variants"]}
+    assert "0.5 × (b256 − b2048)" in r["numbers"] and "(b2048_scaled − b2048)" in r["numbers"]
+
+
+def test_recovery_over_seeds_for_a_per_run_metric():
+    rows = []
+    for seed, (a, b, c) in enumerate([(0.98, 0.96, 0.96), (0.98, 0.95, 0.955), (0.97, 0.95, 0.96)]):
+        rows += [
+            {"variant": "b256", "seed": seed, "val_acc": a},
+            {"variant": "b2048", "seed": seed, "val_acc": b},
+            {"variant": "b2048_scaled", "seed": seed, "val_acc": c},
+        ]
+    claim = {**RECOVERY, "metric": "val_acc"}
+    (r,) = evaluate_claims({"recovery": claim}, pd.DataFrame(rows), {}, {}, alpha=0.05)
+    # Per seed: 0 - 0.01 = -0.01; 0.005 - 0.015 = -0.01; 0.01 - 0.01 = 0.
+    assert r["effect"] == pytest.approx(-0.02 / 3)
+    assert r["n_seeds"] == 3
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        ({"share": None}, "`share` goes with compare 'recovery' and only with it"),
+        ({"share": 1.5}, r"a share in \(0, 1\]; got 3 variants, share 1.5"),
+        ({"variants": ["a", "b"]}, "got 2 variants"),
+    ],
+)
+def test_a_recovery_takes_three_variants_and_a_share(edit, message):
+    d = {k: v for k, v in {**RECOVERY, **edit}.items() if v is not None}
+    with pytest.raises(ValueError, match=message):
+        Claim.from_dict("recovery", d)

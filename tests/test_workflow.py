@@ -413,6 +413,10 @@ CONFIG_ERRORS = {
         ),
         r"tuning\.seed_offset: 1; the sweep seeds \[1, 2\] share \[1\] with the claim runs' seeds",
     ),
+    "recovery-without-a-share": (
+        _set("claims", "capacity_raises_gap", "compare", "recovery"),
+        r"claims\.capacity_raises_gap: `share` goes with compare 'recovery' and only with it",
+    ),
     "unknown-lr-scaling-rule": (
         _set("variants", "mlp", "training", "lr_scaling", "sqrt"),
         r"variants\.mlp\.training\.lr_scaling: 'sqrt'; valid: \['none', 'linear'\]",

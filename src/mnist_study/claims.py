@@ -58,7 +58,9 @@ NOT_WORSE_METRICS = ("test_acc", "val_acc", "train_acc", "val_acc_at_epoch")
 # last variant against each of the others, every comparison holding (an intersection-union
 # test); one variant's runs against a fixed level; or, of four variants [A1, B1, A2, B2], the
 # difference of differences (B2 - A2) - (B1 - A1) (an interaction).
-COMPARES = ("trend", "each", "level", "interaction")
+# Of three variants [A, B, C] (a reference, a change that loses, a remedy), how much of the
+# loss the remedy wins back beyond a share of it: (C - B) - share * (A - B) (a recovery).
+COMPARES = ("trend", "each", "level", "interaction", "recovery")
 # Level and interaction claims read per-run figures over seeds: metrics of the run itself or of
 # its own training images (the claim's whole population, so only the seeds vary); a test-set
 # metric needs the image-level test the pairwise claims use.
@@ -89,6 +91,7 @@ class Claim:
     # The same claim at fixed learning rates: this one compares each side at its own best lr,
     # and whether the verdict depends on the rate is judged by the difference of the effects.
     fixed_lr_claim: str | None = None
+    share: float | None = None  # compare: recovery, the share of the loss the remedy must win
 
     @classmethod
     def from_dict(cls, name: str, d: Mapping, variants: Iterable[str] | None = None) -> Claim:
@@ -139,6 +142,7 @@ class Claim:
                 f"figures only, so the metric must be one of {list(IMAGE_METRICS)}, not {metric!r}"
             )
         _check_compare(where, compare, compared, metric, d.get("level"))
+        _check_recovery(where, compare, compared, metric, d.get("share"))
         if compare == "each" and (len(compared) < 3 or metric not in IMAGE_METRICS):
             raise ValueError(
                 f"{where}.compare: 'each' tests the last variant against each of at least two "
@@ -192,6 +196,7 @@ class Claim:
             compare=compare,
             level=None if d.get("level") is None else float(d["level"]),
             fixed_lr_claim=twin,
+            share=None if d.get("share") is None else float(d["share"]),
         )
 
     @property
@@ -221,6 +226,10 @@ class Claim:
         return self.compare == "interaction"
 
     @property
+    def is_recovery(self) -> bool:
+        return self.compare == "recovery"
+
+    @property
     def comparisons(self) -> list[tuple[str, str]]:
         """The (A, B) pairs whose effects B - A decide the claim (a trend: first and last)."""
         if self.is_each:
@@ -243,8 +252,9 @@ class Claim:
             "source": self.source,
             "level": self.level,
             "fixed_lr_claim": self.fixed_lr_claim,
+            "share": self.share,
         }
-        if self.is_each or self.is_level or self.is_interaction:
+        if self.is_each or self.is_level or self.is_interaction or self.is_recovery:
             optional["compare"] = self.compare
         return head | {k: v for k, v in optional.items() if v is not None}
 
@@ -272,6 +282,25 @@ def _check_compare(where: str, compare: str, compared, metric: str, level) -> No
             f"{where}.metric: {metric!r}; compare {compare!r} reads per-run figures over seeds: "
             f"one of {list(RUN_LEVEL_METRICS)}"
         )
+
+
+def _check_recovery(where: str, compare: str, compared, metric: str, share) -> None:
+    """A recovery names three variants [A, B, C] and the share of A - B that C must win back."""
+    if (compare == "recovery") != (share is not None):
+        raise ValueError(
+            f"{where}: `share` goes with compare 'recovery' and only with it; got compare "
+            f"{compare!r}, share {share!r}"
+        )
+    if compare != "recovery":
+        return
+    if not (_is_number(share) and 0 < share <= 1) or len(compared) != 3:
+        raise ValueError(
+            f"{where}: compare 'recovery' takes three variants [A, B, C] (effect (C - B) - "
+            f"share x (A - B)) and a share in (0, 1]; got {len(compared)} variants, share "
+            f"{share!r}"
+        )
+    if metric == "disagreements":
+        raise ValueError(f"{where}.metric: compare 'recovery' needs a metric of one run")
 
 
 def is_best(name: str) -> bool:

@@ -355,6 +355,9 @@ def compared_text(r: Results, c: Mapping) -> str:
     if compare == "interaction":
         a1, b1, a2, b2 = labels
         return f"({b2} − {a2}) − ({b1} − {a1})"
+    if compare == "recovery":
+        a, b, remedy = labels
+        return f"({remedy} − {b}) − {c['share']:g} × ({a} − {b})"
     return " → ".join(labels)
 
 

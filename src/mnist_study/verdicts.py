@@ -50,7 +50,9 @@ RULE = (
     "level (one variant's runs against a fixed figure) is tested over seeds and has no "
     "equivalence test: shown above the level it is supported, shown below it contradicted. An "
     "interaction (how much more one change moves a metric under one condition than under "
-    "another) is a difference of differences, paired by seed across its four variants. A run "
+    "another) is a difference of differences, paired by seed across its four variants. A "
+    "recovery (how much of what a change B loses against a reference A a remedy C wins back) "
+    "tests (C − B) − share × (A − B), paired by seed, and by image on the test set. A run "
     "that never reaches a threshold within its budget counts at the budget, a lower bound on "
     "its time: a claim with such runs is never shown equivalent. A claim that one variant is "
     "not worse than another (non-inferiority) states B − A > −(smallest effect): its two "
@@ -168,6 +170,24 @@ class Evidence:
         diffs = [(y2 - x2) - (y1 - x1) for x1, y1, x2, y2 in zip(a1, b1, a2, b2, strict=True)]
         return seed_effect([0.0] * len(diffs), diffs, paired=True)
 
+    def recovery_effect(self, claim: Claim) -> Effect:
+        """(C - B) - share x (A - B) for variants [A, B, C], paired by seed (and by image for a
+        test-set metric): how much of A's lead over B the remedy C wins back beyond the share."""
+        a, b, c = claim.variants
+        share = float(claim.share)
+        if claim.metric in IMAGE_METRICS:
+            seeds = sorted(
+                set(paired_seeds(self.correct, b, c)) & set(paired_seeds(self.correct, b, a))
+            )
+            blocks = image_blocks(self.correct, b, c, claim.metric, seeds)
+            lost = image_blocks(self.correct, b, a, claim.metric, seeds)
+            return two_way_effect(blocks + [(block, -share * w) for block, w in lost])
+        runs = [self.values(claim, v) for v in claim.variants]
+        common = sorted(set.intersection(*(set(r) for r in runs)))
+        xa, xb, xc = ([r[s][0] for s in common] for r in runs)
+        diffs = [(z - y) - share * (x - y) for x, y, z in zip(xa, xb, xc, strict=True)]
+        return seed_effect([0.0] * len(diffs), diffs, paired=True)
+
     def comparison_effects(self, claim: Claim) -> list[tuple[str, str, Effect]]:
         """The effects that decide a claim, each as (A, B, B - A): every pair it compares; a
         level claim's variant against its level; an interaction's two differences."""
@@ -176,12 +196,20 @@ class Evidence:
         if claim.is_interaction:
             a1, b1, a2, b2 = claim.variants
             return [(f"{b1} − {a1}", f"{b2} − {a2}", self.interaction_effect(claim))]
+        if claim.is_recovery:
+            a, b, c = claim.variants
+            lost = f"{claim.share:g} × ({a} − {b})"
+            return [(lost, f"{c} − {b}", self.recovery_effect(claim))]
         return [(a, b, self.effect(claim, a, b)) for a, b in claim.comparisons]
 
     def seeds_compared(self, claim: Claim) -> dict[str, list[int]]:
         """The seeds of each variant the claim's test read: the paired seeds for a comparison
         over images, else every run of the variant."""
-        if claim.is_level or claim.is_interaction:
+        if claim.is_recovery and claim.metric in IMAGE_METRICS:
+            a, b, c = claim.variants
+            common = set(paired_seeds(self.correct, b, c)) & set(paired_seeds(self.correct, b, a))
+            return {v: sorted(common) for v in claim.variants}
+        if claim.is_level or claim.is_interaction or claim.is_recovery:
             return {v: sorted(self.values(claim, v)) for v in claim.variants}
         if claim.metric in IMAGE_METRICS or claim.metric == "disagreements":
             seeds: dict[str, list[int]] = {}
@@ -314,9 +342,21 @@ def evaluate_claim(
                 _comparison(x, y, e, claim.smallest_effect) for x, y, e in each["effects"]
             ],
         )
-    elif claim.is_level or claim.is_interaction:
+    elif claim.is_recovery and claim.metric in IMAGE_METRICS:
         ((_, _, effect),) = ev.comparison_effects(claim)
-        what = f"runs against {claim.level:g}" if claim.is_level else "difference of differences"
+        result.update(
+            test=f"recovery beyond {claim.share:g} of the loss; " + _test_name(claim, effect),
+            p_value=effect.p_value(),
+        )
+    elif claim.is_level or claim.is_interaction or claim.is_recovery:
+        ((_, _, effect),) = ev.comparison_effects(claim)
+        what = (
+            f"runs against {claim.level:g}"
+            if claim.is_level
+            else "difference of differences"
+            if claim.is_interaction
+            else f"recovery beyond {claim.share:g} of the loss"
+        )
         result.update(
             test=f"t over seeds ({what}; {effect.n_seeds} seeds, {effect.df:.0f} df)",
             p_value=effect.p_value(),
@@ -437,6 +477,9 @@ def numbers(r: Mapping) -> str:
     if r.get("compare") == "interaction":
         a1, b1, a2, b2 = r["variants"]
         first, last = f"({b1} − {a1})", f"({b2} − {a2})"
+    elif r.get("compare") == "recovery":
+        a, b, c = r["variants"]
+        first, last = f"{r['share']:g} × ({a} − {b})", f"({c} − {b})"
     elif r.get("compare") == "level":
         first = metric_value(metric, r["level"])
     effect = f"{last} − {first} {metric_diff(metric, r['effect'])}"
