@@ -392,3 +392,11 @@ def test_a_recovery_takes_three_variants_and_a_share(edit, message):
     d = {k: v for k, v in {**RECOVERY, **edit}.items() if v is not None}
     with pytest.raises(ValueError, match=message):
         Claim.from_dict("recovery", d)
+
+
+def test_sweep_seeds_are_shifted_by_the_replicates_offset():
+    from mnist_study.tuning import sweep_seeds
+
+    tuning = {"seeds": 3, "seed_offset": 500}
+    assert sweep_seeds({"tuning": tuning}) == [500, 501, 502]
+    assert sweep_seeds({"tuning": tuning, "seed_offset": 100}) == [600, 601, 602]
