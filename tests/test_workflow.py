@@ -358,7 +358,7 @@ CONFIG_ERRORS = {
     "unknown-claim-comparison": (
         _set("claims", "capacity_raises_gap", "compare", "pairs"),
         r"claims\.capacity_raises_gap\.compare: 'pairs'; valid: \['trend', 'each', 'level', "
-        r"'interaction'\]",
+        r"'interaction', 'recovery'\]",
     ),
     "shift-larger-than-the-image": (
         _set("variants", "mlp_aug", "training", "augment_shift", 30),
