@@ -400,3 +400,26 @@ def test_sweep_seeds_are_shifted_by_the_replicates_offset():
     tuning = {"seeds": 3, "seed_offset": 500}
     assert sweep_seeds({"tuning": tuning}) == [500, 501, 502]
     assert sweep_seeds({"tuning": tuning, "seed_offset": 100}) == [600, 601, 602]
+
+
+def test_the_run_record_states_the_peak_lr_it_trained_at(tmp_path):
+    """train.json carries the scaled peak, which runs.csv and the claims state."""
+    import json
+
+    import torch
+    from test_train import make_cache
+
+    from mnist_study.train import train_run
+
+    config = {"lr": 0.001, "batch_size": 64, "lr_scaling": "linear", "epochs": 1, "threads": 1}
+    info = train_run(
+        make_cache(),
+        {"kind": "linear"},
+        config,
+        checkpoint=tmp_path / "model.pt",
+        history=tmp_path / "history.csv",
+        info=tmp_path / "train.json",
+    )
+    record = json.loads((tmp_path / "train.json").read_text())
+    assert record["peak_lr"] == pytest.approx(0.001 * 64 / 256) == info["peak_lr"]
+    assert torch.load(tmp_path / "model.pt", weights_only=True)["train_config"]["lr"] == 0.001

@@ -166,6 +166,7 @@ def write_run(run: Path, variant: str, seed: int, labels: np.ndarray) -> None:
         },
         "spec": VARIANTS[variant]["model"],
         "train_config": {"optimizer": "adamw", "lr": 0.005, "batch_size": 256, "epochs": epochs},
+        "peak_lr": 0.005,
     }
     (run / "train.json").write_text(json.dumps(info))
     hidden = VARIANTS[variant]["model"].get("hidden", [])

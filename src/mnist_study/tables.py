@@ -25,10 +25,8 @@ SUMMARY_METRICS = (
 
 
 def run_row(variant: str, seed: int, info: dict, history: pd.DataFrame, metrics: dict) -> dict:
-    from .train import TrainConfig
-
     final = history.iloc[-1]
-    training = TrainConfig(**info["train_config"])
+    training = info["train_config"]
     return {
         "variant": variant,
         "seed": int(seed),
@@ -53,9 +51,9 @@ def run_row(variant: str, seed: int, info: dict, history: pd.DataFrame, metrics:
         "train_seconds": float(info["train_seconds"]),
         # How it was trained: the claims state each side's learning rate (a tuned variant's is
         # its sweep's choice), as the schedule's peak after any scaling with the batch.
-        "optimizer": training.optimizer,
-        "batch_size": training.batch_size,
-        "lr": training.peak_lr,
+        "optimizer": training["optimizer"],
+        "batch_size": int(training["batch_size"]),
+        "lr": float(info["peak_lr"]),
     }
 
 

@@ -450,6 +450,8 @@ def train_run(
         "stop_epoch": lowest["epoch"],
         "spec": spec.to_dict(),
         "train_config": cfg.to_dict(),
+        # The schedule's peak as trained (after any scaling with the batch): what tables state.
+        "peak_lr": cfg.peak_lr,
     }
     save_checkpoint(checkpoint, model, spec, cfg.to_dict(), data.mean, data.std, cfg.epochs)
     save_checkpoint(
