@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import replace
 from typing import TYPE_CHECKING
 
 import pandas as pd
@@ -17,7 +16,7 @@ import pandas as pd
 from .claims import IMAGE_METRICS, Claim, base_variant
 from .evidence import Effect, holm, two_way_effect
 from .formatting import metric_diff, pval
-from .stats import CONFIDENCE, image_blocks, paired_seeds
+from .stats import CONFIDENCE, common_paired_seeds, image_blocks
 
 if TYPE_CHECKING:
     from .verdicts import Evidence
@@ -35,9 +34,7 @@ def difference_of_effects(ev: Evidence, tuned: Claim, fixed: Claim) -> Effect:
     variants (their runs share seeds, data order and test images): one interaction."""
     (a1, b1), (a2, b2) = fixed.variants, tuned.variants
     if tuned.metric in IMAGE_METRICS:
-        seeds = sorted(
-            set(paired_seeds(ev.correct, a1, b1)) & set(paired_seeds(ev.correct, a2, b2))
-        )
+        seeds = common_paired_seeds(ev.correct, [(a1, b1), (a2, b2)])
         fixed_blocks = image_blocks(ev.correct, a1, b1, tuned.metric, seeds)
         return two_way_effect(
             image_blocks(ev.correct, a2, b2, tuned.metric, seeds)
@@ -45,14 +42,17 @@ def difference_of_effects(ev: Evidence, tuned: Claim, fixed: Claim) -> Effect:
         )
     if tuned.metric == "disagreements":
         raise ValueError(f"claims.{tuned.name}: a fixed-lr twin needs a metric other than it")
-    four = replace(tuned, variants=(a1, b1, a2, b2), compare="interaction")
-    return ev.interaction_effect(four)
+    # (B2 - A2) - (B1 - A1), as an interaction over the four variants.
+    return ev.seed_contrast(tuned, (a1, b1, a2, b2), (1.0, -1.0, -1.0, 1.0))
 
 
-def rate_dependence(ev: Evidence, claims: Mapping[str, Claim], alpha: float) -> dict[str, dict]:
+def rate_dependence(
+    ev: Evidence, claims: Mapping[str, Claim], intervals: Mapping[str, Sequence], alpha: float
+) -> dict[str, dict]:
     """Per tuned claim whose fixed-lr twin is in the study: the difference of the two effects
     with its interval, tested against zero and, for equivalence, against the claim's smallest
-    effect; Holm over these rows together (their own family, as carry-over's)."""
+    effect; Holm over these rows together (their own family, as carry-over's). ``intervals``:
+    each claim's own effect interval, already computed for its verdict."""
     rows = {}
     for claim in claims.values():
         fixed = claims.get(claim.fixed_lr_claim or "")
@@ -76,15 +76,13 @@ def rate_dependence(ev: Evidence, claims: Mapping[str, Claim], alpha: float) -> 
     )
     for i, (name, r) in enumerate(rows.items()):
         r["p_difference_holm"], r["p_equivalence_holm"] = adjusted[i], adjusted[len(rows) + i]
-        tuned, fixed = claims[name], claims[r["fixed_lr_claim"]]
-        r["judgement"] = rate_judgement(
-            r, ev.effect(tuned, *tuned.variants), ev.effect(fixed, *fixed.variants), alpha
-        )
+        r["judgement"] = rate_judgement(r, intervals[name], intervals[r["fixed_lr_claim"]], alpha)
     return rows
 
 
-def rate_judgement(r: Mapping, tuned: Effect, fixed: Effect, alpha: float) -> str:
-    """One label of RATE_JUDGEMENTS from the Holm-adjusted p-values of the difference."""
+def rate_judgement(r: Mapping, tuned: Sequence, fixed: Sequence, alpha: float) -> str:
+    """One label of RATE_JUDGEMENTS from the Holm-adjusted p-values of the difference and the
+    two claims' own effect intervals."""
     if r["p_difference_holm"] < alpha:
         sides = {_side(tuned), _side(fixed)}
         return (
@@ -97,8 +95,8 @@ def rate_judgement(r: Mapping, tuned: Effect, fixed: Effect, alpha: float) -> st
     return "unresolved"
 
 
-def _side(effect: Effect) -> int:
-    low, high = effect.interval(CONFIDENCE)
+def _side(interval: Sequence) -> int:
+    low, high = interval
     return 1 if low > 0 else -1 if high < 0 else 0
 
 

@@ -129,6 +129,12 @@ def paired_seeds(correct: Mapping, a: str, b: str) -> list[int]:
     return kept
 
 
+def common_paired_seeds(correct: Mapping, pairs: Sequence[tuple[str, str]]) -> list[int]:
+    """The seeds every pair (A, B) of a contrast over images shares (paired_seeds of each)."""
+    common = set.intersection(*(set(paired_seeds(correct, a, b)) for a, b in pairs))
+    return sorted(common)
+
+
 def image_blocks(correct: Mapping, a: str, b: str, metric: str, seeds: Sequence[int]):
     """Per-image differences B - A [seeds, images] with their weights, for a metric that is a
     mean over images: accuracy on the test set or training subset, or the gap (train - test)."""

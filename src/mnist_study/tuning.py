@@ -147,6 +147,17 @@ def _is_number(v) -> bool:
     return isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
 
 
+def read_choices(variants, paths) -> dict[str, dict]:
+    """The tuned variants' choice.json records, by variant."""
+    import json
+    from pathlib import Path
+
+    return {
+        v: json.loads(Path(p).read_text(encoding="utf-8"))
+        for v, p in zip(variants, paths, strict=True)
+    }
+
+
 def write_choice(
     sweep: Mapping,
     where: str,

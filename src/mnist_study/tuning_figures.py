@@ -7,19 +7,12 @@ factor, the best validation figure its own sweep found: the factor's effect with
 
 from __future__ import annotations
 
-import json
+import math
 from collections.abc import Mapping
-from pathlib import Path
 
 from .formatting import pct
 from .results import Results
-
-
-def read_choices(variants, paths) -> dict[str, dict]:
-    return {
-        v: json.loads(Path(p).read_text(encoding="utf-8"))
-        for v, p in zip(variants, paths, strict=True)
-    }
+from .tuning import read_choices
 
 
 def _criterion(choices: Mapping[str, Mapping], where: str) -> str:
@@ -50,7 +43,7 @@ def plot_lr_curves(study: Mapping, choices: Mapping[str, Mapping], out, labels=N
         points = choice["points"]
         lrs = [p["lr"] for p in points]
         means = [p["mean"] for p in points]
-        errors = [0.0 if p["se"] != p["se"] else p["se"] for p in points]
+        errors = [0.0 if math.isnan(p["se"]) else p["se"] for p in points]
         ax.errorbar(
             lrs,
             means,

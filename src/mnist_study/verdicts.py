@@ -33,7 +33,14 @@ from .lr_evidence import (
     rate_dependence_text,
     tuning_record,
 )
-from .stats import CONFIDENCE, image_blocks, load_all_correct, paired_seeds
+from .stats import (
+    CONFIDENCE,
+    common_paired_seeds,
+    image_blocks,
+    load_all_correct,
+    paired_seeds,
+)
+from .tuning import read_choices
 
 RULE = (
     "Every claim has a smallest effect of interest, fixed in config.yaml before any run. Its "
@@ -161,32 +168,35 @@ class Evidence:
         values = [v for v, _ in self.values(claim, claim.variants[0]).values()]
         return seed_effect([claim.level] * len(values), values, paired=True)
 
-    def interaction_effect(self, claim: Claim) -> Effect:
-        """(B2 - A2) - (B1 - A1) for variants [A1, B1, A2, B2], paired by seed: runs of one seed
-        share their data order (and their initialisation, for equal shapes)."""
-        runs = [self.values(claim, v) for v in claim.variants]
+    def seed_contrast(self, claim: Claim, variants: Sequence[str], weights) -> Effect:
+        """sum_k weight_k x variant_k of a per-run metric, over the seeds every variant ran:
+        runs of one seed share their data order (and their initialisation, for equal shapes)."""
+        runs = [self.values(claim, v) for v in variants]
         common = sorted(set.intersection(*(set(r) for r in runs)))
-        a1, b1, a2, b2 = ([r[s][0] for s in common] for r in runs)
-        diffs = [(y2 - x2) - (y1 - x1) for x1, y1, x2, y2 in zip(a1, b1, a2, b2, strict=True)]
-        return seed_effect([0.0] * len(diffs), diffs, paired=True)
+        contrast = [sum(w * r[s][0] for w, r in zip(weights, runs, strict=True)) for s in common]
+        return seed_effect([0.0] * len(contrast), contrast, paired=True)
+
+    def interaction_effect(self, claim: Claim) -> Effect:
+        """(B2 - A2) - (B1 - A1) for variants [A1, B1, A2, B2], paired by seed."""
+        return self.seed_contrast(claim, claim.variants, (1.0, -1.0, -1.0, 1.0))
+
+    def recovery_pairs(self, claim: Claim) -> list[tuple[str, str]]:
+        """A recovery's two differences over images: B to C (won back), B to A (lost)."""
+        a, b, c = claim.variants
+        return [(b, c), (b, a)]
 
     def recovery_effect(self, claim: Claim) -> Effect:
         """(C - B) - share x (A - B) for variants [A, B, C], paired by seed (and by image for a
         test-set metric): how much of A's lead over B the remedy C wins back beyond the share."""
-        a, b, c = claim.variants
         share = float(claim.share)
         if claim.metric in IMAGE_METRICS:
-            seeds = sorted(
-                set(paired_seeds(self.correct, b, c)) & set(paired_seeds(self.correct, b, a))
-            )
+            (b, c), (_, a) = pairs = self.recovery_pairs(claim)
+            seeds = common_paired_seeds(self.correct, pairs)
             blocks = image_blocks(self.correct, b, c, claim.metric, seeds)
             lost = image_blocks(self.correct, b, a, claim.metric, seeds)
             return two_way_effect(blocks + [(block, -share * w) for block, w in lost])
-        runs = [self.values(claim, v) for v in claim.variants]
-        common = sorted(set.intersection(*(set(r) for r in runs)))
-        xa, xb, xc = ([r[s][0] for s in common] for r in runs)
-        diffs = [(z - y) - share * (x - y) for x, y, z in zip(xa, xb, xc, strict=True)]
-        return seed_effect([0.0] * len(diffs), diffs, paired=True)
+        # (C - B) - share x (A - B) = -share x A + (share - 1) x B + C
+        return self.seed_contrast(claim, claim.variants, (-share, share - 1.0, 1.0))
 
     def comparison_effects(self, claim: Claim) -> list[tuple[str, str, Effect]]:
         """The effects that decide a claim, each as (A, B, B - A): every pair it compares; a
@@ -206,9 +216,8 @@ class Evidence:
         """The seeds of each variant the claim's test read: the paired seeds for a comparison
         over images, else every run of the variant."""
         if claim.is_recovery and claim.metric in IMAGE_METRICS:
-            a, b, c = claim.variants
-            common = set(paired_seeds(self.correct, b, c)) & set(paired_seeds(self.correct, b, a))
-            return {v: sorted(common) for v in claim.variants}
+            common = common_paired_seeds(self.correct, self.recovery_pairs(claim))
+            return {v: common for v in claim.variants}
         if claim.is_level or claim.is_interaction or claim.is_recovery:
             return {v: sorted(self.values(claim, v)) for v in claim.variants}
         if claim.metric in IMAGE_METRICS or claim.metric == "disagreements":
@@ -426,9 +435,13 @@ def evaluate_claims(
     all claims together, then supported / contradicted / inconclusive (see RULE). ``choices``:
     the tuned variants' lr choices (mnist_study.tuning), recorded beside the claims using them."""
     ev = Evidence(runs, histories, correct)
-    results = [evaluate_claim(n, c, ev, alpha, power) for n, c in claims.items()]
-    checked = {n: c if isinstance(c, Claim) else Claim.from_dict(n, c) for n, c in claims.items()}
-    dependence = rate_dependence(ev, checked, alpha)
+    names = list(dict.fromkeys(runs["variant"]))
+    checked = {
+        n: c if isinstance(c, Claim) else Claim.from_dict(n, c, names) for n, c in claims.items()
+    }
+    results = [evaluate_claim(n, c, ev, alpha, power) for n, c in checked.items()]
+    intervals = {r["name"]: r["effect_ci"] for r in results}
+    dependence = rate_dependence(ev, checked, intervals, alpha)
     for r in results:
         if r["name"] in dependence:
             r["rate_dependence"] = dependence[r["name"]]
@@ -590,14 +603,11 @@ def write_claims(
 ):
     """Rule claims: one verdict per configured claim, as JSON and as a Markdown list;
     ``choice_paths``: each tuned variant's choice.json."""
-    import json
-
     runs = pd.read_csv(runs_csv)
     histories = _read_histories(run_keys, history_paths)
     correct = load_all_correct(run_keys, prediction_paths, names_best(claims or {}))
-    choices = {
-        v: json.loads(Path(p).read_text(encoding="utf-8")) for v, p in (choice_paths or {}).items()
-    }
+    paths = choice_paths or {}
+    choices = read_choices(list(paths), list(paths.values()))
     results = evaluate_claims(claims or {}, runs, histories, correct, alpha, power, choices)
     write_json(json_out, results)
     write_text(md_out, claims_markdown(results))
