@@ -153,13 +153,20 @@ def training_of(variant):
 # A variant with `tune_lr` trains its claim runs at the lr its sweep chose (a checkpoint per
 # variant, choose_lr_<variant>): each sweep value is a train job of its own on the sweep seeds.
 TUNED = [v for v in VARIANTS if "tune_lr" in config["variants"][v]]
+# The tuned variants that train a sweep; the others share one of theirs (tune_lr.shares).
+SWEEP_OWNERS = [v for v in TUNED if study_config.sweep_owner(config, v) == v]
 SWEEP_SEEDS = tuning.sweep_seeds(config)
 
 
 def sweep_of(variant):
     return tuning.Sweep.from_dict(
-        config["variants"][variant]["tune_lr"], f"variants.{variant}.tune_lr"
+        study_config.sweep_dict(config, variant), f"variants.{variant}.tune_lr"
     )
+
+
+def lr_source(variant):
+    """The tuned variant whose chosen lr the variant trains at (itself, or its lr_from)."""
+    return study_config.lr_source(config, variant)
 
 
 def sweep_file(variant, lr, seed, name):
@@ -173,6 +180,12 @@ def sweep_runs(variant, lr, name):
 def sweep_keys(variant):
     """(lr, seed) of every sweep run of the variant, in the order its histories are read."""
     return [(lr, s) for lr in sweep_of(variant).values for s in SWEEP_SEEDS]
+
+
+def sweep_histories(variant):
+    """The histories a tuned variant's choice reads: its sweep owner's runs."""
+    owner = study_config.sweep_owner(config, variant)
+    return [sweep_file(owner, lr, s, "history.csv") for lr, s in sweep_keys(variant)]
 
 
 def sweep_tag(variant, lr):
@@ -195,8 +208,9 @@ def chosen_lr_input(variant):
 
 
 def tuned_training(variant):
-    """A tuned variant's training params: its own, at the lr its sweep chose. Read from the
-    choice when the jobs are planned, so an unchanged choice reruns nothing."""
+    """A tuned (or lr_from) variant's training params: its own, at the lr its source's sweep
+    chose. Read from the choice when the jobs are planned, so an unchanged choice reruns
+    nothing."""
 
     def params(wildcards, input):
         training = training_of(variant)

@@ -8,7 +8,7 @@ for variant in VARIANTS:
             name:
                 job_name("train", variant, block)
             input:
-                **({"choice": chosen_lr_input(variant)} if variant in TUNED else {}),
+                **({"choice": chosen_lr_input(lr_source(variant))} if lr_source(variant) else {}),
                 cache=DATA_CACHE,
             output:
                 checkpoints=runs_of(variant, "model.pt", block),
@@ -30,7 +30,7 @@ for variant in VARIANTS:
                 gpu=resources_of("train")["gpus"],
             params:
                 model=variant_model(variant),
-                training=(tuned_training(variant) if variant in TUNED else training_of(variant)),
+                training=(tuned_training(variant) if lr_source(variant) else training_of(variant)),
                 seeds=block,
                 code=code("train"),
             script:

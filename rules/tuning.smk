@@ -1,7 +1,8 @@
 # Learning-rate sweeps: every value of a tuned variant's sweep trains on the sweep seeds (none
 # of them a claim's seed), and a checkpoint chooses the variant's lr from their validation
 # figures. A value added trains only its runs; the claim runs rerun only if the choice moves.
-for variant in TUNED:
+# A variant that shares another's sweep (the same runs, another metric) trains none.
+for variant in SWEEP_OWNERS:
     for lr in sweep_of(variant).values:
         tag = sweep_tag(variant, lr)
 
@@ -36,11 +37,15 @@ for variant in TUNED:
             script:
                 job_script("train")
 
+
+# Every tuned variant's choice, from its own sweep or the one it shares.
+for variant in TUNED:
+
     checkpoint:
         name:
             f"choose_lr_{variant}"
         input:
-            histories=[sweep_file(variant, lr, s, "history.csv") for lr, s in sweep_keys(variant)],
+            histories=sweep_histories(variant),
         output:
             choice=choice_file(variant),
             # The lr alone: the claim runs read it, so a choice that stands (a sweep value
@@ -54,7 +59,7 @@ for variant in TUNED:
         conda:
             ENV
         params:
-            sweep=study_config.canonical(config["variants"][variant]["tune_lr"]),
+            sweep=study_config.canonical(study_config.sweep_dict(config, variant)),
             where=f"variants.{variant}.tune_lr",
             runs=sweep_keys(variant),
             code=code("choose_lr"),

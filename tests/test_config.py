@@ -48,6 +48,26 @@ def test_the_study_config_passes_every_check_on_each_built_in_dataset(dataset):
     )
 
 
+def test_a_sweeps_threshold_is_settled_per_dataset_like_a_claims():
+    config = yaml.safe_load((REPO / "config.yaml").read_text())
+    tuned = {
+        v: e["tune_lr"]
+        for v, e in config["variants"].items()
+        if "threshold" in e.get("tune_lr", {})
+    }
+    assert tuned, "the default study has a speed-tuned variant"
+    config["data"]["dataset"] = "fashion-mnist"
+    study_config.resolve_dataset(config)
+    for variant in tuned:
+        assert config["variants"][variant]["tune_lr"]["threshold"] == 0.875
+    config["claims"] = {}
+    config["variants"] = {v: config["variants"][v] for v in tuned}
+    for entry in config["variants"].values():
+        entry["tune_lr"]["threshold"] = {"mnist": 0.97}
+    with pytest.raises(study_config.ConfigError, match=r"variants\.\w+\.tune_lr\.threshold gives"):
+        study_config.resolve_dataset(config)
+
+
 def test_a_per_dataset_value_missing_for_the_dataset_names_key_and_remedy():
     config = yaml.safe_load((REPO / "config.yaml").read_text())
     config["data"]["dataset"] = "my-letters"
@@ -108,5 +128,5 @@ def test_the_default_study_trains_a_pinned_number_of_flops():
     config = resolved_study_config()
     images = train_split_size(config["data"])
     assert images == 50000  # from the files where fetched, else the built-in dataset's size
-    assert study_config.study_train_flops(config, images) == 212_249_926_400_000
-    assert f"{study_config.study_train_flops(config, images):.4g}" == "2.122e+14"
+    assert study_config.study_train_flops(config, images) == 214_687_225_600_000
+    assert f"{study_config.study_train_flops(config, images):.4g}" == "2.147e+14"

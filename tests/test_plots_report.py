@@ -546,3 +546,31 @@ def test_study_sections_show_augmentation_memorization_and_the_chance_check(stud
     assert f"{100 * (acc - 0.1):+.2f} pp" in table
     assert "by construction" in width and "not a claim" in width
     assert "chance-table" not in baseline
+
+
+def test_a_factor_with_series_draws_one_line_per_series(monkeypatch, tmp_path):
+    # A batch size under two lr rules: the shared reference (256) sits on both lines.
+    study = {
+        "title": "Batch size",
+        "variants": ["b64", "b256", "b2048", "b64s", "b2048s"],
+        "factor": {
+            "label": "Batch size",
+            "values": [64, 256, 2048, 64, 2048],
+            "log": True,
+            "series": {"fixed": ["b64", "b256", "b2048"], "scaled": ["b64s", "b256", "b2048s"]},
+        },
+    }
+    metrics = ("train_acc", "val_acc", "test_acc", "gap", "train_seconds")
+    rows = [
+        {"variant": v, "metric": m, "mean": 0.9 + i / 100, "std": 0.01, "ci_low": 0.8, "ci_high": 1}
+        for i, v in enumerate(study["variants"])
+        for m in metrics
+    ]
+    drawn = {}
+    monkeypatch.setattr(plots, "_save", lambda fig, path, layout="": drawn.update(fig=fig))
+    plots.plot_study_factor(study, pd.DataFrame(rows), tmp_path / "batch.png")
+    ax_acc, ax_gap, _ = drawn["fig"].axes
+    gap_lines = {line.get_label(): list(line.get_xdata()) for line in ax_gap.get_lines()}
+    assert gap_lines["fixed"] == [64, 256, 2048] and gap_lines["scaled"] == [64, 256, 2048]
+    labels = [t.get_text() for t in ax_acc.get_legend().get_texts()]
+    assert "test, fixed" in labels and "test, scaled" in labels and len(labels) == 6

@@ -31,11 +31,30 @@ SWEEP_READERS = {"claims", "plot_tuning", "snapshot", "changes", "report"}
 
 
 def tuned_config(config: dict) -> dict:
-    config["only_studies"] = ["activation"]
+    config["only_studies"] = ["activation", "shared"]
     config["variants"]["mlp_tuned"] = {
         "label": "MLP 32, tuned lr",
         "model": {"kind": "mlp", "hidden": [32]},
         "tune_lr": dict(SWEEP),
+    }
+    # The same runs chosen by speed (a shared sweep), and a batch of 32 at mlp_tuned's choice
+    # scaled linearly (lr_from): neither trains a sweep of its own.
+    config["variants"]["mlp_tuned_fast"] = {
+        "label": "MLP 32, lr for speed",
+        "model": {"kind": "mlp", "hidden": [32]},
+        "tune_lr": {"shares": "mlp_tuned", "metric": "epochs_to_val_acc", "threshold": 0.5},
+    }
+    config["variants"]["mlp_tuned_b32"] = {
+        "label": "MLP 32, batch 32, lr scaled",
+        "model": {"kind": "mlp", "hidden": [32]},
+        "lr_from": "mlp_tuned",
+        "training": {"batch_size": 32, "lr_scaling": "linear"},
+    }
+    config["studies"]["shared"] = {
+        "title": "What a sweep lends",
+        "question": "Do a shared sweep and a borrowed lr train as they should?",
+        "variants": ["mlp_tuned_fast", "mlp_tuned_b32"],
+        "factor": {"label": "Use", "values": ["speed", "batch 32"]},
     }
     study = config["studies"]["activation"]
     study["variants"].append("mlp_tuned")
@@ -95,6 +114,27 @@ def test_the_sweep_chooses_on_its_own_seeds_and_the_runs_train_at_the_choice(tun
     runs = pd.read_csv(work / "results/tables/runs.csv")
     assert sorted(runs[runs["variant"] == "mlp_tuned"]["seed"]) == [0, 1]
     assert set(runs[runs["variant"] == "mlp_tuned"]["lr"]) == {0.01}
+
+
+def test_a_shared_sweep_chooses_from_its_owners_runs_by_its_own_metric(tuned_run):
+    work = tuned_run.workdir
+    choice = json.loads((work / "results/sweeps/mlp_tuned_fast/choice.json").read_text())
+    assert choice["metric"] == "epochs_to_val_acc" and choice["sweep_seeds"] == [500, 501]
+    assert [p["lr"] for p in choice["points"]] == SWEEP["values"]
+    assert all(p["runs"] == 2 for p in choice["points"])
+    assert not list((work / "results/sweeps/mlp_tuned_fast").glob("lr*"))
+    info = json.loads((work / "results/runs/mlp_tuned_fast/seed0/train.json").read_text())
+    assert info["train_config"]["lr"] == choice["lr"]
+
+
+def test_lr_from_trains_at_the_sources_choice_scaled_with_its_batch(tuned_run):
+    work = tuned_run.workdir
+    chosen = json.loads((work / "results/sweeps/mlp_tuned/choice.json").read_text())["lr"]
+    for seed in (0, 1):
+        info = json.loads((work / f"results/runs/mlp_tuned_b32/seed{seed}/train.json").read_text())
+        assert info["train_config"]["lr"] == chosen
+        assert info["peak_lr"] == pytest.approx(chosen * 32 / 256)
+    assert not (work / "results/sweeps/mlp_tuned_b32").exists()
 
 
 def test_claims_record_each_sides_lr_and_the_choice_behind_a_tuned_one(tuned_run):
@@ -222,6 +262,7 @@ def test_the_report_shows_the_sweeps_and_the_isolation_plot(tuned_run):
 def test_the_sweeps_count_in_the_studys_compute_figures(tuned_run):
     figures = json.loads((tuned_run.workdir / "results/tables/efficiency.json").read_text())
     config = tuned_run.read_config()
-    claim_runs = len(config["seeds"]) * len(config["studies"]["activation"]["variants"])
-    sweep_runs = len(SWEEP["values"]) * config["tuning"]["seeds"]
+    variants = {v for s in config["only_studies"] for v in config["studies"][s]["variants"]}
+    claim_runs = len(config["seeds"]) * len(variants)
+    sweep_runs = len(SWEEP["values"]) * config["tuning"]["seeds"]  # mlp_tuned's only
     assert figures["runs_in_study"] == claim_runs + sweep_runs

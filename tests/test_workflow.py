@@ -413,6 +413,22 @@ CONFIG_ERRORS = {
         ),
         r"tuning\.seed_offset: 1; the sweep seeds \[1, 2\] share \[1\] with the claim runs' seeds",
     ),
+    "lr-from-an-untuned-variant": (
+        _set("variants", "memo_real", "lr_from", "mlp"),
+        r"variants\.memo_real\.lr_from: 'mlp'; valid: \[\]",
+    ),
+    "sweep-shared-with-a-variant-that-trains-otherwise": (
+        lambda c: (
+            c["variants"]["mlp"].update(tune_lr={"values": [0.001, 0.01, 0.1]}),
+            c["variants"]["mlp_tanh"].update(tune_lr={"shares": "mlp", "metric": "val_acc"}),
+        ),
+        r"variants\.mlp_tanh\.tune_lr\.shares: 'mlp' trains otherwise \(model differ\)",
+    ),
+    "series-naming-a-variant-outside-its-study": (
+        _set("studies", "activation", "factor", "series", {"all": ["mlp", "linear"]}),
+        r"studies\.activation\.factor\.series\.all names \['linear'\], which are not variants "
+        r"of activation",
+    ),
     "recovery-without-a-share": (
         _set("claims", "capacity_raises_gap", "compare", "recovery"),
         r"claims\.capacity_raises_gap: `share` goes with compare 'recovery' and only with it",

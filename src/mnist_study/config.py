@@ -133,6 +133,11 @@ def resolve_dataset(config: dict) -> None:
         for key in PER_DATASET_CLAIM_KEYS:
             if key in claim:
                 claim[key] = _for_dataset(claim[key], dataset, f"claims.{name}.{key}")
+    for name, entry in config.get("variants", {}).items():
+        sweep = entry.get("tune_lr") if isinstance(entry, dict) else None
+        if isinstance(sweep, dict) and "threshold" in sweep:
+            where = f"variants.{name}.tune_lr.threshold"
+            sweep["threshold"] = _for_dataset(sweep["threshold"], dataset, where)
 
 
 def load_study_config(paths: list[str]) -> dict:
@@ -199,13 +204,14 @@ def check_meaning(config: Mapping) -> None:
             spec_from_dict(entry["model"], where=f"variants.{name}.model")
             TrainConfig.from_dict(entry.get("training", {}), where=f"variants.{name}.training")
             if "tune_lr" in entry:
-                Sweep.from_dict(entry["tune_lr"], f"variants.{name}.tune_lr")
+                Sweep.from_dict(sweep_dict(config, name), f"variants.{name}.tune_lr")
         claims_of(config)
     except (ValueError, StudyError) as err:
         raise ConfigError(f"config.yaml: {err}") from None
     _check_random_label_subsets(config)
     _check_batch_sizes(config)
     _check_sweep_seeds(config)
+    _check_lr_sources(config)
     variants = config["variants"]
     for study, entry in config["studies"].items():
         _check_names(f"studies.{study}.variants", entry["variants"], variants, "variants")
@@ -215,7 +221,22 @@ def check_meaning(config: Mapping) -> None:
                 f"config.yaml: studies.{study}.factor.values has {len(values)} values "
                 f"for {len(entry['variants'])} variants; give one value per variant"
             )
+        _check_series(study, entry)
     _check_names("only_studies", config["only_studies"], config["studies"], "studies")
+
+
+def _check_series(study: str, entry: Mapping) -> None:
+    """A factor's series draw the study's variants as lines: each names only the study's own
+    variants, and together they draw every one."""
+    series = entry["factor"].get("series")
+    if not series:
+        return
+    where = f"studies.{study}.factor.series"
+    for label, members in series.items():
+        _check_names(f"{where}.{label}", members, entry["variants"], f"variants of {study}")
+    missing = sorted(set(entry["variants"]) - {v for m in series.values() for v in m})
+    if missing:
+        raise ConfigError(f"config.yaml: {where}: no series draws {missing}; add each to one")
 
 
 def _check_random_label_subsets(config: Mapping) -> None:
@@ -271,6 +292,75 @@ def _check_sweep_seeds(config: Mapping) -> None:
         )
 
 
+def sweep_owner(config: Mapping, variant: str) -> str:
+    """The variant whose sweep runs a tuned variant chooses from: its own, or the one it
+    ``shares`` (the same runs, chosen by another metric)."""
+    return config["variants"][variant]["tune_lr"].get("shares", variant)
+
+
+def sweep_dict(config: Mapping, variant: str) -> dict:
+    """A tuned variant's sweep as its choice reads it: a shared sweep's values are its owner's.
+    Raises ValueError naming the key path where the two variants would not train alike."""
+    entry = dict(config["variants"][variant]["tune_lr"])
+    owner = entry.pop("shares", None)
+    if owner is None:
+        return entry
+    where = f"variants.{variant}.tune_lr.shares"
+    own = config["variants"].get(owner, {}).get("tune_lr")
+    if not isinstance(own, Mapping) or "shares" in own or owner == variant:
+        valid = sorted(
+            v
+            for v, e in config["variants"].items()
+            if v != variant and "tune_lr" in e and "shares" not in e["tune_lr"]
+        )
+        raise ValueError(
+            f"{where}: {owner!r} is no variant with a sweep of its own; valid: {valid}"
+        )
+    if "values" in entry:
+        raise ValueError(
+            f"{where[: -len('.shares')]}.values: a shared sweep takes {owner}'s values"
+        )
+    differ = [
+        key
+        for key, mine, theirs in (
+            ("model", variant_model(config, variant), variant_model(config, owner)),
+            ("training", _but_lr(config, variant), _but_lr(config, owner)),
+        )
+        if mine != theirs
+    ]
+    if differ:
+        raise ValueError(
+            f"{where}: {owner!r} trains otherwise ({', '.join(differ)} differ): a shared sweep's "
+            f"runs must be the ones this variant would train"
+        )
+    return {**entry, "values": list(own["values"])}
+
+
+def _but_lr(config: Mapping, variant: str) -> dict:
+    return {k: v for k, v in variant_training(config, variant, 0).items() if k != "lr"}
+
+
+def lr_source(config: Mapping, variant: str) -> str | None:
+    """The tuned variant whose chosen lr this variant trains at: itself when tuned, the one its
+    ``lr_from`` names, else None (it trains at its configured lr)."""
+    entry = config["variants"][variant]
+    if "tune_lr" in entry:
+        return variant
+    return entry.get("lr_from")
+
+
+def _check_lr_sources(config: Mapping) -> None:
+    """``lr_from`` must name a tuned variant of this config (its chosen lr is read)."""
+    tuned = sorted(v for v, e in config["variants"].items() if "tune_lr" in e)
+    for name, entry in config["variants"].items():
+        source = entry.get("lr_from")
+        if source is None:
+            continue
+        if "tune_lr" in entry or source not in tuned:
+            why = "a tuned variant has its own lr" if "tune_lr" in entry else f"valid: {tuned}"
+            raise ConfigError(f"config.yaml: variants.{name}.lr_from: {source!r}; {why}")
+
+
 def select_studies(config: dict) -> None:
     """With only_studies set, keep just those studies, their variants and the claims about
     them: fewer jobs through the same rules (make quick)."""
@@ -279,6 +369,10 @@ def select_studies(config: dict) -> None:
         return
     config["studies"] = {s: e for s, e in config["studies"].items() if s in chosen}
     kept = {v for e in config["studies"].values() for v in e["variants"]}
+    # What a kept variant reads from another (a shared sweep, a chosen lr) stays with it.
+    for v in list(kept):
+        entry = config["variants"].get(v, {})
+        kept |= {entry.get("lr_from"), entry.get("tune_lr", {}).get("shares")} - {None}
     config["variants"] = {v: e for v, e in config["variants"].items() if v in kept}
     config["claims"] = {
         c: e for c, e in config.get("claims", {}).items() if set(e["variants"]) <= kept
@@ -359,7 +453,7 @@ def study_train_flops(config: Mapping, full_size: int | None) -> float:
     total = 0.0
     for v, entry in config["variants"].items():
         runs = len(seeds_of(config, v))
-        if "tune_lr" in entry:
+        if "tune_lr" in entry and sweep_owner(config, v) == v:
             runs += len(entry["tune_lr"]["values"]) * len(sweep_seeds(config))
         total += run_train_flops(config, v, full_size) * runs
     return total

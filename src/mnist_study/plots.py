@@ -195,9 +195,24 @@ def _factor_axis(ax, study: Mapping):
     return x
 
 
+def _series(study: Mapping) -> list[tuple[str | None, list[int]]]:
+    """The study's lines: its factor's named series (each a list of its variants, in the order
+    of the x-axis), else one line through every variant."""
+    named = study["factor"].get("series")
+    if not named:
+        return [(None, list(range(len(study["variants"]))))]
+    return [
+        (label, [study["variants"].index(v) for v in members]) for label, members in named.items()
+    ]
+
+
+SERIES_STYLES = ("-", "--", ":", "-.")
+
+
 def plot_study_factor(study: Mapping, stats: pd.DataFrame, out) -> None:
     """The study's factor on the x-axis against accuracy (train, validation, test), the
-    generalization gap with its 95% interval, and the cost (parameters, training time)."""
+    generalization gap with its 95% interval, and the cost (parameters, training time); a
+    factor with series (as a batch size under two lr rules) draws one line style per series."""
     plt = _plt()
     lookup = {(r["variant"], r["metric"]): r for r in stats.to_dict("records")}
     variants = study["variants"]
@@ -212,39 +227,55 @@ def plot_study_factor(study: Mapping, stats: pd.DataFrame, out) -> None:
             for k in ("mean", "std", "ci_low", "ci_high")
         )
 
+    lines = _series(study)
     fig, axes = plt.subplots(1, 3, figsize=(11, 3.2))
     ax_acc, ax_gap, ax_cost = axes
+    x = _factor_axis(ax_acc, study)
     for metric, name, color, marker in (
         ("train_acc", "train (eval mode)", "tab:blue", "s"),
         ("val_acc", "validation", "tab:green", "^"),
         ("test_acc", "test", "tab:red", "o"),
     ):
-        x = _factor_axis(ax_acc, study)
         mean, std, _, _ = series(metric)
-        ax_acc.errorbar(
-            x,
-            mean,
-            yerr=np.nan_to_num(std),
-            color=color,
-            marker=marker,
-            ms=4,
-            capsize=3,
-            label=name,
-        )
+        for (label, idx), style in zip(lines, SERIES_STYLES, strict=False):
+            ax_acc.errorbar(
+                x[idx],
+                mean[idx],
+                yerr=np.nan_to_num(std[idx]),
+                color=color,
+                marker=marker,
+                ls=style,
+                ms=4,
+                capsize=3,
+                label=name if label is None else f"{name}, {label}",
+            )
     ax_acc.set_ylabel("accuracy (mean ± std over seeds)")
     ax_acc.legend(fontsize=7)
     x = _factor_axis(ax_gap, study)
     mean, _, low, high = series("gap")
-    ax_gap.plot(x, 100 * mean, "o-", color="tab:purple")
-    if not np.all(np.isnan(low)):
-        ax_gap.fill_between(x, 100 * low, 100 * high, color="tab:purple", alpha=0.2, lw=0)
+    for (label, idx), style in zip(lines, SERIES_STYLES, strict=False):
+        ax_gap.plot(x[idx], 100 * mean[idx], marker="o", ls=style, color="tab:purple", label=label)
+        if not np.all(np.isnan(low[idx])):
+            ax_gap.fill_between(
+                x[idx], 100 * low[idx], 100 * high[idx], color="tab:purple", alpha=0.2, lw=0
+            )
+    if len(lines) > 1:
+        ax_gap.legend(fontsize=7)
     ax_gap.axhline(0, color="gray", lw=0.8)
     ax_gap.set_ylabel(f"train − test accuracy (pp, {CONFIDENCE:.0%} CI)")
     x = _factor_axis(ax_cost, study)
     seconds, sec_std, _, _ = series("train_seconds")
-    ax_cost.errorbar(
-        x, seconds, yerr=np.nan_to_num(sec_std), color="tab:gray", marker="o", ms=4, capsize=3
-    )
+    for (_, idx), style in zip(lines, SERIES_STYLES, strict=False):
+        ax_cost.errorbar(
+            x[idx],
+            seconds[idx],
+            yerr=np.nan_to_num(sec_std[idx]),
+            color="tab:gray",
+            marker="o",
+            ls=style,
+            ms=4,
+            capsize=3,
+        )
     ax_cost.set_ylabel("training time (s)")
     params = [lookup.get((v, "params"), {}).get("mean") for v in variants]
     if all(p is not None and not pd.isna(p) for p in params):

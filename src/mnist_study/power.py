@@ -58,12 +58,16 @@ def trend_seeds(
     return None, sd, math.nan
 
 
-def plan(claims: Mapping, ev: Evidence, alpha: float, power: float = POWER) -> list[dict]:
+def plan(
+    claims: Mapping, ev: Evidence, alpha: float, power: float = POWER, family: int | None = None
+) -> list[dict]:
     """One row per claim: the pilot's effect and spreads, and the seeds the design needs. A
     claim of several comparisons (compare: each) needs the seeds of its hardest one, and its
     row shows that comparison (the most seeds; among equals, the smallest pilot effect)."""
     rng = np.random.default_rng(0)
-    level = design_alpha(alpha, len(claims))
+    # The study tests every configured claim in one Holm family, even where a pilot ran only
+    # some studies: plan at alpha over the whole family (``family`` claims).
+    level = design_alpha(alpha, family or len(claims))
     rows = []
     for name, entry in claims.items():
         claim = Claim.from_dict(name, entry)
@@ -169,8 +173,10 @@ def main(argv: list[str]) -> int:
     }
     paths = [run_dir / v / f"seed{s}/predictions.npz" for v, s in keys]
     correct = load_all_correct(keys, paths, names_best(claims))
-    rows = plan(claims, Evidence(runs, histories, correct), config["alpha"], config["power"])
-    print(markdown(rows, config["alpha"], len(claims), config["power"]))
+    family = len(config["claims"])
+    evidence = Evidence(runs, histories, correct)
+    rows = plan(claims, evidence, config["alpha"], config["power"], family)
+    print(markdown(rows, config["alpha"], family, config["power"]))
     for variant, seeds in seeds_per_variant(rows, claims).items():
         print(f"{variant}: {seeds if seeds is not None else f'more than {MAX_SEEDS}'} seeds")
     return 0

@@ -31,9 +31,11 @@ class Sweep:
         """Check a sweep; errors name the key path and what is valid."""
         if not isinstance(d, Mapping):
             raise ValueError(f"{where}: {d!r}; must be a mapping with `values`")
-        unknown = sorted(set(d) - {"values", "metric", "threshold"})
+        unknown = sorted(set(d) - {"values", "metric", "threshold", "shares"})
         if unknown:
-            raise ValueError(f"{where}: unknown key(s) {unknown}; valid: values, metric, threshold")
+            raise ValueError(
+                f"{where}: unknown key(s) {unknown}; valid: values, metric, threshold, shares"
+            )
         values = d.get("values")
         numbers = isinstance(values, list) and all(_is_number(v) for v in values)
         if not numbers or len(values) < MIN_VALUES or any(v <= 0 for v in values):
