@@ -65,6 +65,8 @@ rule claims:
         alpha=config["alpha"],
         power=config["power"],
         tuned=TUNED,
+        # Variants that train at another's chosen lr (lr_from), named beside their rate.
+        lr_sources={v: lr_source(v) for v in VARIANTS if lr_source(v) not in (None, v)},
         code=code("claims"),
     script:
         job_script("claims")

@@ -212,3 +212,34 @@ def test_a_claim_of_several_comparisons_carries_over_by_the_same_comparison():
     assert row["first"]["effect"].estimate == pytest.approx(-0.01)
     assert row["second"]["effect"].estimate == pytest.approx(-0.04)
     assert row["difference"].estimate == pytest.approx(-0.03)
+
+
+def test_a_tuned_claim_carries_over_with_each_datasets_rates_beside_it():
+    """Each dataset tunes its own rates: the carry-over shows them, and judges the effects."""
+
+    def record(effect, rates):
+        return {
+            "name": "relu_tuned",
+            "statement": "ReLU converges faster, each at its own best rate.",
+            "metric": "epochs_to_val_acc",
+            "smallest_effect": 0.5,
+            "verdict": "supported",
+            "effect": effect,
+            "se_seed": 0.1,
+            "se_image": 0.0,
+            "df": 8,
+            "n_seeds": 5,
+            "learning_rates": rates,
+            "tuning": {v: {"lr": lr} for v, lr in rates.items()},
+        }
+
+    first = record(-1.0, {"tanh": 0.002, "relu": 0.002})
+    second = record(-0.9, {"tanh": 0.001, "relu": 0.005})
+    rows = crossdata.compare_claims([first], [second], 0.05)
+    assert rows[0]["difference"].estimate == pytest.approx(0.1)
+    table = crossdata.rates_markdown(rows, ("MNIST", "Fashion"))
+    assert "| relu_tuned | tanh 0.002, relu 0.002 | tanh 0.001, relu 0.005 |" in table
+    untuned = {k: v for k, v in first.items() if k != "tuning"}
+    assert (
+        crossdata.rates_markdown(crossdata.compare_claims([untuned], [untuned], 0.05), "ab") == ""
+    )

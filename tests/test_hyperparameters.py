@@ -423,3 +423,59 @@ def test_the_run_record_states_the_peak_lr_it_trained_at(tmp_path):
     record = json.loads((tmp_path / "train.json").read_text())
     assert record["peak_lr"] == pytest.approx(0.001 * 64 / 256) == info["peak_lr"]
     assert torch.load(tmp_path / "model.pt", weights_only=True)["train_config"]["lr"] == 0.001
+
+
+def test_each_sides_rate_says_where_it_came_from():
+    from mnist_study.lr_evidence import learning_rates_text
+
+    record = {
+        "learning_rates": {"sgdm_best": 0.2, "b2048": 1.6, "linear": 0.003},
+        "tuning": {
+            "sgdm_best": {
+                "criterion": "final validation accuracy",
+                "points": [{}] * 5,
+                "sweep_seeds": [500, 501],
+            }
+        },
+        "lr_from": {"b2048": "sgdm_best"},
+    }
+    assert learning_rates_text(record) == (
+        "learning rates: sgdm_best 0.2 (tuned: best final validation accuracy over 5 rates, "
+        "sweep seeds 500–501), b2048 1.6 (from sgdm_best's choice), linear 0.003 (fixed)"
+    )
+
+
+def test_a_claim_on_a_borrowed_rate_records_its_source_and_the_choice_behind_it():
+    from mnist_study.verdicts import evaluate_claims
+
+    rows = [
+        {"variant": v, "seed": s, "lr": lr, "val_acc": acc + 0.001 * s}
+        for v, lr, acc in (("ref", 0.2, 0.98), ("big", 0.2, 0.97))
+        for s in range(3)
+    ]
+    claim = {
+        "statement": "The big batch is less accurate.",
+        "metric": "val_acc",
+        "variants": ["big", "ref"],
+        "expect": "increase",
+        "smallest_effect": 0.002,
+    }
+    choice = {
+        "lr": 0.2,
+        "best_lr": 0.2,
+        "criterion": "final validation accuracy",
+        "sweep_seeds": [500, 501],
+        "points": [{"lr": 0.2, "mean": 0.98, "se": 0.001, "runs": 2, "censored": 0}],
+    }
+    (r,) = evaluate_claims(
+        {"big": claim},
+        pd.DataFrame(rows),
+        {},
+        {},
+        alpha=0.05,
+        choices={"ref": choice},
+        lr_sources={"big": "ref"},
+    )
+    assert r["lr_from"] == {"big": "ref"}
+    assert r["tuning"]["ref"]["lr"] == 0.2
+    assert "big 0.2 (from ref's choice)" in r["numbers"]

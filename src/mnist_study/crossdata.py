@@ -134,6 +134,13 @@ def compare_claims(first: Sequence[Mapping], second: Sequence[Mapping], alpha: f
                 "difference": diff,
                 "p_difference": diff.p_value(),
                 "p_equivalence": diff.p_equivalence(margin),
+                # A tuned claim compares each side at its own best rate on each dataset: the
+                # rates may differ between them, and the reader should see them.
+                "learning_rates": (
+                    (a.get("learning_rates", {}), b.get("learning_rates", {}))
+                    if "tuning" in a or "tuning" in b
+                    else None
+                ),
             }
         )
     adjusted = holm(
@@ -187,6 +194,22 @@ def claims_markdown(rows: Sequence[Mapping], names: Sequence[str]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def rates_markdown(rows: Sequence[Mapping], names: Sequence[str]) -> str:
+    """The learning rates each tuned claim's sides trained at, on both datasets."""
+    tuned = [r for r in rows if r.get("learning_rates")]
+    if not tuned:
+        return ""
+    a, b = names
+    lines = [f"| claim | rates on {a} | rates on {b} |", "| --- | --- | --- |"]
+    for r in tuned:
+        cells = [
+            ", ".join(f"{v} {lr:g}" for v, lr in rates.items()) or "–"
+            for rates in r["learning_rates"]
+        ]
+        lines.append(f"| {r['name']} | {cells[0]} | {cells[1]} |")
+    return "\n".join(lines) + "\n"
+
+
 def accuracy_markdown(first, second, names: Sequence[str]) -> str:
     """Test accuracy of every variant on both datasets (mean ± std over seeds)."""
     a, b = names
@@ -233,6 +256,11 @@ def cross_dataset(first: Path, second: Path, names: Sequence[str]) -> str:
             "; ".join(f"{k}: {v}" for k, v in counts.items()) + ".",
             "",
             claims_markdown(rows, names),
+            *(
+                ["## Learning rates of the tuned claims", "", rates_markdown(rows, names)]
+                if rates_markdown(rows, names)
+                else []
+            ),
             "## Test accuracy",
             "",
             accuracy_markdown(summary_a, summary_b, names),

@@ -129,8 +129,9 @@ def tuning_record(choice: Mapping) -> dict:
 
 
 def learning_rates_text(r: Mapping) -> str:
-    """Each side's learning rate, and for a tuned one how its sweep chose it."""
-    tuning = r.get("tuning", {})
+    """Each side's learning rate: for a tuned one how its sweep chose it, for one trained at
+    another's choice whose (lr_from), and otherwise that it is fixed in config.yaml."""
+    tuning, borrowed = r.get("tuning", {}), r.get("lr_from", {})
     sides = []
     for name, lr in r["learning_rates"].items():
         text = f"{name} {lr:g}"
@@ -141,6 +142,10 @@ def learning_rates_text(r: Mapping) -> str:
                 f" (tuned: best {t['criterion']} over {len(t['points'])} rates, "
                 f"sweep seeds {seeds[0]}–{seeds[-1]})"
             )
+        elif name in borrowed:
+            text += f" (from {borrowed[name]}'s choice)"
+        else:
+            text += " (fixed)"
         sides.append(text)
     return "learning rates: " + ", ".join(sides)
 

@@ -430,10 +430,12 @@ def evaluate_claims(
     alpha: float,
     power: float = POWER,
     choices: Mapping[str, Mapping] | None = None,
+    lr_sources: Mapping[str, str] | None = None,
 ) -> list[dict]:
     """Every claim judged by one rule: Holm over the difference and equivalence p-values of
     all claims together, then supported / contradicted / inconclusive (see RULE). ``choices``:
-    the tuned variants' lr choices (mnist_study.tuning), recorded beside the claims using them."""
+    the tuned variants' lr choices (mnist_study.tuning), recorded beside the claims using them;
+    ``lr_sources``: variant -> the tuned variant whose choice it trains at (lr_from)."""
     ev = Evidence(runs, histories, correct)
     names = list(dict.fromkeys(runs["variant"]))
     checked = {
@@ -446,7 +448,11 @@ def evaluate_claims(
         if r["name"] in dependence:
             r["rate_dependence"] = dependence[r["name"]]
         r["learning_rates"] = learning_rates(runs, r["variants"])
-        tuned = {base_variant(v) for v in r["variants"]} & set(choices or {})
+        sides = {base_variant(v) for v in r["variants"]}
+        borrowed = {v: s for v, s in (lr_sources or {}).items() if v in sides}
+        if borrowed:
+            r["lr_from"] = dict(sorted(borrowed.items()))
+        tuned = (sides | set(borrowed.values())) & set(choices or {})
         if tuned:
             r["tuning"] = {v: tuning_record(choices[v]) for v in sorted(tuned)}
     # A claim's difference and equivalence nulls cannot both hold: at most one true null per
@@ -600,15 +606,18 @@ def write_claims(
     md_out,
     power: float = POWER,
     choice_paths: Mapping[str, str] | None = None,
+    lr_sources: Mapping[str, str] | None = None,
 ):
     """Rule claims: one verdict per configured claim, as JSON and as a Markdown list;
-    ``choice_paths``: each tuned variant's choice.json."""
+    ``choice_paths``: each tuned variant's choice.json; ``lr_sources``: see evaluate_claims."""
     runs = pd.read_csv(runs_csv)
     histories = _read_histories(run_keys, history_paths)
     correct = load_all_correct(run_keys, prediction_paths, names_best(claims or {}))
     paths = choice_paths or {}
     choices = read_choices(list(paths), list(paths.values()))
-    results = evaluate_claims(claims or {}, runs, histories, correct, alpha, power, choices)
+    results = evaluate_claims(
+        claims or {}, runs, histories, correct, alpha, power, choices, lr_sources
+    )
     write_json(json_out, results)
     write_text(md_out, claims_markdown(results))
 

@@ -18,4 +18,5 @@ write_claims(
     o.text,
     power=p.power,
     choice_paths=dict(zip(p.tuned, i.choices, strict=True)),
+    lr_sources=p.lr_sources,
 )
