@@ -247,6 +247,7 @@ def cross_dataset(first: Path, second: Path, names: Sequence[str]) -> str:
     alpha = float(claims_a[0]["alpha"]) if claims_a else 0.05
     rows = compare_claims(claims_a, claims_b, alpha)
     counts = {j: sum(r["judgement"] == j for r in rows) for j in JUDGEMENTS}
+    rates = rates_markdown(rows, names)
     return "\n".join(
         [
             f"# Which findings carry over: {names[0]} → {names[1]}",
@@ -256,11 +257,7 @@ def cross_dataset(first: Path, second: Path, names: Sequence[str]) -> str:
             "; ".join(f"{k}: {v}" for k, v in counts.items()) + ".",
             "",
             claims_markdown(rows, names),
-            *(
-                ["## Learning rates of the tuned claims", "", rates_markdown(rows, names)]
-                if rates_markdown(rows, names)
-                else []
-            ),
+            *(["## Learning rates of the tuned claims", "", rates] if rates else []),
             "## Test accuracy",
             "",
             accuracy_markdown(summary_a, summary_b, names),
