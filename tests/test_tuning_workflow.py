@@ -163,20 +163,26 @@ def test_nothing_to_do_after_the_tuned_run(tuned_run):
 def test_a_new_sweep_value_trains_only_its_runs_while_the_choice_stands(tuned_run, tmp_path):
     study = copy_of(tuned_run, tmp_path / "more")
     before = (study.workdir / "results/runs/mlp_tuned/seed0/model.pt").read_bytes()
+    chosen = {
+        v: json.loads((study.workdir / f"results/sweeps/{v}/choice.json").read_text())["lr"]
+        for v in ("mlp_tuned", "mlp_tuned_fast")
+    }
+    assert chosen["mlp_tuned"] == 0.01
 
     def add(config):
         config["variants"]["mlp_tuned"]["tune_lr"]["values"] = [0.001, 0.01, 3.0, 10.0]
 
     with edited_config(study, add):
-        # As make runs it: the sweeps and their choices first, then the study.
-        assert planned_jobs(study, "--until", "sweeps") == {
-            "sweep_mlp_tuned_lr3",
-            "choose_lr_mlp_tuned",
-        }
+        # As make runs it: the sweeps and their choices first, then the study. The value's
+        # runs feed both choices that read the sweep: its owner's and the one sharing it.
+        sweeps = {"sweep_mlp_tuned_lr3", "choose_lr_mlp_tuned", "choose_lr_mlp_tuned_fast"}
+        assert planned_jobs(study, "--until", "sweeps") == sweeps
         done = study.snakemake("--until", "sweeps", check=True)
-        assert executed(done) == {"sweep_mlp_tuned_lr3", "choose_lr_mlp_tuned"}, done.stdout
-        choice = json.loads((study.workdir / "results/sweeps/mlp_tuned/choice.json").read_text())
-        assert choice["lr"] == 0.01 and len(choice["points"]) == 4
+        assert executed(done) == sweeps, done.stdout
+        for variant, lr in chosen.items():
+            record = study.workdir / f"results/sweeps/{variant}/choice.json"
+            choice = json.loads(record.read_text())
+            assert choice["lr"] == lr and len(choice["points"]) == 4, (variant, choice)
         # The choice stands: only what reads the sweep's record follows (the claims, and the
         # history and report after them), no claim run.
         assert planned_jobs(study) == SWEEP_READERS

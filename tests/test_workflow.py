@@ -335,7 +335,7 @@ CONFIG_ERRORS = {
     ),
     "misspelled-variant-field": (
         _set("variants", "mlp", "lable", "MLP"),
-        r"variants\.mlp: unknown key\(s\) \['lable'\]; valid: \['label', 'model', ",
+        r"variants\.mlp: unknown key\(s\) \['lable'\]; valid: \['label', 'lr_from', 'model', ",
     ),
     "unknown-claim-metric": (
         _set("claims", "hidden_layer_helps", "metric", "accuracy"),
