@@ -445,6 +445,35 @@ def test_each_sides_rate_says_where_it_came_from():
     )
 
 
+def test_a_rate_scaled_with_the_batch_names_the_rate_it_was_scaled_from():
+    from mnist_study.lr_evidence import learning_rates_text, scaled_rates
+
+    runs = pd.DataFrame(
+        {
+            "variant": ["b256", "b2048_linear", "b2048_linear", "borrowed"],
+            "lr": [0.1, 0.8, 0.8, 0.05],
+            "lr_base": [0.1, 0.1, 0.1, 0.2],
+            "batch_size": [256, 2048, 2048, 64],
+        }
+    )
+    scaled = scaled_rates(runs, ["b256", "b2048_linear", "borrowed"])
+    # An unscaled side is left out; the reference batch follows from the two rates.
+    assert scaled == {
+        "b2048_linear": {"base": 0.1, "batch": 2048, "reference": 256},
+        "borrowed": {"base": 0.2, "batch": 64, "reference": 256},
+    }
+    record = {
+        "learning_rates": {"b256": 0.1, "b2048_linear": 0.8, "borrowed": 0.05},
+        "lr_scaled": scaled,
+        "lr_from": {"borrowed": "sgdm_best"},
+    }
+    assert learning_rates_text(record) == (
+        "learning rates: b256 0.1 (fixed), b2048_linear 0.8 (fixed 0.1 × 2048 / 256, scaled "
+        "with the batch), borrowed 0.05 (sgdm_best's choice 0.2 × 64 / 256, scaled with the "
+        "batch)"
+    )
+
+
 def test_a_claim_on_a_borrowed_rate_records_its_source_and_the_choice_behind_it():
     from mnist_study.verdicts import evaluate_claims
 

@@ -113,6 +113,26 @@ def learning_rates(runs: pd.DataFrame, variants: Sequence[str]) -> dict[str, flo
     return rates
 
 
+def scaled_rates(runs: pd.DataFrame, variants: Sequence[str]) -> dict[str, dict]:
+    """Each side whose rate was scaled with its batch: the rate given, the batch, and the
+    reference batch at which the two agree (lr = base x batch / reference)."""
+    if not {"lr", "lr_base", "batch_size"} <= set(runs.columns):
+        return {}
+    scaled = {}
+    for name in dict.fromkeys(base_variant(v) for v in variants):
+        mine = runs.loc[runs["variant"] == name, ["lr", "lr_base", "batch_size"]].drop_duplicates()
+        if len(mine) != 1:
+            continue
+        lr, base, batch = (float(x) for x in mine.iloc[0])
+        if not math.isclose(lr, base):
+            scaled[name] = {
+                "base": base,
+                "batch": int(batch),
+                "reference": round(batch * base / lr),
+            }
+    return scaled
+
+
 def tuning_record(choice: Mapping) -> dict:
     """What claims.json keeps of a sweep's choice: the lr, the sweep seeds, and the validation
     figure behind it (the chosen lr's and the best's), with every point of the sweep."""
@@ -129,13 +149,20 @@ def tuning_record(choice: Mapping) -> dict:
 
 
 def learning_rates_text(r: Mapping) -> str:
-    """Each side's learning rate: for a tuned one how its sweep chose it, for one trained at
-    another's choice whose (lr_from), and otherwise that it is fixed in config.yaml."""
+    """Each side's learning rate: for one scaled with its batch the rate it was scaled from,
+    for a tuned one how its sweep chose it, for one trained at another's choice whose
+    (lr_from), and otherwise that it is fixed in config.yaml."""
     tuning, borrowed = r.get("tuning", {}), r.get("lr_from", {})
     sides = []
     for name, lr in r["learning_rates"].items():
         text = f"{name} {lr:g}"
-        if name in tuning:
+        if scaled := r.get("lr_scaled", {}).get(name):
+            source = f"{borrowed[name]}'s choice" if name in borrowed else "fixed"
+            text += (
+                f" ({source} {scaled['base']:g} × {scaled['batch']} / {scaled['reference']}, "
+                f"scaled with the batch)"
+            )
+        elif name in tuning:
             t = tuning[name]
             seeds = t["sweep_seeds"]
             text += (

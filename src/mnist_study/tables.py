@@ -54,6 +54,7 @@ def run_row(variant: str, seed: int, info: dict, history: pd.DataFrame, metrics:
         "optimizer": training["optimizer"],
         "batch_size": int(training["batch_size"]),
         "lr": float(info["peak_lr"]),
+        "lr_base": float(training["lr"]),  # before scaling with the batch (lr_scaling)
     }
 
 

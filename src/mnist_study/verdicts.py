@@ -31,6 +31,7 @@ from .lr_evidence import (
     learning_rates_text,
     rate_dependence,
     rate_dependence_text,
+    scaled_rates,
     tuning_record,
 )
 from .stats import (
@@ -448,6 +449,8 @@ def evaluate_claims(
         if r["name"] in dependence:
             r["rate_dependence"] = dependence[r["name"]]
         r["learning_rates"] = learning_rates(runs, r["variants"])
+        if scaled := scaled_rates(runs, r["variants"]):
+            r["lr_scaled"] = scaled
         sides = {base_variant(v) for v in r["variants"]}
         borrowed = {v: s for v, s in (lr_sources or {}).items() if v in sides}
         if borrowed:
