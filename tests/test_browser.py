@@ -131,6 +131,27 @@ def test_provenance_shows_the_machine_of_every_run(report_page):
     assert all(r[1] and r[2] for r in rows), "every machine has a host and a CPU"
 
 
+def test_the_error_overlap_is_a_table_with_a_row_per_seed(report_page):
+    page = report_page["page"]
+    rows = page.eval_on_selector_all(
+        "#overlap-table tbody tr", "rows => rows.map(r => [...r.cells].map(c => c.innerText))"
+    )
+    assert rows, "no error-overlap table"
+    assert all(len(r) == 5 for r in rows)
+    seeds = [int(r[0]) for r in rows]
+    assert seeds == sorted(set(seeds))
+    # Shared and only-one counts are whole numbers; the Jaccard index is shared / union.
+    for _, both, only_a, only_b, jaccard in rows:
+        union = int(both) + int(only_a) + int(only_b)
+        if union:
+            assert abs(float(jaccard) - int(both) / union) < 0.006
+    said = page.evaluate(
+        "() => document.querySelector('#overlap-table').closest('div').previousElementSibling"
+        ".innerText"
+    )
+    assert re.search(rf"over {len(rows)} seeds?\b", said), said
+
+
 def test_screenshot(report_page):
     out = report_page["html"].with_name("report_screenshot.png")
     report_page["page"].screenshot(path=str(out), full_page=True)
