@@ -454,12 +454,10 @@ def test_a_rate_scaled_with_the_batch_names_the_rate_it_was_scaled_from():
             "lr": [0.1, 0.8, 0.8, 0.05],
             "lr_base": [0.1, 0.1, 0.1, 0.2],
             "batch_size": [256, 2048, 2048, 64],
-            "lr_scaling": ["none", "linear", "linear", "linear"],
-            "lr_reference_batch": [256, 256, 256, 256],
         }
     )
     scaled = scaled_rates(runs, ["b256", "b2048_linear", "borrowed"])
-    # An unscaled side is left out; the rest keep what their runs recorded.
+    # An unscaled side is left out; the reference batch follows from the two rates.
     assert scaled == {
         "b2048_linear": {"base": 0.1, "batch": 2048, "reference": 256},
         "borrowed": {"base": 0.2, "batch": 64, "reference": 256},

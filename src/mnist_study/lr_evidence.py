@@ -100,35 +100,37 @@ def _side(interval: Sequence) -> int:
     return 1 if low > 0 else -1 if high < 0 else 0
 
 
-def _each_side(runs: pd.DataFrame, variants: Sequence[str], columns: Sequence[str]):
-    """(variant, its row of ``columns``) for each side whose runs all agree on them, where
-    runs.csv records them."""
-    if not set(columns) <= set(runs.columns):
-        return
-    for name in dict.fromkeys(base_variant(v) for v in variants):
-        rows = runs.loc[runs["variant"] == name, list(columns)].drop_duplicates()
-        if len(rows) == 1:
-            yield name, rows.iloc[0]
-
-
 def learning_rates(runs: pd.DataFrame, variants: Sequence[str]) -> dict[str, float]:
-    """The learning rate each variant's runs trained at (the schedule's peak)."""
-    return {name: float(row["lr"]) for name, row in _each_side(runs, variants, ["lr"])}
+    """The learning rate each variant's runs trained at (the schedule's peak), where runs.csv
+    records it."""
+    if "lr" not in runs.columns:
+        return {}
+    rates = {}
+    for name in dict.fromkeys(base_variant(v) for v in variants):
+        values = sorted(set(runs.loc[runs["variant"] == name, "lr"].astype(float)))
+        if len(values) == 1:
+            rates[name] = values[0]
+    return rates
 
 
 def scaled_rates(runs: pd.DataFrame, variants: Sequence[str]) -> dict[str, dict]:
-    """Each side whose rate was scaled linearly with its batch: the rate given, the batch and
-    the reference batch (lr = base x batch / reference), as its runs recorded them."""
-    columns = ["lr_base", "batch_size", "lr_scaling", "lr_reference_batch"]
-    return {
-        name: {
-            "base": float(row["lr_base"]),
-            "batch": int(row["batch_size"]),
-            "reference": int(row["lr_reference_batch"]),
-        }
-        for name, row in _each_side(runs, variants, columns)
-        if row["lr_scaling"] == "linear"
-    }
+    """Each side whose rate was scaled with its batch: the rate given, the batch, and the
+    reference batch at which the two agree (lr = base x batch / reference)."""
+    if not {"lr", "lr_base", "batch_size"} <= set(runs.columns):
+        return {}
+    scaled = {}
+    for name in dict.fromkeys(base_variant(v) for v in variants):
+        mine = runs.loc[runs["variant"] == name, ["lr", "lr_base", "batch_size"]].drop_duplicates()
+        if len(mine) != 1:
+            continue
+        lr, base, batch = (float(x) for x in mine.iloc[0])
+        if not math.isclose(lr, base):
+            scaled[name] = {
+                "base": base,
+                "batch": int(batch),
+                "reference": round(batch * base / lr),
+            }
+    return scaled
 
 
 def tuning_record(choice: Mapping) -> dict:

@@ -55,8 +55,6 @@ def run_row(variant: str, seed: int, info: dict, history: pd.DataFrame, metrics:
         "batch_size": int(training["batch_size"]),
         "lr": float(info["peak_lr"]),
         "lr_base": float(training["lr"]),  # before scaling with the batch (lr_scaling)
-        "lr_scaling": training["lr_scaling"],
-        "lr_reference_batch": int(training["lr_reference_batch"]),
     }
 
 
