@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed-stamp
 PROFILE := workflow/profiles/default
 
 .PHONY: setup dataset-layer report carry-over compare quick replicate pilot pilot-penalty unlock \
-	unlock-quick unlock-replicate unlock-pilot test lint test-slurm bench clean
+	unlock-quick unlock-replicate unlock-pilot test check-report lint test-slurm bench clean
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || python3 -m venv $(VENV)
@@ -148,6 +148,13 @@ unlock-pilot: setup dataset-layer
 
 test: setup
 	$(PY) -m pytest
+
+# The browser test's checks on a real study's report (make report first; DATASET=<name> for
+# another dataset's): tables fit at 1280 and 1920 px, sorting, filter, forest plot, explorer,
+# console errors, and axe-core and the Nu validator where .ci/run installed them.
+check-report: setup
+	MNIST_STUDY_REPORT=$(abspath $(STUDY))/results/report.html $(PY) -m pytest \
+		tests/test_browser.py -k "not fashion_like" -rs -p no:cacheprovider
 
 lint: setup
 	$(VENV)/bin/ruff check .

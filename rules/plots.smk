@@ -135,6 +135,28 @@ rule plot_reliability:
         job_script("plot_reliability")
 
 
+# The explorer's static figure: what readers without JavaScript see in its place.
+rule plot_explorer:
+    input:
+        runs="results/tables/runs.csv",
+        # Each run's model and training as trained: the explorer's hyperparameter axes.
+        info=runs("train.json"),
+    output:
+        explorer=figure(f"{FIG}/explorer.png", "explorer", "Explorer"),
+    log:
+        "logs/plots/plot_explorer.log",
+    benchmark:
+        "benchmarks/plot_explorer.tsv"
+    localrule: True
+    conda:
+        ENV
+    params:
+        run_keys=run_keys(),
+        code=code("plot_explorer"),
+    script:
+        job_script("plot_explorer")
+
+
 if AUGMENTED:
 
     rule plot_augmentation:
@@ -301,3 +323,25 @@ rule plot_errors:
         code=code("plot_errors"),
     script:
         job_script("plot_errors")
+
+
+# The claims as one picture: effects in units of their smallest effect of interest, with
+# Holm-adjusted intervals. SVG, inlined in the report (its marks are counted there).
+rule plot_forest:
+    input:
+        claims=rules.claims.output.verdicts,
+    output:
+        forest=figure(f"{FIG}/claims/forest.svg", "forest", "Claims"),
+    log:
+        "logs/plots/plot_forest.log",
+    benchmark:
+        "benchmarks/plot_forest.tsv"
+    localrule: True
+    conda:
+        ENV
+    params:
+        studies=entries("studies"),
+        alpha=config["alpha"],
+        code=code("plot_forest"),
+    script:
+        job_script("plot_forest")

@@ -46,6 +46,7 @@ rule report:
         stats=rules.statistics.output.variants,
         pairs=rules.statistics.output.pairs,
         claims=rules.claims.output.verdicts,
+        forest=rules.plot_forest.output.forest,
         changes=rules.changes.output.changes,
         errors=rules.errors.output.summary,
         cache=DATA_CACHE,
@@ -74,8 +75,21 @@ rule report:
             else []
         ),
         rulegraph_dot=rules.rulegraph.output.dot,
+        # The explorer: its static figure, its script, and the library it needs (vendored,
+        # with its licence; report/vendor/README.md), all inlined into the one file.
+        explorer=rules.plot_explorer.output.explorer,
+        explorer_js=f"{REPORT_DIR}/explorer.js",
+        d3=f"{REPORT_DIR}/vendor/d3/d3.min.js",
+        d3_license=f"{REPORT_DIR}/vendor/d3/LICENSE",
         template=f"{REPORT_DIR}/report.html.j2",
         css=f"{REPORT_DIR}/style.css",
+        # Inlined in this order: the vendored table sorter, then the report's own script.
+        scripts=[
+            f"{REPORT_DIR}/vendor/tablesort/tablesort.min.js",
+            f"{REPORT_DIR}/report.js",
+        ],
+        # A vendored script's licence goes in with it, as a comment (inline_script).
+        script_licences=[f"{REPORT_DIR}/vendor/tablesort/LICENCE"],
         captions=sorted(
             os.path.relpath(p) for p in Path(workflow.basedir).glob("report/captions/*.rst")
         ),
@@ -95,6 +109,7 @@ rule report:
         studies=entries("studies"),
         run_keys=run_keys(),
         alpha=config["alpha"],
+        flat_gap=config["flat_gap"],
         config_hash=config_hash(),
         # The repository holds the template: its git commit goes into the provenance.
         repo=lambda w, input: str(Path(input.template).parents[1]),

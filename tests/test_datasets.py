@@ -21,7 +21,10 @@ STANDALONE_MNIST = re.compile(r"(?<![\w-])mnist(?![\w-])|(?<!fashion-)mnist-", r
 
 
 def report_text(workdir) -> str:
+    """What the report says: its markup's text, without images, styles or scripts (a vendored
+    library's own words, d3's "invalid digits" among them, are not the report's)."""
     html = (workdir / "results" / "report.html").read_text(encoding="utf-8")
+    html = re.sub(r"<(script|style)\b[^>]*>.*?</\1>", " ", html, flags=re.DOTALL)
     return re.sub(r"<[^>]+>", " ", re.sub(r'src="data:[^"]*"', "", html))
 
 

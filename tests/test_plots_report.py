@@ -540,7 +540,7 @@ def test_study_sections_show_augmentation_memorization_and_the_chance_check(stud
     # as one in the dataset's ten classes.
     stats = pd.read_csv(study["root"] / "analysis/variants.csv")
     acc = stats[(stats["variant"] == "wide") & (stats["metric"] == "test_acc")]["mean"].iloc[0]
-    table = width.split('class="chance-table"', 1)[1].split("</table>", 1)[0]
+    table = width.split('class="chance-table sortable"', 1)[1].split("</table>", 1)[0]
     assert VARIANTS["wide"]["label"] in table and VARIANTS["mlp"]["label"] not in table
     assert f"{100 * acc:.2f} ± " in table and "10.00%" in table and "Chance (1/10)" in table
     assert f"{100 * (acc - 0.1):+.2f} pp" in table

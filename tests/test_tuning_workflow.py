@@ -26,8 +26,9 @@ pytestmark = pytest.mark.slow
 SWEEP = {"values": [0.001, 0.01, 10.0]}
 EXECUTED = RULE
 # The rules that read a sweep's record: the claims (each tuned side's lr and the figure behind
-# it) and the lr figure, then the history's snapshot and the report.
-SWEEP_READERS = {"claims", "plot_tuning", "snapshot", "changes", "report"}
+# it) and the lr figure, then the forest plot of the claims, the history's snapshot and the
+# report.
+SWEEP_READERS = {"claims", "plot_tuning", "plot_forest", "snapshot", "changes", "report"}
 
 
 def tuned_config(config: dict) -> dict:

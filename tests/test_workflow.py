@@ -90,13 +90,17 @@ PLOTS = {
     "plot_weights",
     "plot_augmentation",
     "plot_memorization",
+    "plot_explorer",
 }
 # Rules that read every run (tables, statistics, plots, report) rerun with any one of them.
 # The history's snapshot of the study and what changed since the last one follow both.
 HISTORY = {"snapshot", "changes"}
-AGGREGATES = {"tables", "statistics", "claims", "errors", "report"} | PLOTS | HISTORY
+# The forest plot reads only the claims' verdicts: it follows them, not plots.py.
+AGGREGATES = {"tables", "statistics", "claims", "plot_forest", "errors", "report"}
+AGGREGATES |= PLOTS | HISTORY
 # What reads runs.csv or its statistics; other figures and the error sets read the runs.
-READ_TABLES = {"tables", "statistics", "claims", "plot_studies", "report"} | HISTORY
+READ_TABLES = {"tables", "statistics", "claims", "plot_studies", "plot_explorer", "report"}
+READ_TABLES |= HISTORY | {"plot_forest"}
 
 
 def test_end_to_end_outputs(smoke_run):

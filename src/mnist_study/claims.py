@@ -92,6 +92,9 @@ class Claim:
     # and whether the verdict depends on the rate is judged by the difference of the effects.
     fixed_lr_claim: str | None = None
     share: float | None = None  # compare: recovery, the share of the loss the remedy must win
+    # The study the claim belongs to where the variants alone do not say (the report groups
+    # claims by study; by default, the first study listing all of the claim's variants).
+    study: str | None = None
 
     @classmethod
     def from_dict(cls, name: str, d: Mapping, variants: Iterable[str] | None = None) -> Claim:
@@ -177,6 +180,9 @@ class Claim:
                 f"{where}.smallest_effect: {sesoi!r}; need a positive number in the units of "
                 f"{metric!r}"
             )
+        study = d.get("study")
+        if study is not None and not isinstance(study, str):
+            raise ValueError(f"{where}.study: {study!r}; must name a study (studies.<name>)")
         twin = d.get("fixed_lr_claim")
         if twin is not None and (not isinstance(twin, str) or len(compared) != 2 or "compare" in d):
             raise ValueError(
@@ -197,6 +203,7 @@ class Claim:
             level=None if d.get("level") is None else float(d["level"]),
             fixed_lr_claim=twin,
             share=None if d.get("share") is None else float(d["share"]),
+            study=study,
         )
 
     @property
@@ -253,6 +260,7 @@ class Claim:
             "level": self.level,
             "fixed_lr_claim": self.fixed_lr_claim,
             "share": self.share,
+            "study": self.study,
         }
         if self.is_each or self.is_level or self.is_interaction or self.is_recovery:
             optional["compare"] = self.compare

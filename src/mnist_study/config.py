@@ -165,8 +165,11 @@ def claims_of(config: Mapping) -> dict[str, Claim]:
         name: Claim.from_dict(name, entry, variants)
         for name, entry in config.get("claims", {}).items()
     }
+    studies = list(config.get("studies", {}))
     for claim in claims.values():
         _check_fixed_lr_claim(claim, claims)
+        if claim.study is not None and claim.study not in studies:
+            raise ValueError(f"claims.{claim.name}.study: {claim.study!r}; valid: {studies}")
     return claims
 
 

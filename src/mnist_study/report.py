@@ -26,6 +26,7 @@ from .formatting import (
     seconds,
 )
 from .report_checkpoints import checkpoint_rows, checkpoints_claimed, reliability_figure
+from .report_gap import flat_gap, reason_sentence
 from .report_training_data import (
     augmentation_figures,
     chance_check,
@@ -155,7 +156,8 @@ def _gap_sentence(r: Results, study: Mapping) -> str | None:
         values = [str(v) for v in study["factor"]["values"]]
         return (
             f"Along the {study['factor']['label'].lower()} axis the mean train–test gap "
-            f"{shape(gaps, values)} ({pp(gaps[0])} for {first}, {pp(gaps[-1])} for {last})."
+            f"{shape(gaps, values, flat_gap(r, study))} ({pp(gaps[0])} for {first}, "
+            f"{pp(gaps[-1])} for {last})."
         )
     if len(members) == 2 and all(g is not None for g in gaps):
         return f"The train–test gap is {pp(gaps[0])} for {first} and {pp(gaps[1])} for {last}."
@@ -214,6 +216,7 @@ def study_paragraph(r: Results, name: str) -> str:
     parts = [
         first,
         _gap_sentence(r, study),
+        reason_sentence(r, study),
         *_pairs_sentences(r, name),
         _peak_sentence(r, members),
         _time_sentence(r, members),
@@ -294,6 +297,12 @@ def results_section(r: Results) -> list[dict]:
                 "epochs": num(s("epochs")),
                 "best_epoch": num(s("best_epoch"), 2),
                 "time": seconds(s("train_seconds")),
+                "studies": ", ".join(
+                    study["title"] for study in r.studies.values() if name in study["variants"]
+                ),
+                # Figures for sorting where the text is not one: a time in minutes, a count
+                # with thousands separators.
+                "sort": {"params": s("params"), "time": s("train_seconds")},
             }
         )
     return rows
@@ -324,8 +333,12 @@ def claims_section(r: Results) -> list[dict]:
                 if missing(low)
                 else f"{metric_diff(metric, low)} to {metric_diff(metric, high)}",
                 "sesoi": f"±{metric_size(metric, c['smallest_effect'])}",
-                "p": f"{pval(c['p_value'])} → {pval(c['p_holm'])}",
-                "p_equivalence": f"{pval(c['p_equivalence'])} → {pval(c['p_equivalence_holm'])}",
+                "p": f"{pval(c['p_value'])} → Holm {pval(c['p_holm'])}",
+                "p_equivalence": (
+                    f"{pval(c['p_equivalence'])} → Holm {pval(c['p_equivalence_holm'])}"
+                ),
+                "p_holm": pval(c["p_holm"]),
+                "sort": {"effect": c["effect"], "p_holm": c["p_holm"]},
                 "detectable": (
                     f"±{metric_size(metric, c['detectable'])} with "
                     f"{c.get('power', POWER):.0%} power"
@@ -341,6 +354,28 @@ def claims_section(r: Results) -> list[dict]:
             }
         )
     return rows
+
+
+def forest_section(r: Results, captions: Captions, path) -> dict | None:
+    """The forest plot (rule plot_forest) inline, so that its marks are part of the page."""
+    if not path or not r.claims:
+        return None
+    trends = [c["name"] for c in r.claims if "tau" in c]
+    return {
+        "svg": Path(path).read_text(encoding="utf-8"),
+        "caption": captions(
+            "forest",
+            levels=f"1 − {r.alpha:g} × p / Holm p; two-sided, or one-sided for an equivalence "
+            "or non-inferiority test",
+            trends=(
+                f"A trend claim ({', '.join(trends)}) is decided by a rank test over all its "
+                "variants; its bar is the first-to-last contrast's t interval at the same level, "
+                "so it can disagree with the verdict. "
+                if trends
+                else ""
+            ),
+        ),
+    }
 
 
 def compared_text(r: Results, c: Mapping) -> str:
@@ -374,6 +409,7 @@ def study_table(r: Results, study: Mapping) -> list[dict]:
             "gap": pp(r.stat(v, "gap")),
             "best_epoch": num(r.stat(v, "best_epoch"), 2),
             "time": seconds(r.stat(v, "train_seconds")),
+            "sort": {"params": r.stat(v, "params"), "time": r.stat(v, "train_seconds")},
         }
         for v, value in zip(study["variants"], study["factor"]["values"], strict=True)
     ]
@@ -399,7 +435,7 @@ def pair_rows(r: Results, name: str) -> list[dict]:
             "discordant": f"{p['b_only']} / {p['a_only']}",
             "p": pval(p["p"]),
             "p_holm": pval(p["p_holm"]),
-            "p_seeds": p["p_per_seed"],
+            "p_seeds": str(p["p_per_seed"]).replace(";", "; "),
             "significant": p["p_holm"] < r.alpha,
         }
         for p in mine.to_dict("records")
@@ -625,6 +661,7 @@ def provenance_section(
                 "total": seconds(b["total_s"]),
                 "mean": seconds(b["mean_s"]),
                 "max": seconds(b["max_s"]),
+                "sort": {k: b[f"{k}_s"] for k in ("total", "mean", "max")},
             }
             for b in r.bench.to_dict("records")
         ],
@@ -682,6 +719,7 @@ def figure_files(inputs: Mapping, params: Mapping) -> dict:
 
 def build_context(inputs: Mapping, params: Mapping) -> dict:
     """Everything the template shows, from the rule's named inputs and params."""
+    from .explorer import section as explorer_section
     from .plots import FEATURE_UNITS
 
     r = Results.load(
@@ -691,6 +729,7 @@ def build_context(inputs: Mapping, params: Mapping) -> dict:
         params["alpha"],
         params.get("run_keys"),
         params.get("dataset"),
+        params.get("flat_gap"),
     )
     captions = Captions(inputs["captions"], noun=r.describe["noun"])
     files = figure_files(inputs, params)
@@ -706,10 +745,20 @@ def build_context(inputs: Mapping, params: Mapping) -> dict:
         "rule": RULE.replace("α", f"α = {r.alpha:g}"),
         "confidence": f"{CONFIDENCE:.0%}",
         "css": Path(inputs["css"]).read_text(encoding="utf-8"),
+        "scripts": [inline_script(path) for path in inputs.get("scripts", [])],
         "summary": summary_section(r),
         "changes": changes_section(r, inputs["changes"]) if "changes" in inputs else None,
         "results": results_section(r),
         "claims": claims_section(r),
+        "forest": forest_section(r, captions, inputs.get("forest")),
+        # Every run at once; absent where the rule gives no explorer figure (an older rule).
+        "explorer": (
+            explorer_section(
+                r.runs, r.records, {v: r.label(v) for v in r.variants}, inputs, captions, figure
+            )
+            if "explorer" in inputs
+            else None
+        ),
         "studies": [study_section(r, captions, s, files) for s in r.studies],
         # Variants that no study lists still get their learning curves shown.
         "orphans": [
@@ -734,6 +783,52 @@ def build_context(inputs: Mapping, params: Mapping) -> dict:
     return context
 
 
+# Where a narrow table cell may wrap: between a mean and its "± sd", a range's two ends; never
+# between a number and its unit or sign, so that a wrapped figure still reads as one.
+_TIES = (
+    (" pp", "\u00a0pp"),
+    ("± ", "±\u00a0"),
+    (" – ", "\u00a0– "),
+    (" min", "\u00a0min"),
+    (" s", "\u00a0s"),
+    (" h", "\u00a0h"),
+)
+
+
+def keep_together(text) -> str:
+    text = str(text)
+    for loose, tied in _TIES:
+        text = text.replace(loose, tied)
+    return text
+
+
+def breakable(name) -> str:
+    """A snake_case name that may wrap after its underscores (a long variant name would
+    otherwise set a table column's least width)."""
+    from markupsafe import Markup, escape
+
+    return Markup("_<wbr>").join(escape(part) for part in str(name).split("_"))
+
+
+def inline_script(path) -> str:
+    """A script file's text, safe inside <script> (a literal "</script" in it would end the
+    element early), after its licence as a comment where a licence file lies beside it (a
+    vendored library's)."""
+    path = Path(path)
+    text = path.read_text(encoding="utf-8")
+    for name in ("LICENCE", "LICENSE"):
+        if (licence := path.with_name(name)).exists():
+            notice = licence.read_text(encoding="utf-8").replace("*/", "* /")
+            text = f"/*\n{notice}*/\n{text}"
+            break
+    return text.replace("</script", "<\\/script")
+
+
+def sort_key(value) -> str:
+    """A cell's data-sort figure: the raw number, or empty where there is none."""
+    return "" if missing(value) else repr(float(value))
+
+
 def render(template_path, context: Mapping) -> str:
     import jinja2
 
@@ -747,6 +842,9 @@ def render(template_path, context: Mapping) -> str:
     )
     env.filters["pct"] = pct
     env.filters["pp"] = pp
+    env.filters["keep"] = keep_together
+    env.filters["sortkey"] = sort_key
+    env.filters["breakable"] = breakable
     return env.get_template(template_path.name).render(**context)
 
 

@@ -30,6 +30,8 @@ class Results:
     dataset: dict = field(default_factory=dict)  # the cache's split sizes and checksums
     # How to speak of the dataset: name, title, noun, class names (config.describe_dataset).
     describe: dict = field(default_factory=dict)
+    # A study's gap that moves less than this is flat, where no gap claim of it says (config).
+    flat_gap: float | None = None
 
     @classmethod
     def load(
@@ -40,6 +42,7 @@ class Results:
         alpha: float,
         run_keys=None,
         describe: Mapping | None = None,
+        flat_gap: float | None = None,
     ) -> Results:
         import pandas as pd
 
@@ -61,6 +64,7 @@ class Results:
             bench=benchmark_times(list(inputs.get("benchmarks", []))),
             dataset=dataset_checksums(inputs["cache"]) if "cache" in inputs else {},
             describe=dict(describe or GENERIC),
+            flat_gap=flat_gap,
         )
 
     def stat(self, variant: str, metric: str, key: str = "mean"):

@@ -268,21 +268,36 @@ def _trend(ev: Evidence, claim: Claim) -> dict:
     }
 
 
-def shape(means: Sequence[float], names: Sequence[str]) -> str:
-    """The observed shape of a sequence of means, in words."""
+def shape(means: Sequence[float], names: Sequence[str], flat: float = 0.0) -> str:
+    """The observed shape of a sequence of means, in words. Means that all lie within less than
+    ``flat`` of each other stay flat; the default never says so, which keeps the claims' shapes
+    apart from their smallest effects (a supported trend may move less than it)."""
     if any(math.isnan(m) for m in means):
         return "not observed"
+    if max(means) - min(means) < flat:
+        return "stays flat"
+    turn = turning_point(means)
+    if turn is not None:
+        if means[turn] == max(means):
+            return f"rises to a peak at {names[turn]}, then falls"
+        return f"falls to a low at {names[turn]}, then rises"
+    if means[-1] > means[0]:
+        return "rises"
+    if means[-1] < means[0]:
+        return "falls"
+    return "mixed"
+
+
+def turning_point(means: Sequence[float]) -> int | None:
+    """Where a sequence of means turns: an inner maximum, else an inner minimum (the first of
+    either, as argmax finds it); None where both extremes lie at the ends."""
     peak, trough = int(np.argmax(means)), int(np.argmin(means))
     last = len(means) - 1
-    if peak == last and trough == 0:
-        return "rises"
-    if peak == 0 and trough == last:
-        return "falls"
     if 0 < peak < last:
-        return f"rises to a peak at {names[peak]}, then falls"
+        return peak
     if 0 < trough < last:
-        return f"falls to a low at {names[trough]}, then rises"
-    return "mixed"
+        return trough
+    return None
 
 
 def _each(ev: Evidence, claim: Claim) -> dict:
