@@ -155,7 +155,8 @@ def test_the_error_overlap_is_a_table_with_a_row_per_seed(report_page):
 
 def test_screenshot(report_page):
     out = report_page["html"].with_name("report_screenshot.png")
-    report_page["page"].screenshot(path=str(out), full_page=True)
+    # A real study's page is some 40,000 px tall: drawing it whole takes longer than the default.
+    report_page["page"].screenshot(path=str(out), full_page=True, timeout=300_000)
     data = out.read_bytes()
     assert data.startswith(b"\x89PNG") and len(data) > 10_000
 
