@@ -11,7 +11,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from mnist_study import explorer
+from mnist_study import explorer, explorer_figure
 
 REPO = Path(__file__).resolve().parents[1]
 VENDOR = REPO / "report" / "vendor"
@@ -141,21 +141,27 @@ def test_the_json_cannot_end_its_script_element():
 
 
 def test_colour_ranks_place_ties_as_d3s_quantile_scale():
-    assert explorer.colour_rank([0.5, 0.1, 0.1, None, 0.9]) == [2 / 3, 1 / 3, 1 / 3, None, 1.0]
-    assert explorer.colour_rank([3.0]) == [0.5]
+    assert explorer_figure.colour_rank([0.5, 0.1, 0.1, None, 0.9]) == [
+        2 / 3,
+        1 / 3,
+        1 / 3,
+        None,
+        1.0,
+    ]
+    assert explorer_figure.colour_rank([3.0]) == [0.5]
 
 
 def test_positions_follow_the_axis_scale():
     log = {"kind": "number", "scale": "log"}
-    assert explorer.position(log, [0.001, 0.01, 0.1, None]) == [0.0, 0.5, 1.0, None]
+    assert explorer_figure.position(log, [0.001, 0.01, 0.1, None]) == [0.0, 0.5, 1.0, None]
     category = {"kind": "category", "domain": ["a", "b"]}
-    assert explorer.position(category, ["b", "a", "c"]) == [0.75, 0.25, None]
-    assert explorer.position({"kind": "number"}, [2, 2]) == [0.5, 0.5]
+    assert explorer_figure.position(category, ["b", "a", "c"]) == [0.75, 0.25, None]
+    assert explorer_figure.position({"kind": "number"}, [2, 2]) == [0.5, 0.5]
 
 
 def test_static_figure_is_a_small_png(tmp_path, data):
     out = tmp_path / "explorer.png"
-    explorer.plot(data, out)
+    explorer_figure.plot(data, out)
     png = out.read_bytes()
     assert png.startswith(b"\x89PNG") and 5_000 < len(png) < 200_000
     assert not list(tmp_path.glob("*.tmp"))
@@ -164,7 +170,7 @@ def test_static_figure_is_a_small_png(tmp_path, data):
 def test_report_section_inlines_the_library_with_its_licence(tmp_path, data):
     runs = runs_table()
     png = tmp_path / "explorer.png"
-    explorer.plot(data, png)
+    explorer_figure.plot(data, png)
     inputs = {
         "explorer": png,
         "explorer_js": REPO / "report/explorer.js",
