@@ -75,21 +75,23 @@ rule report:
             else []
         ),
         rulegraph_dot=rules.rulegraph.output.dot,
-        # The explorer: its static figure, its script, and the library it needs (vendored,
-        # with its licence; report/vendor/README.md), all inlined into the one file.
+        # The explorer's static figure (its library and script are among the scripts).
         explorer=rules.plot_explorer.output.explorer,
-        explorer_js=f"{REPORT_DIR}/explorer.js",
-        d3=f"{REPORT_DIR}/vendor/d3/d3.min.js",
-        d3_license=f"{REPORT_DIR}/vendor/d3/LICENSE",
         template=f"{REPORT_DIR}/report.html.j2",
         css=f"{REPORT_DIR}/style.css",
-        # Inlined in this order: the vendored table sorter, then the report's own script.
+        # Inlined once each, in this order: the explorer's library and script, the vendored
+        # table sorter, the report's own script (vendored ones: report/vendor/README.md).
         scripts=[
+            f"{REPORT_DIR}/vendor/d3/d3.min.js",
+            f"{REPORT_DIR}/explorer.js",
             f"{REPORT_DIR}/vendor/tablesort/tablesort.min.js",
             f"{REPORT_DIR}/report.js",
         ],
         # A vendored script's licence goes in with it, as a comment (inline_script).
-        script_licences=[f"{REPORT_DIR}/vendor/tablesort/LICENCE"],
+        script_licences=[
+            f"{REPORT_DIR}/vendor/d3/LICENSE",
+            f"{REPORT_DIR}/vendor/tablesort/LICENCE",
+        ],
         captions=sorted(
             os.path.relpath(p) for p in Path(workflow.basedir).glob("report/captions/*.rst")
         ),

@@ -171,12 +171,7 @@ def test_report_section_inlines_the_library_with_its_licence(tmp_path, data):
     runs = runs_table()
     png = tmp_path / "explorer.png"
     explorer_figure.plot(data, png)
-    inputs = {
-        "explorer": png,
-        "explorer_js": REPO / "report/explorer.js",
-        "d3": VENDOR / "d3/d3.min.js",
-        "d3_license": VENDOR / "d3/LICENSE",
-    }
+    inputs = {"explorer": png}
     section = explorer.section(
         runs,
         records_for(runs),
@@ -189,9 +184,26 @@ def test_report_section_inlines_the_library_with_its_licence(tmp_path, data):
     assert json.loads(section["data"])["columns"][:2] == ["variant", "seed"]
     assert section["figure"]["caption"].startswith("explorer: 10 runs, model, width,")
     assert "coloured by test accuracy" in section["figure"]["alt"]
-    assert section["library"].startswith("/*! d3, d3.min.js: Copyright")
-    assert "Permission to use, copy, modify" in section["library"].split("*/")[0]
-    assert "</script" not in section["library"] + section["script"]
+
+
+def test_the_report_inlines_the_library_with_its_licence():
+    from mnist_study.report import inline_script
+
+    library = inline_script(VENDOR / "d3/d3.min.js")
+    assert library.startswith("/*! d3, d3.min.js: Copyright")
+    assert "Permission to use, copy, modify" in library.split("*/")[0]
+    script = inline_script(REPO / "report/explorer.js")
+    assert not script.startswith("/*!"), "the report's own script has no licence file beside it"
+    assert "</script" not in library + script
+
+
+def test_a_script_that_would_open_an_html_comment_is_refused(tmp_path):
+    from mnist_study.report import inline_script
+
+    bad = tmp_path / "bad.js"
+    bad.write_text('var s = "<!--";')
+    with pytest.raises(ValueError, match="bad.js"):
+        inline_script(bad)
 
 
 def vendored_rows() -> dict[str, str]:

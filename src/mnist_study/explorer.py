@@ -13,7 +13,6 @@ import json
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
 
 @dataclass(frozen=True)
@@ -182,15 +181,6 @@ def read(runs_csv, run_keys: Sequence, info_paths: Sequence, labels=None) -> dic
     return build(pd.read_csv(runs_csv), records, labels)
 
 
-def _script(path, name: str) -> str:
-    text = Path(path).read_text(encoding="utf-8")
-    # Inlined as it is: one of these would end the <script> element early or comment it out.
-    for bad in ("</script", "<!--"):
-        if bad in text.lower():
-            raise ValueError(f"{path}: contains {bad!r}; {name} cannot be inlined in the report")
-    return text
-
-
 def _in_sentence(label: str) -> str:
     """An axis label inside a sentence: "Test accuracy" -> "test accuracy", "ECE" stays."""
     return label if label[:2].isupper() else label[:1].lower() + label[1:]
@@ -204,11 +194,10 @@ def section(
     caption: Callable[..., str],
     figure: Callable[..., dict],
 ) -> dict:
-    """The report's explorer: its data, the static figure, and the library and script that the
-    template inlines once (the library's licence text as a comment before it)."""
+    """The report's explorer: its data and the static figure (its library and script are
+    inlined with the report's other scripts)."""
     data = build(runs, records, labels)
     names = [_in_sentence(a["label"]) for a in data["axes"]]
-    licence = Path(inputs["d3_license"]).read_text(encoding="utf-8").strip().replace("*/", "* /")
     colour = next(
         (_in_sentence(a["label"]) for a in data["axes"] if a["key"] == data["colour"]), "–"
     )
@@ -222,7 +211,4 @@ def section(
             f"{', '.join(names)}; coloured by {colour}.",
             "explorer",
         ),
-        "library": f"/*! d3, {Path(inputs['d3']).name}: {licence} */\n"
-        + _script(inputs["d3"], "d3"),
-        "script": _script(inputs["explorer_js"], "the explorer"),
     }

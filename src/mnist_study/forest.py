@@ -14,6 +14,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from .atomic import write_text
+from .claims import base_variant
 from .stats import CONFIDENCE
 
 # How each verdict is drawn: by shape as well as colour (WCAG 1.4.1), with the report's colours.
@@ -43,8 +44,6 @@ class Row:
     effect: float
     low: float | None
     high: float | None
-    level: float | None  # the interval's confidence level after Holm's adjustment
-    by: str  # the test the interval stands for: "difference", "equivalence" or "trend"
 
 
 def _t_quantile(q: float, df: float) -> float:
@@ -92,7 +91,7 @@ def claim_group(claim: Mapping, studies: Mapping[str, Mapping]) -> str:
     variants hold all of the claim's (a checkpoint ``variant@best`` counting as its variant)."""
     if claim.get("study") in studies:
         return studies[claim["study"]]["title"]
-    wanted = {v.split("@")[0] for v in claim["variants"]}
+    wanted = {base_variant(v) for v in claim["variants"]}
     for study in studies.values():
         if wanted <= set(study["variants"]):
             return study["title"]
@@ -106,12 +105,7 @@ def forest_rows(claims: Sequence[Mapping], studies: Mapping[str, Mapping], alpha
         sign = -1 if c["expect"] == "decrease" else 1
         scale = sign / c["smallest_effect"]
         interval = holm_interval(c, alpha)
-        if interval is None:
-            low = high = level = None
-            by = "trend" if "tau" in c else "difference"
-        else:
-            a, b, level, by = interval
-            low, high = sorted((a * scale, b * scale))
+        low, high = (None, None) if interval is None else sorted(v * scale for v in interval[:2])
         rows.append(
             Row(
                 name=c["name"],
@@ -121,8 +115,6 @@ def forest_rows(claims: Sequence[Mapping], studies: Mapping[str, Mapping], alpha
                 effect=c["effect"] * scale,
                 low=low,
                 high=high,
-                level=level,
-                by=by,
             )
         )
     order = [s["title"] for s in studies.values()] + [OTHER]

@@ -813,13 +813,16 @@ def breakable(name) -> str:
 def inline_script(path) -> str:
     """A script file's text, safe inside <script> (a literal "</script" in it would end the
     element early), after its licence as a comment where a licence file lies beside it (a
-    vendored library's)."""
+    vendored library's: "/*! <folder>, <file>: <licence> */")."""
     path = Path(path)
     text = path.read_text(encoding="utf-8")
+    if "<!--" in text:
+        # Inside <script>, "<!--" opens an escape that can swallow the rest of the page.
+        raise ValueError(f"{path}: contains '<!--'; it cannot be inlined in the report")
     for name in ("LICENCE", "LICENSE"):
         if (licence := path.with_name(name)).exists():
-            notice = licence.read_text(encoding="utf-8").replace("*/", "* /")
-            text = f"/*\n{notice}*/\n{text}"
+            notice = licence.read_text(encoding="utf-8").strip().replace("*/", "* /")
+            text = f"/*! {path.parent.name}, {path.name}: {notice} */\n{text}"
             break
     return text.replace("</script", "<\\/script")
 
