@@ -67,7 +67,7 @@ dataset-layer:
 # Snakemake: keeping it plans no job); a study already kept is not kept twice.
 report: setup dataset-layer
 	$(call run_snakemake,$(STUDY_ARGS) $(if $(SINCE),--config "since='$(SINCE)'"),$(STUDY),$(UNLOCK))
-	$(PY) -m mnist_study.history record $(STUDY)
+	$(PY) -m mnist_study.record.history record $(STUDY)
 	@cat $(STUDY)/results/analysis/claims.md
 	@echo "Report: $(abspath $(STUDY))/results/report.html"
 
@@ -75,7 +75,7 @@ report: setup dataset-layer
 # run both studies first (make report; make report DATASET=...).
 carry-over: setup dataset-layer
 	@test "$(DATASET)" != mnist || { echo "name the other dataset: make carry-over DATASET=..." >&2; exit 2; }
-	$(PY) -m mnist_study.crossdata results $(STUDY)/results --names mnist $(DATASET) \
+	$(PY) -m mnist_study.record.crossdata results $(STUDY)/results --names mnist $(DATASET) \
 		--out $(STUDY)/carry-over.md
 
 # One seed, few epochs, the same rules; runs in results/quick/ beside the full study.
@@ -84,7 +84,7 @@ QUICK := --directory results/quick \
 
 quick: setup
 	$(call run_snakemake,$(QUICK),results/quick,unlock-quick)
-	$(PY) -m mnist_study.history record results/quick
+	$(PY) -m mnist_study.record.history record results/quick
 	@cat results/quick/results/analysis/claims.md
 	@echo "Report: $(CURDIR)/results/quick/results/report.html"
 
@@ -96,8 +96,8 @@ REPLICATE := --directory $(REPLICATE_DIR) \
 
 replicate: setup dataset-layer
 	$(call run_snakemake,$(REPLICATE),$(REPLICATE_DIR),unlock-replicate$(ON_DATASET))
-	$(PY) -m mnist_study.history record $(REPLICATE_DIR)
-	$(PY) -m mnist_study.verdicts $(STUDY)/results/analysis/claims.json \
+	$(PY) -m mnist_study.record.history record $(REPLICATE_DIR)
+	$(PY) -m mnist_study.evidence.verdicts $(STUDY)/results/analysis/claims.json \
 		$(REPLICATE_DIR)/results/analysis/claims.json
 
 # The design's pilots, run before a design's first full run (README, "Power by design").
@@ -109,14 +109,14 @@ PILOT_CONFIG := $(CURDIR)/config.yaml $(LAYER) $(CURDIR)/workflow/pilot.yaml
 pilot: setup dataset-layer
 	$(call run_snakemake,results/tables/runs.csv --directory $(PILOT_DIR) \
 		--configfile $(PILOT_CONFIG),$(PILOT_DIR),unlock-pilot$(ON_DATASET))
-	$(PY) -m mnist_study.power $(PILOT_DIR) $(PILOT_CONFIG) > $(PILOT_DIR)/plan.md
+	$(PY) -m mnist_study.evidence.power $(PILOT_DIR) $(PILOT_CONFIG) > $(PILOT_DIR)/plan.md
 	@cat $(PILOT_DIR)/plan.md
 
 # make pilot-penalty: which form of weight penalty, on validation only
 # (workflow/pilots/weight_penalty.yaml), into results/pilot/weight_penalty-<dataset>/choice.md.
 pilot-penalty: setup dataset-layer
 	$(call run_snakemake,results/data/$(DATASET).pt $(STUDY_ARGS),$(STUDY),$(UNLOCK))
-	$(PY) -m mnist_study.pilot workflow/pilots/weight_penalty.yaml \
+	$(PY) -m mnist_study.evidence.pilot workflow/pilots/weight_penalty.yaml \
 		--cache $(STUDY)/results/data/$(DATASET).pt --config config.yaml $(LAYER) \
 		--out results/pilot/weight_penalty-$(DATASET)
 
@@ -128,7 +128,7 @@ B ?= $(STUDY)
 METRIC ?= test_acc
 
 compare: setup
-	$(PY) -m mnist_study.compare $(A) $(B) --metric $(METRIC)
+	$(PY) -m mnist_study.record.compare $(A) $(B) --metric $(METRIC)
 
 # Remove the locks a killed Snakemake left (make report / make quick print this when needed).
 # Only when no other Snakemake uses the folder: unlocking under a running one lets two runs
@@ -178,7 +178,7 @@ test-slurm: $(SLURM_STAMP)
 		MNIST_REQUIRE_SLURM=1 $(PY) -m pytest -m slurm -rs --durations=5'
 
 bench: setup
-	$(PY) -m mnist_study.bench
+	$(PY) -m mnist_study.engine.bench
 
 clean:
 	rm -rf results logs benchmarks .snakemake

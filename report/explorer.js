@@ -1,5 +1,5 @@
 // The explorer (section "Explorer"): every run as one line across the axes that
-// mnist_study.explorer embeds in #explorer-data, drawn with d3 (report/vendor/d3, inlined before
+// mnist_study.report.explorer embeds in #explorer-data, drawn with d3 (report/vendor/d3, inlined before
 // this script). Brushing an axis greys the lines outside the brush; the menu chooses the outcome
 // that colours them. Until it has drawn, the figure shows the static PNG instead, so a reader
 // without JavaScript, or a browser this fails in, still sees the lines.
@@ -27,7 +27,7 @@
     root.parentElement.clientWidth,
     margin.left + margin.right + STEP * (axes.length - 1)
   );
-  // Viridis's pale yellow end vanishes on white; mnist_study.explorer's figure stops there too.
+  // Viridis's pale yellow end vanishes on white; mnist_study.report.explorer's figure stops there too.
   var VIRIDIS_TOP = 0.85;
   var MISSING = "#999999";
 

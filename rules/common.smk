@@ -8,10 +8,10 @@ from snakemake.utils import validate
 
 from mnist_study import codehash
 from mnist_study import config as study_config
-from mnist_study import tuning
-from mnist_study.data import FILES, raw_paths, train_split_size, verify_present
+from mnist_study.engine import tuning
+from mnist_study.data.datasets import FILES, raw_paths, train_split_size, verify_present
 from mnist_study.logs import stamp_path
-from mnist_study.provenance import cpu_model
+from mnist_study.record.provenance import cpu_model
 
 SCHEMA = str(Path(workflow.basedir) / "workflow" / "schemas" / "config.schema.yaml")
 # Every config error stops here, before any job: structure (key paths, types) by the schema,

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import yaml
 
-from mnist_study.data import FILES, write_idx
+from mnist_study.data.datasets import FILES, write_idx
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -234,7 +234,7 @@ def smoke_config(local_dir: Path, sha256: dict) -> dict:
 def fashion_like_data(data: dict) -> dict:
     """The data section of a dataset given by hand: the smoke data's files and checksums under
     a name of its own, with Fashion-MNIST's class names, a title and a noun."""
-    from mnist_study.data import DATASETS
+    from mnist_study.data.datasets import DATASETS
 
     return {
         "dataset": "tiny-fashion",

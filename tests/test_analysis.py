@@ -12,8 +12,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mnist_study import claims, error_analysis, stats, verdicts
-from mnist_study.evaluate import misclassified_table
+from mnist_study.engine.evaluate import misclassified_table
+from mnist_study.evidence import claims, error_analysis, stats, verdicts
 
 # ----------------------------------------------------------------------------- helpers
 

@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 from test_datasets import STANDALONE_MNIST
 
-from mnist_study.data import DATASETS
+from mnist_study.data.datasets import DATASETS
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 

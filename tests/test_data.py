@@ -14,8 +14,9 @@ import pytest
 import torch
 from helpers import synthetic_digits, write_dataset
 
-from mnist_study import StudyError, data
-from mnist_study.data import FILES, DataError
+from mnist_study import StudyError
+from mnist_study.data import datasets as data
+from mnist_study.data.datasets import FILES, DataError
 
 
 @pytest.fixture

@@ -11,9 +11,9 @@ import subprocess
 import pytest
 from helpers import REPO
 
-from mnist_study import crossdata
-from mnist_study.data import DATASETS
-from mnist_study.evidence import Effect
+from mnist_study.data.datasets import DATASETS
+from mnist_study.evidence.effects import Effect
+from mnist_study.record import crossdata
 
 FASHION = list(DATASETS["fashion-mnist"].classes)
 # "MNIST" as a word of its own: not inside Fashion-MNIST, mnist_study or FashionMNIST.
@@ -30,7 +30,12 @@ def report_text(workdir) -> str:
 
 def test_the_pattern_finds_mnist_only_as_a_word_of_its_own():
     assert STANDALONE_MNIST.search("the MNIST study") and STANDALONE_MNIST.search("mnist-study")
-    for fine in ("Fashion-MNIST", "fashion-mnist", "mnist_study.verdicts", "FashionMNIST/raw"):
+    for fine in (
+        "Fashion-MNIST",
+        "fashion-mnist",
+        "mnist_study.evidence.verdicts",
+        "FashionMNIST/raw",
+    ):
         assert not STANDALONE_MNIST.search(fine), fine
 
 
@@ -119,7 +124,7 @@ def test_confusion_matrices_and_galleries_name_the_classes(tmp_path, monkeypatch
     import numpy as np
     import pandas as pd
 
-    from mnist_study import plots
+    from mnist_study.report import plots
 
     figures = []
     monkeypatch.setattr(plots, "_save", lambda fig, out, layout="tight_layout": figures.append(fig))
@@ -151,7 +156,7 @@ def test_confusion_matrices_and_galleries_name_the_classes(tmp_path, monkeypatch
                 "--directory results/fashion-mnist-replicate",
                 "workflow/datasets/fashion-mnist.yaml",
                 "workflow/replicate.yaml",
-                "mnist_study.verdicts results/fashion-mnist/results/analysis/claims.json "
+                "mnist_study.evidence.verdicts results/fashion-mnist/results/analysis/claims.json "
                 "results/fashion-mnist-replicate/results/analysis/claims.json",
             ],
         ),
@@ -161,7 +166,7 @@ def test_confusion_matrices_and_galleries_name_the_classes(tmp_path, monkeypatch
                 "--directory results/pilot/fashion-mnist",
                 "workflow/datasets/fashion-mnist.yaml",
                 "workflow/pilot.yaml",
-                "mnist_study.power results/pilot/fashion-mnist",
+                "mnist_study.evidence.power results/pilot/fashion-mnist",
             ],
         ),
     ],

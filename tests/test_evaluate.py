@@ -17,7 +17,7 @@ import pytest
 import torch
 from test_train import make_cache
 
-from mnist_study.evaluate import (
+from mnist_study.engine.evaluate import (
     MISCLASSIFIED_COLUMNS,
     calibration,
     evaluate_run,
@@ -25,7 +25,7 @@ from mnist_study.evaluate import (
     misclassified_table,
     write_misclassified,
 )
-from mnist_study.models import save_checkpoint, spec_from_dict
+from mnist_study.engine.models import save_checkpoint, spec_from_dict
 
 SRC = Path(__file__).resolve().parents[1] / "src"
 
@@ -86,7 +86,7 @@ def test_write_misclassified_reads_npz_and_imports_no_torch(tmp_path):
     out = tmp_path / "misclassified.csv"
     # A fresh interpreter: the misclassified rule must not pay for importing torch.
     code = (
-        "import sys; from mnist_study.evaluate import write_misclassified; "
+        "import sys; from mnist_study.engine.evaluate import write_misclassified; "
         f"write_misclassified({str(npz)!r}, {str(out)!r}); "
         "assert 'torch' not in sys.modules, 'torch was imported'"
     )

@@ -7,7 +7,8 @@ import math
 import numpy as np
 import pytest
 
-from mnist_study import evidence, stats
+from mnist_study.evidence import effects as evidence
+from mnist_study.evidence import stats
 
 ALPHA = 0.05
 

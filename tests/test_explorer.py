@@ -1,5 +1,5 @@
-"""The explorer's data and static figure (mnist_study.explorer), and the vendored libraries the
-report inlines: no browser, no study run."""
+"""The explorer's data and static figure (mnist_study.report.explorer), and the vendored
+libraries the report inlines: no browser, no study run."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from mnist_study import explorer, explorer_figure
+from mnist_study.report import explorer, explorer_figure
 
 REPO = Path(__file__).resolve().parents[1]
 VENDOR = REPO / "report" / "vendor"
@@ -187,7 +187,7 @@ def test_report_section_inlines_the_library_with_its_licence(tmp_path, data):
 
 
 def test_the_report_inlines_the_library_with_its_licence():
-    from mnist_study.report import inline_script
+    from mnist_study.report.html import inline_script
 
     library = inline_script(VENDOR / "d3/d3.min.js")
     assert library.startswith("/*! d3, d3.min.js: Copyright")
@@ -198,7 +198,7 @@ def test_the_report_inlines_the_library_with_its_licence():
 
 
 def test_a_script_that_would_open_an_html_comment_is_refused(tmp_path):
-    from mnist_study.report import inline_script
+    from mnist_study.report.html import inline_script
 
     bad = tmp_path / "bad.js"
     bad.write_text('var s = "<!--";')

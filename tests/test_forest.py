@@ -8,9 +8,9 @@ import re
 import pytest
 from scipy import stats
 
-from mnist_study import forest
-from mnist_study.evidence import holm
-from mnist_study.stats import CONFIDENCE
+from mnist_study.evidence.effects import holm
+from mnist_study.evidence.stats import CONFIDENCE
+from mnist_study.report import forest
 
 ALPHA = 0.05
 STUDIES = {

@@ -13,8 +13,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mnist_study import compare, history
-from mnist_study.history import HistoryError, read_record, record_study
+from mnist_study.record import compare, history
+from mnist_study.record.history import HistoryError, read_record, record_study
 
 N_IMAGES = 2000
 SEEDS = (0, 1, 2, 3, 4)
@@ -299,7 +299,7 @@ def test_every_change_called_real_is_beyond_its_own_noise_threshold(tmp_path):
 
 def test_noise_threshold_is_the_change_holm_calls_real():
     """At exactly the threshold the first Holm step's p equals α (the definition)."""
-    from mnist_study.evidence import Effect
+    from mnist_study.evidence.effects import Effect
 
     e = Effect(estimate=0.0, se_seed=0.003, se_image=0.001, df=6.0, n_seeds=4)
     threshold = compare.noise_threshold(e, alpha=0.05, m=3)

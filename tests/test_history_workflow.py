@@ -15,14 +15,14 @@ import pytest
 from helpers import SmokeStudy
 from test_workflow import edited_config, planned_jobs
 
-from mnist_study.compare import NOISE, REAL
+from mnist_study.record.compare import NOISE, REAL
 
 pytestmark = pytest.mark.slow
 
 
 def record(study: SmokeStudy) -> str:
     """What `make report` does after Snakemake: keep the study in its history folder."""
-    return _module(study, "mnist_study.history", "record", str(study.workdir), "--repo", ".")
+    return _module(study, "mnist_study.record.history", "record", str(study.workdir), "--repo", ".")
 
 
 def _module(study: SmokeStudy, module: str, *args: str, check: bool = True):
@@ -111,7 +111,7 @@ def test_a_learning_rate_change_is_named_and_judged_by_the_verdict_rule(kept):
         assert "History: recorded" in record(kept)
         assert len(kept_records(kept)) == 2
         # make compare: the same comparison as text; its exit status follows the verdict.
-        done = _module(kept, "mnist_study.compare", first, ".", check=False)
+        done = _module(kept, "mnist_study.record.compare", first, ".", check=False)
         worse = any(r["worse"] for r in rows if r["metric"] == "test_acc")
         assert done.returncode == (1 if worse else 0), done.stdout + done.stderr
         assert "variants.mlp.training.lr: (absent) → 0.0123" in done.stdout

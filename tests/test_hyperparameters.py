@@ -10,11 +10,11 @@ import pandas as pd
 import pytest
 
 from mnist_study import StudyError
-from mnist_study.claims import Claim
-from mnist_study.evidence import Effect, verdict
-from mnist_study.train import TrainConfig, lr_at
-from mnist_study.tuning import Sweep, choose
-from mnist_study.verdicts import evaluate_claims
+from mnist_study.engine.train import TrainConfig, lr_at
+from mnist_study.engine.tuning import Sweep, choose
+from mnist_study.evidence.claims import Claim
+from mnist_study.evidence.effects import Effect, verdict
+from mnist_study.evidence.verdicts import evaluate_claims
 
 # Student's t quantiles from the printed tables: 20 df, one-sided 0.995 and 0.95.
 T20_995 = 2.845
@@ -334,7 +334,7 @@ def correct_sets(n_seeds: int, accuracies: dict[str, list[float]], images: int =
     """Per variant and seed, the first ``accuracy x images`` test images right, the rest
     wrong: accuracies exact, and nested (a more accurate run gets every image a less accurate
     one gets)."""
-    from mnist_study.stats import Correct
+    from mnist_study.evidence.stats import Correct
 
     out = {}
     for variant, accs in accuracies.items():
@@ -395,7 +395,7 @@ def test_a_recovery_takes_three_variants_and_a_share(edit, message):
 
 
 def test_sweep_seeds_are_shifted_by_the_replicates_offset():
-    from mnist_study.tuning import sweep_seeds
+    from mnist_study.engine.tuning import sweep_seeds
 
     tuning = {"seeds": 3, "seed_offset": 500}
     assert sweep_seeds({"tuning": tuning}) == [500, 501, 502]
@@ -409,7 +409,7 @@ def test_the_run_record_states_the_peak_lr_it_trained_at(tmp_path):
     import torch
     from test_train import make_cache
 
-    from mnist_study.train import train_run
+    from mnist_study.engine.train import train_run
 
     config = {"lr": 0.001, "batch_size": 64, "lr_scaling": "linear", "epochs": 1, "threads": 1}
     info = train_run(
@@ -426,7 +426,7 @@ def test_the_run_record_states_the_peak_lr_it_trained_at(tmp_path):
 
 
 def test_each_sides_rate_says_where_it_came_from():
-    from mnist_study.lr_evidence import learning_rates_text
+    from mnist_study.evidence.lr_evidence import learning_rates_text
 
     record = {
         "learning_rates": {"sgdm_best": 0.2, "b2048": 1.6, "linear": 0.003},
@@ -446,7 +446,7 @@ def test_each_sides_rate_says_where_it_came_from():
 
 
 def test_a_rate_scaled_with_the_batch_names_the_rate_it_was_scaled_from():
-    from mnist_study.lr_evidence import learning_rates_text, scaled_rates
+    from mnist_study.evidence.lr_evidence import learning_rates_text, scaled_rates
 
     runs = pd.DataFrame(
         {
@@ -475,7 +475,7 @@ def test_a_rate_scaled_with_the_batch_names_the_rate_it_was_scaled_from():
 
 
 def test_a_claim_on_a_borrowed_rate_records_its_source_and_the_choice_behind_it():
-    from mnist_study.verdicts import evaluate_claims
+    from mnist_study.evidence.verdicts import evaluate_claims
 
     rows = [
         {"variant": v, "seed": s, "lr": lr, "val_acc": acc + 0.001 * s}

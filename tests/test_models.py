@@ -11,7 +11,7 @@ import pytest
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-from mnist_study.models import (
+from mnist_study.engine.models import (
     ACTIVATIONS,
     CNNSpec,
     MLPSpec,

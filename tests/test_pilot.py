@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 from test_train import make_cache
 
-from mnist_study.pilot import PilotError, check_pilot, choose, summarise, train_pilot
+from mnist_study.evidence.pilot import PilotError, check_pilot, choose, summarise, train_pilot
 
 CONFIG = {
     "device": "cpu",

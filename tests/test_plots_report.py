@@ -18,13 +18,16 @@ import pandas as pd
 import pytest
 import torch
 
-from mnist_study import error_analysis, plots, provenance, report, rulegraph, stats, verdicts
-from mnist_study.augment_gallery import plot_augmentation
-from mnist_study.evaluate import calibration, misclassified_table
-from mnist_study.memorization import plot_memorization
-from mnist_study.reliability import plot_reliability
-from mnist_study.runrecord import RUN_FORMAT
-from mnist_study.tables import write_tables
+from mnist_study.engine.evaluate import calibration, misclassified_table
+from mnist_study.evidence import error_analysis, stats, verdicts
+from mnist_study.evidence.tables import write_tables
+from mnist_study.record import provenance
+from mnist_study.record.runrecord import RUN_FORMAT
+from mnist_study.report import html as report
+from mnist_study.report import plots, rulegraph
+from mnist_study.report.augment_gallery import plot_augmentation
+from mnist_study.report.memorization import plot_memorization
+from mnist_study.report.reliability import plot_reliability
 
 REPO = Path(__file__).resolve().parents[1]
 PNG = b"\x89PNG\r\n\x1a\n"

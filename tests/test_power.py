@@ -6,9 +6,9 @@ import numpy as np
 import pandas as pd
 from test_analysis import claim
 
-from mnist_study import power
-from mnist_study.stats import Correct
-from mnist_study.verdicts import Evidence
+from mnist_study.evidence import power
+from mnist_study.evidence.stats import Correct
+from mnist_study.evidence.verdicts import Evidence
 
 
 def pilot(shift: float, seed_sd: float, seeds=(0, 1, 2), n=3000):

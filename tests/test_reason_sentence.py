@@ -8,10 +8,10 @@ import re
 import pandas as pd
 import pytest
 
-from mnist_study.report import study_paragraph
-from mnist_study.report_gap import flat_gap, gap_segments, reason_sentence
-from mnist_study.results import Results
-from mnist_study.verdicts import shape
+from mnist_study.evidence.verdicts import shape
+from mnist_study.report.gap import flat_gap, gap_segments, reason_sentence
+from mnist_study.report.html import study_paragraph
+from mnist_study.report.results import Results
 
 # Words that would claim more than the split shows.
 CAUSAL = (

@@ -12,8 +12,9 @@ import numpy as np
 import pytest
 from helpers import REPO
 
-from mnist_study import StudyError, data
-from mnist_study.data import DataError
+from mnist_study import StudyError
+from mnist_study.data import datasets as data
+from mnist_study.data.datasets import DataError
 
 LOCK_HINT = REPO / "workflow" / "lock-hint.sh"
 WARNING = "Warning: run it only when no other Snakemake is using this folder"
@@ -42,7 +43,7 @@ def test_study_error_is_one_line_in_the_log_without_traceback(tmp_path):
     done = run_job(
         log,
         f"""
-        from mnist_study.data import verify_file
+        from mnist_study.data.datasets import verify_file
         verify_file({str(path)!r}, None)
         """,
     )

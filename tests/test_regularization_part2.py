@@ -12,12 +12,12 @@ import torch
 from test_analysis import judge
 from test_train import FAST, MLP, make_cache, run
 
-from mnist_study import verdicts
-from mnist_study.augment import affine, blank_value, random_affine
-from mnist_study.evaluate import evaluate_run
-from mnist_study.models import IMAGE_SIZE, load_checkpoint, normalise
-from mnist_study.subsets import prepare_data, trained_labels, training_indices
-from mnist_study.train import train_epoch
+from mnist_study.data.augment import affine, blank_value, random_affine
+from mnist_study.data.subsets import prepare_data, trained_labels, training_indices
+from mnist_study.engine.evaluate import evaluate_run
+from mnist_study.engine.models import IMAGE_SIZE, load_checkpoint, normalise
+from mnist_study.engine.train import train_epoch
+from mnist_study.evidence import verdicts
 
 AUGMENT = {"augment_shift": 2, "augment_rotation": 10}
 

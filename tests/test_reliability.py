@@ -7,8 +7,8 @@ import json
 import numpy as np
 import pytest
 
-from mnist_study.evaluate import calibration
-from mnist_study.reliability import plot_reliability, pool_bins
+from mnist_study.engine.evaluate import calibration
+from mnist_study.report.reliability import plot_reliability, pool_bins
 
 
 def write_metrics(path, confidence, correct):

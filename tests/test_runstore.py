@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from mnist_study import runstore
+from mnist_study.engine import runstore
 
 
 def outputs(folder):

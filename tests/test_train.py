@@ -14,10 +14,9 @@ import pytest
 import torch
 from helpers import synthetic_digits
 
-from mnist_study import train as train_mod
-from mnist_study.models import load_checkpoint
-from mnist_study.runrecord import RUN_FORMAT, read_run_record
-from mnist_study.train import (
+from mnist_study.engine import train as train_mod
+from mnist_study.engine.models import load_checkpoint
+from mnist_study.engine.train import (
     HISTORY_COLUMNS,
     Optimizer,
     TrainConfig,
@@ -25,6 +24,7 @@ from mnist_study.train import (
     prepare_data,
     train_run,
 )
+from mnist_study.record.runrecord import RUN_FORMAT, read_run_record
 
 MLP = {"kind": "mlp", "hidden": [32]}
 DROPOUT_MLP = {"kind": "mlp", "hidden": [32], "dropout": 0.5, "input_dropout": 0.2}
@@ -33,7 +33,7 @@ FAST = {"optimizer": "adamw", "lr": 0.01, "batch_size": 32, "epochs": 4, "thread
 
 
 def make_cache(n_train: int = 600, n_val: int = 100, n_test: int = 200) -> dict:
-    """A tensor cache as mnist_study.data builds it, on synthetic digits."""
+    """A tensor cache as mnist_study.data.datasets builds it, on synthetic digits."""
     images, labels = synthetic_digits(n_train, seed=1)
     test_images, test_labels = synthetic_digits(n_test, seed=2)
     images = torch.from_numpy(images)

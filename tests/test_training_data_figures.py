@@ -8,13 +8,17 @@ import pandas as pd
 import pytest
 import torch
 
-from mnist_study import augment_gallery, plots
-from mnist_study.augment_gallery import DRAWS, PAD, ROWS
-from mnist_study.memorization import plot_memorization, plot_memorization_curves, train_levels
-from mnist_study.report import compared_text
-from mnist_study.report_training_data import chance_check
-from mnist_study.results import Results
-from mnist_study.subsets import training_indices
+from mnist_study.data.subsets import training_indices
+from mnist_study.report import augment_gallery, plots
+from mnist_study.report.augment_gallery import DRAWS, PAD, ROWS
+from mnist_study.report.html import compared_text
+from mnist_study.report.memorization import (
+    plot_memorization,
+    plot_memorization_curves,
+    train_levels,
+)
+from mnist_study.report.results import Results
+from mnist_study.report.training_data import chance_check
 
 PNG = b"\x89PNG\r\n\x1a\n"
 SIDE = 28

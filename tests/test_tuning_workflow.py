@@ -14,10 +14,10 @@ from helpers import SmokeStudy, make_smoke_study
 from test_train import make_cache
 from test_workflow import RULE, edited_config, planned_jobs
 
-from mnist_study.claims import VERDICTS
-from mnist_study.lr_evidence import RATE_JUDGEMENTS
-from mnist_study.train import train_run
-from mnist_study.tuning import write_choice
+from mnist_study.engine.train import train_run
+from mnist_study.engine.tuning import write_choice
+from mnist_study.evidence.claims import VERDICTS
+from mnist_study.evidence.lr_evidence import RATE_JUDGEMENTS
 
 pytestmark = pytest.mark.slow
 

@@ -144,7 +144,9 @@ def test_nothing_to_do_after_a_complete_run(study):
     ids=["whitespace", "comment", "docstring-only-function"],
 )
 def test_comment_or_whitespace_edit_of_a_shared_helper_plans_nothing(study, addition):
-    helpers = [study.repo / "src/mnist_study" / f for f in ("logs.py", "atomic.py", "data.py")]
+    helpers = [
+        study.repo / "src/mnist_study" / f for f in ("logs.py", "atomic.py", "data/datasets.py")
+    ]
     with contextlib.ExitStack() as stack:
         for path in helpers[:2]:
             stack.enter_context(edited(path, addition if "def" not in addition else "\n\n"))
@@ -216,7 +218,7 @@ def test_added_seed_trains_only_new_runs(tmp_path, smoke_run):
 
 def test_model_module_edit_reruns_training_not_the_data(study):
     variants = study.read_config()["variants"]
-    with edited(study.repo / "src/mnist_study/models.py"):
+    with edited(study.repo / "src/mnist_study/engine/models.py"):
         expected = set().union(*(per_variant(v) for v in variants)) | AGGREGATES
         # evaluate imports models.py too; misclassified follows from new predictions.
         jobs = planned_jobs(study)
@@ -225,13 +227,13 @@ def test_model_module_edit_reruns_training_not_the_data(study):
 
 
 def test_tables_module_edit_reruns_only_aggregates(study):
-    with edited(study.repo / "src/mnist_study/tables.py"):
+    with edited(study.repo / "src/mnist_study/evidence/tables.py"):
         assert planned_jobs(study) == READ_TABLES
 
 
 def test_plotting_module_edit_reruns_only_plots_and_report(study):
     # The report imports plots.py too (the number of MLP features its caption names).
-    with edited(study.repo / "src/mnist_study/plots.py"):
+    with edited(study.repo / "src/mnist_study/report/plots.py"):
         assert planned_jobs(study) == PLOTS | {"report"}
 
 

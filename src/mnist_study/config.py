@@ -11,12 +11,19 @@ import json
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
-from . import StudyError
-from .claims import Claim
-from .data import DATASETS, N_CLASSES, SOURCES, dataset_info, expected_sha256, train_split_size
-from .models import spec_from_dict
-from .train import TrainConfig
-from .tuning import Sweep, sweep_seeds
+from mnist_study import StudyError
+from mnist_study.data.datasets import (
+    DATASETS,
+    N_CLASSES,
+    SOURCES,
+    dataset_info,
+    expected_sha256,
+    train_split_size,
+)
+from mnist_study.engine.models import spec_from_dict
+from mnist_study.engine.train import TrainConfig
+from mnist_study.engine.tuning import Sweep, sweep_seeds
+from mnist_study.evidence.claims import Claim
 
 
 class ConfigError(StudyError, ValueError):
@@ -423,7 +430,7 @@ HASH_LENGTH = 12
 
 def recorded_config(config: Mapping) -> dict:
     """The resolved config as it identifies a study: without the invocation keys, keys sorted."""
-    from .atomic import json_safe
+    from mnist_study.atomic import json_safe
 
     kept = {k: v for k, v in config.items() if k not in INVOCATION_KEYS}
     return json.loads(json.dumps(json_safe(kept), sort_keys=True, default=str))

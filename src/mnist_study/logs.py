@@ -18,7 +18,7 @@ import sys
 import time
 from pathlib import Path
 
-from . import StudyError
+from mnist_study import StudyError
 
 
 def start_job(path: str | os.PathLike) -> None:
@@ -57,7 +57,7 @@ def process_start() -> float:
 def _write_times(path: Path, start: float) -> None:
     """The job's start and end stamps, written atomically as it exits (a killed job writes none,
     and its rerun writes them anew). Benchmark files hold durations, not start times."""
-    from .atomic import write_text
+    from mnist_study.atomic import write_text
 
     write_text(path, json.dumps({"start": start, "end": time.time(), "pid": os.getpid()}) + "\n")
 

@@ -4,6 +4,6 @@ from mnist_study.logs import start_job
 
 start_job(snakemake.log[0])
 
-from mnist_study.matmul import write_matmul_figure
+from mnist_study.engine.matmul import write_matmul_figure
 
 write_matmul_figure(snakemake.output.figure, threads=snakemake.threads)

@@ -4,7 +4,7 @@ from mnist_study.logs import start_job
 
 start_job(snakemake.log[0])
 
-from mnist_study.tuning import write_choice
+from mnist_study.engine.tuning import write_choice
 
 p = snakemake.params
 o = snakemake.output

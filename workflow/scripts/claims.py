@@ -4,7 +4,7 @@ from mnist_study.logs import start_job
 
 start_job(snakemake.log[0])
 
-from mnist_study.verdicts import write_claims
+from mnist_study.evidence.verdicts import write_claims
 
 i, o, p = snakemake.input, snakemake.output, snakemake.params
 write_claims(

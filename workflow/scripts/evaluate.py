@@ -4,7 +4,7 @@ from mnist_study.logs import start_job
 
 start_job(snakemake.log[0])
 
-from mnist_study.evaluate import evaluate_runs
+from mnist_study.engine.evaluate import evaluate_runs
 
 i, o = snakemake.input, snakemake.output
 evaluate_runs(

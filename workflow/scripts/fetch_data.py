@@ -4,7 +4,7 @@ from mnist_study.logs import start_job
 
 start_job(snakemake.log[0])
 
-from mnist_study.data import FILES, acquire
+from mnist_study.data.datasets import FILES, acquire
 
 p = snakemake.params
 targets = dict(zip(FILES, snakemake.output, strict=True))

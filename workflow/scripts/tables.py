@@ -4,7 +4,7 @@ from mnist_study.logs import start_job
 
 start_job(snakemake.log[0])
 
-from mnist_study.tables import write_tables
+from mnist_study.evidence.tables import write_tables
 
 i, o = snakemake.input, snakemake.output
 keys = snakemake.params.run_keys

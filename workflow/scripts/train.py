@@ -4,7 +4,7 @@ from mnist_study.logs import start_job
 
 start_job(snakemake.log[0])
 
-from mnist_study.train import train_block
+from mnist_study.engine.train import train_block
 
 o, p = snakemake.output, snakemake.params
 train_block(

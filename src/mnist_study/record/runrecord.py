@@ -1,0 +1,45 @@
+"""One training run's record (train.json): its format version, dataset and machine.
+
+Written by mnist_study.engine.train, read back only through read_run_record, which refuses old
+formats.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from mnist_study import StudyError
+
+# 1: train.json carries format, dataset and the training machine (host, CPU, GPU, torch).
+# 2: and what the compute figures need: training images, epochs, FLOPs per sample, end time.
+RUN_FORMAT = 2
+RUN_KEYS = (
+    "format",
+    "dataset",
+    "machine",
+    "device",
+    "threads",
+    "train_seconds",
+    "spec",
+    "train_images",
+    "epochs",
+    "epoch_seconds",
+    "train_flops_per_sample",
+    "finished_at",
+)
+
+
+def read_run_record(path) -> dict:
+    """One run's train.json, refused with the remedy when it is of another format."""
+    record = json.loads(Path(path).read_text(encoding="utf-8"))
+    if record.get("format") != RUN_FORMAT:
+        raise StudyError(
+            f"{path}: run record format {record.get('format')!r}; this code reads format "
+            f"{RUN_FORMAT}. Delete the file (or its run folder) and run the study again to "
+            "retrain that run."
+        )
+    missing = [k for k in RUN_KEYS if k not in record]
+    if missing:
+        raise StudyError(f"{path}: run record lacks {missing}; rerun the study to rewrite it")
+    return record

@@ -1,0 +1,241 @@
+"""The claims as one picture: a forest plot of every claim's effect in units of its smallest
+effect of interest, with the interval at the level Holm's adjustment gave it (rule plot_forest).
+
+Each claim's bar is drawn so that it agrees with the verdict: it excludes the null exactly when
+the Holm-adjusted p-value is below α (see ``holm_interval``). The SVG is inlined in the report.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from mnist_study.atomic import write_text
+from mnist_study.evidence.claims import base_variant
+from mnist_study.evidence.stats import CONFIDENCE
+
+# How each verdict is drawn: by shape as well as colour (WCAG 1.4.1), with the report's colours.
+MARKS = {
+    "supported": {"marker": "o", "color": "#1f7a3a", "filled": True},
+    "contradicted": {"marker": "X", "color": "#b3261e", "filled": True},
+    "inconclusive": {"marker": "D", "color": "#8a6d00", "filled": False},
+}
+# Linear within ± this many smallest effects, logarithmic beyond: the band and the verdicts near
+# it stay readable beside effects many times the smallest one.
+LINEAR_WITHIN = 3.0
+OTHER = "Other claims"
+# Tick marks: every step near the band; beyond, a step per half decade so labels never crowd.
+TICKS_NEAR = (-10, -5, -3, -2, -1, 0, 1, 2, 3, 5, 10)
+TICKS_FAR = (-1000, -300, -100, -30, -10, -3, -1, 0, 1, 3, 10, 30, 100, 300, 1000)
+
+
+@dataclass(frozen=True)
+class Row:
+    """One claim as drawn: effect and interval in units of its smallest effect of interest,
+    signed so that the expected direction is positive."""
+
+    name: str
+    statement: str
+    group: str
+    verdict: str
+    effect: float
+    low: float | None
+    high: float | None
+
+
+def _t_quantile(q: float, df: float) -> float:
+    from scipy import stats
+
+    return float(stats.t.ppf(q, df))
+
+
+def holm_interval(claim: Mapping, alpha: float) -> tuple[float, float, float, str] | None:
+    """The claim's interval at the level that agrees with its Holm-adjusted test, in the metric's
+    units: (low, high, level, test), or None where it has no interval (no spread).
+
+    With k = p_holm / p (Holm's multiplier, including its step-down maximum), a test at
+    α / k rejects exactly when p_holm < α, and the (1 − α/k) interval excludes the null exactly
+    then. A claim shown equivalent (contradicted by the two one-sided tests) gets the
+    (1 − 2α/k) interval of those tests instead, which lies inside ±1 exactly then; so does a
+    non-inferiority claim, whose test is one-sided."""
+    low, high = claim.get("effect_ci") or (None, None)
+    df = claim.get("df")
+    if low is None or high is None or df is None or not high > low:
+        return None
+    spread = (high - low) / 2 / _t_quantile(1 - (1 - CONFIDENCE) / 2, df)
+    equivalent = (
+        claim["verdict"] == "contradicted"
+        and claim.get("p_equivalence_holm") is not None
+        and claim["p_equivalence_holm"] < alpha
+        and claim["expect"] != "not_worse"
+    )
+    p, p_holm = (
+        (claim["p_equivalence"], claim["p_equivalence_holm"])
+        if equivalent
+        else (claim["p_value"], claim["p_holm"])
+    )
+    if not p or math.isnan(p) or not p_holm:
+        return None
+    one_sided = equivalent or claim["expect"] == "not_worse"
+    tail = alpha * p / p_holm * (2 if one_sided else 1)
+    half = _t_quantile(1 - tail / 2, df) * spread
+    test = "equivalence" if equivalent else "trend" if "tau" in claim else "difference"
+    return claim["effect"] - half, claim["effect"] + half, 1 - tail, test
+
+
+def claim_group(claim: Mapping, studies: Mapping[str, Mapping]) -> str:
+    """The claim's study (its ``study`` key), else the first study in config order whose
+    variants hold all of the claim's (a checkpoint ``variant@best`` counting as its variant)."""
+    if claim.get("study") in studies:
+        return studies[claim["study"]]["title"]
+    wanted = {base_variant(v) for v in claim["variants"]}
+    for study in studies.values():
+        if wanted <= set(study["variants"]):
+            return study["title"]
+    return OTHER
+
+
+def forest_rows(claims: Sequence[Mapping], studies: Mapping[str, Mapping], alpha: float):
+    """The claims as rows, grouped by study in the order the studies come, claims in theirs."""
+    rows = []
+    for c in claims:
+        sign = -1 if c["expect"] == "decrease" else 1
+        scale = sign / c["smallest_effect"]
+        interval = holm_interval(c, alpha)
+        low, high = (None, None) if interval is None else sorted(v * scale for v in interval[:2])
+        rows.append(
+            Row(
+                name=c["name"],
+                statement=c["statement"],
+                group=claim_group(c, studies),
+                verdict=c["verdict"],
+                effect=c["effect"] * scale,
+                low=low,
+                high=high,
+            )
+        )
+    order = [s["title"] for s in studies.values()] + [OTHER]
+    return sorted(rows, key=lambda r: order.index(r.group))
+
+
+def _plt():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    plt.rcParams.update(
+        {
+            "svg.fonttype": "none",  # text stays text: searchable, and read by screen readers
+            "svg.hashsalt": "forest",  # ids the same from run to run
+            "font.size": 11,
+            "axes.spines.top": False,
+            "axes.spines.right": False,
+        }
+    )
+    return plt
+
+
+def draw(rows: Sequence[Row]):
+    """The forest plot as a matplotlib figure; each claim's mark has the id forest-mark-<name>."""
+    plt = _plt()
+    from matplotlib.lines import Line2D
+
+    lines = []  # (label, row), row None for a study's heading
+    group = None
+    for row in rows:
+        if row.group != group:
+            group = row.group
+            lines.append((group, None))
+        lines.append((row.statement, row))
+    height = 0.42 * len(lines) + 1.8  # room for a statement wrapped onto two lines
+    fig, ax = plt.subplots(figsize=(14, height))
+    ax.axvspan(-1, 1, color="#dfe3ea", alpha=0.7, lw=0, zorder=0)
+    ax.axvline(0, color="#5b6475", lw=1, zorder=1)
+    for y, (_, row) in enumerate(lines):
+        if row is None:
+            continue
+        style = MARKS.get(row.verdict, MARKS["inconclusive"])
+        if row.low is not None:
+            ax.plot([row.low, row.high], [y, y], color=style["color"], lw=2, zorder=2)
+        (mark,) = ax.plot(
+            [row.effect],
+            [y],
+            linestyle="none",
+            marker=style["marker"],
+            markersize=9,
+            color=style["color"],
+            markerfacecolor=style["color"] if style["filled"] else "white",
+            markeredgewidth=1.8,
+            zorder=3,
+        )
+        mark.set_gid(f"forest-mark-{row.name}")
+    ax.set_yticks(range(len(lines)))
+    ax.set_yticklabels([_wrap(label, 60) for label, _ in lines])
+    for tick, (_, row) in zip(ax.get_yticklabels(), lines, strict=True):
+        if row is None:
+            tick.set_fontweight("bold")
+    ax.set_ylim(len(lines) - 0.5, -0.5)
+    ax.set_xscale("symlog", linthresh=LINEAR_WITHIN, linscale=2)
+    ends = [v for r in rows for v in (r.low, r.high, r.effect) if v is not None]
+    left, right = min(-2.0, min(ends)), max(2.0, max(ends))
+    ax.set_xlim(left * 1.15, right * 1.15)
+    near = max(-left, right) <= 12
+    ticks = [t for t in (TICKS_NEAR if near else TICKS_FAR) if left * 1.15 <= t <= right * 1.15]
+    ax.set_xticks(ticks, [f"{t:g}" for t in ticks])
+    ax.xaxis.set_minor_locator(plt.NullLocator())
+    ax.set_xlabel(
+        "effect ÷ smallest effect of interest, expected direction to the right\n"
+        f"(shaded: within ±1; scale linear within ±{LINEAR_WITHIN:g}, logarithmic beyond)"
+    )
+    ax.grid(axis="x", alpha=0.3)
+    handles = [
+        Line2D(
+            [],
+            [],
+            linestyle="none",
+            marker=s["marker"],
+            color=s["color"],
+            markerfacecolor=s["color"] if s["filled"] else "white",
+            markeredgewidth=1.8,
+            markersize=9,
+            label=verdict,
+        )
+        for verdict, s in MARKS.items()
+    ]
+    ax.legend(handles=handles, loc="lower left", bbox_to_anchor=(0, 1.0), ncols=3, frameon=False)
+    fig.tight_layout()
+    return fig
+
+
+def _wrap(text: str, width: int) -> str:
+    import textwrap
+
+    return "\n".join(textwrap.wrap(text, width)) if len(text) > width else text
+
+
+def svg_text(fig) -> str:
+    """The figure as an <svg> element for inlining into HTML (no XML prologue or DOCTYPE)."""
+    import io
+
+    buffer = io.StringIO()
+    fig.savefig(buffer, format="svg", metadata={"Date": None})
+    text = buffer.getvalue()
+    # Matplotlib's RDF metadata is XML that HTML's SVG does not allow (the Nu validator flags it).
+    text = re.sub(r"\s*<metadata>.*?</metadata>", "", text, flags=re.DOTALL)
+    return text[text.index("<svg") :]
+
+
+def plot_forest(claims_path, studies: Mapping[str, Mapping], alpha: float, out_svg) -> None:
+    claims = json.loads(open(claims_path, encoding="utf-8").read())
+    rows = forest_rows(claims, studies, alpha)
+    fig = draw(rows)
+    text = svg_text(fig)
+    # The figure's role and name for assistive technology; its caption sits beside it.
+    text = re.sub(
+        r"<svg ", '<svg role="img" aria-label="Forest plot of the claims" ', text, count=1
+    )
+    write_text(out_svg, text)

@@ -1,0 +1,161 @@
+"""Learning-rate figures: per study with tuned variants, each sweep's validation figure against
+the lr (censored points marked, the choice ringed), and the isolation plot beside it.
+
+The isolation plot (Google's Deep Learning Tuning Playbook) shows, for each value of the study's
+factor, the best validation figure its own sweep found: the factor's effect with the lr removed.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+
+from mnist_study.engine.tuning import read_choices
+from mnist_study.formatting import pct
+from mnist_study.report.results import Results
+
+
+def _criterion(choices: Mapping[str, Mapping], where: str) -> str:
+    """The one validation criterion a figure's sweeps share (a y-axis has one unit)."""
+    criteria = sorted({c["criterion"] for c in choices.values()})
+    if len(criteria) != 1:
+        raise ValueError(
+            f"{where}: its tuned variants choose by different criteria {criteria}; one figure "
+            f"shows one: tune them by the same metric"
+        )
+    return criteria[0]
+
+
+def plot_lr_curves(study: Mapping, choices: Mapping[str, Mapping], out, labels=None) -> None:
+    """Left: mean validation figure (± one standard error over the sweep seeds) against the lr,
+    one line per tuned variant; hollow points had censored runs; the chosen lr ringed. Right:
+    the isolation plot, each factor value at its own chosen lr."""
+    from mnist_study.report.plots import _label, _plt, _save
+
+    values = zip(study["variants"], study["factor"]["values"], strict=True)
+    tuned = [(v, f) for v, f in values if v in choices]
+    criterion = _criterion({v: choices[v] for v, _ in tuned}, f"studies.{study['title']}")
+    plt = _plt()
+    fig, (ax, iso) = plt.subplots(1, 2, figsize=(9.6, 3.6), width_ratios=(3, 2))
+    cmap = plt.get_cmap("tab10")
+    for i, (variant, value) in enumerate(tuned):
+        choice, color = choices[variant], cmap(i)
+        points = choice["points"]
+        lrs = [p["lr"] for p in points]
+        means = [p["mean"] for p in points]
+        errors = [0.0 if math.isnan(p["se"]) else p["se"] for p in points]
+        ax.errorbar(
+            lrs,
+            means,
+            yerr=errors,
+            color=color,
+            lw=1.2,
+            capsize=2,
+            label=f"{_label(labels, variant)} ({value})",
+        )
+        for p in points:
+            censored = p["censored"] > 0
+            ax.plot(
+                p["lr"],
+                p["mean"],
+                "o",
+                color=color,
+                ms=5,
+                markerfacecolor="white" if censored else color,
+            )
+        chosen = next(p for p in points if p["lr"] == choice["lr"])
+        ax.plot(
+            chosen["lr"],
+            chosen["mean"],
+            "o",
+            ms=12,
+            markerfacecolor="none",
+            markeredgecolor=color,
+            markeredgewidth=1.5,
+        )
+        iso.errorbar(
+            [i],
+            [chosen["mean"]],
+            yerr=[errors[lrs.index(choice["lr"])]],
+            fmt="o",
+            color=color,
+            capsize=3,
+        )
+        iso.annotate(
+            f"lr {choice['lr']:g}",
+            (i, chosen["mean"]),
+            textcoords="offset points",
+            xytext=(6, 4),
+            fontsize=7,
+        )
+    ax.plot([], [], "o", color="0.4", markerfacecolor="white", label="some runs censored")
+    ax.plot([], [], "o", color="0.4", ms=12, markerfacecolor="none", label="chosen lr")
+    ax.set(xscale="log", xlabel="peak learning rate (log scale)", ylabel=criterion)
+    ax.legend(fontsize=7, title=study["factor"]["label"], title_fontsize=7)
+    iso.set_xticks(range(len(tuned)), [str(value) for _, value in tuned], fontsize=8)
+    iso.set(xlim=(-0.5, len(tuned) - 0.5), ylabel=criterion, xlabel=study["factor"]["label"])
+    iso.set_title("isolation: each at its own best lr", fontsize=8)
+    ax.set_title(f"{study.get('title', '')}: the learning-rate sweeps", fontsize=9)
+    _save(fig, out)
+
+
+def plot_tuning(studies: Mapping, variants, choice_paths, outputs: Mapping, labels=None) -> None:
+    """Rule plot_tuning: one figure per study with tuned variants (``outputs``: study -> path;
+    ``variants`` and ``choice_paths``: each tuned variant's choice.json)."""
+    choices = read_choices(variants, choice_paths)
+    for name, out in outputs.items():
+        plot_lr_curves(studies[name], choices, out, labels)
+
+
+# ----------------------------------------------------------------------------- the report
+
+
+def tuning_files(inputs: Mapping, params: Mapping) -> dict:
+    """The report rule's lr figures by study and the tuned variants' choices (empty where no
+    variant is tuned)."""
+    from mnist_study.report.html import _aligned
+
+    tuned = list(params.get("tuned") or [])
+    return {
+        "tuning": _aligned(
+            list(params.get("tuned_studies") or []), inputs.get("tuning") or [], "tuning"
+        ),
+        "choices": read_choices(tuned, inputs.get("choices") or []),
+    }
+
+
+def tuning_figures(r: Results, captions, name: str, files: Mapping) -> list[dict]:
+    """The study's lr figure, where it has a tuned variant (else none)."""
+    from mnist_study.report.html import figure
+
+    if name not in files["tuning"]:
+        return []
+    study = r.studies[name]
+    tuned = [v for v in study["variants"] if v in files["choices"]]
+    choices = [files["choices"][v] for v in tuned]
+    seeds = choices[0]["sweep_seeds"]
+    chosen = "; ".join(
+        f"{r.label(v)} {c['lr']:g} ({_figure_text(c)})" for v, c in zip(tuned, choices, strict=True)
+    )
+    return [
+        figure(
+            files["tuning"][name],
+            captions(
+                "tuning",
+                title=study["title"],
+                criterion=choices[0]["criterion"],
+                seeds=f"{len(seeds)} sweep seeds ({seeds[0]}–{seeds[-1]})",
+                chosen=chosen,
+            ),
+            f"Line chart of {choices[0]['criterion']} against the learning rate for "
+            f"{r.labels(tuned)}, and beside it each at its chosen learning rate: {chosen}.",
+            f"tuning-{name}",
+        )
+    ]
+
+
+def _figure_text(choice: Mapping) -> str:
+    point = next(p for p in choice["points"] if p["lr"] == choice["lr"])
+    if choice["metric"] == "val_acc":
+        return f"{pct(point['mean'])} on validation"
+    return f"{point['mean']:.2f} epochs on validation"
