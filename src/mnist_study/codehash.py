@@ -39,58 +39,94 @@ def _strip_docstrings(tree: ast.AST) -> ast.AST:
 
 
 @cache
-def _python_tree(path: Path) -> tuple[str, frozenset[str]]:
-    """(normalised dump, package modules it imports) of one Python file."""
+def _python_tree(path: Path) -> tuple[str, tuple[tuple[int, str, tuple[str, ...] | None], ...]]:
+    """(normalised dump, imports as (level, module, names)) of one Python file; a plain
+    `import a.b` has names None."""
     tree = _strip_docstrings(ast.parse(path.read_text(encoding="utf-8"), filename=str(path)))
-    imported = set()
+    imports = []
     for node in ast.walk(tree):
         if isinstance(node, ast.ImportFrom):
-            if node.level:  # relative: `from .models import x` or `from . import models`
-                base = [node.module] if node.module else [a.name for a in node.names]
-            elif node.module and node.module.split(".")[0] == PACKAGE:
-                rest = node.module.split(".")[1:]
-                base = [".".join(rest)] if rest else [a.name for a in node.names]
-            else:
-                continue
-            imported.update(b.split(".")[0] for b in base)
+            imports.append((node.level, node.module or "", tuple(a.name for a in node.names)))
         elif isinstance(node, ast.Import):
-            for alias in node.names:
-                parts = alias.name.split(".")
-                if parts[0] == PACKAGE and len(parts) > 1:
-                    imported.add(parts[1])
-    return ast.dump(tree), frozenset(imported)
+            imports.extend((0, alias.name, None) for alias in node.names)
+    return ast.dump(tree), tuple(imports)
+
+
+def module_file(module: str, folder: Path) -> Path | None:
+    """The file of a package module named relative to the package (``engine.train``; a
+    subpackage's name is its ``__init__.py``, "" the package's own), or None."""
+    path = folder.joinpath(*module.split(".")) if module else folder
+    if module and path.with_suffix(".py").is_file():
+        return path.with_suffix(".py")
+    return path / "__init__.py" if (path / "__init__.py").is_file() else None
+
+
+def _imported(path: Path, module: str | None, folder: Path) -> set[str]:
+    """Package modules that the file ``path`` imports. ``module`` is its own name in the
+    package, which relative imports start from; None for a job script, which has none."""
+    found = set()
+    for level, name, names in _python_tree(path)[1]:
+        if level:
+            if module is None:
+                continue
+            # A package's __init__ is its own package; a plain module's is its parent.
+            package = module if path.name == "__init__.py" else module.rpartition(".")[0]
+            parts = package.split(".") if package else []
+            if level - 1 > len(parts):
+                continue  # above the package: not ours
+            parts = parts[: len(parts) - (level - 1)]
+            base = ".".join([*parts, *([name] if name else [])])
+        elif name.split(".")[0] == PACKAGE:
+            base = ".".join(name.split(".")[1:])
+        else:
+            continue
+        found.add(base)
+        # `from package import x`: x is a submodule, or a name the package itself defines.
+        for alias in names or ():
+            sub = f"{base}.{alias}" if base else alias
+            if module_file(sub, folder):
+                found.add(sub)
+    return found
+
+
+def _with_parents(module: str) -> list[str]:
+    # Importing engine.train runs the package's and engine's __init__ first.
+    parts = module.split(".") if module else []
+    return [".".join(parts[:i]) for i in range(len(parts) + 1)]
 
 
 def _closure(roots: Iterable[str], folder: Path) -> list[str]:
     """The package modules reachable from ``roots`` through imports, sorted."""
     seen: set[str] = set()
-    todo = [r for r in roots if (folder / f"{r}.py").is_file()]
+    todo = [p for r in roots for p in _with_parents(r)]
     while todo:
         module = todo.pop()
         if module in seen:
             continue
+        path = module_file(module, folder)
+        if path is None:
+            continue
         seen.add(module)
         todo.extend(
-            m
-            for m in _python_tree(folder / f"{module}.py")[1]
-            if m not in seen and (folder / f"{m}.py").is_file()
+            p for m in _imported(path, module, folder) for p in _with_parents(m) if p not in seen
         )
     return sorted(seen)
 
 
 def script_modules(script: str | Path, folder: Path | None = None) -> list[str]:
-    """Package modules a job script runs: its own imports and theirs."""
+    """Package modules a job script runs, named relative to the package (``engine.train``; ""
+    is the package's own __init__): its own imports and theirs."""
     folder = folder or package_dir()
-    return _closure(_python_tree(Path(script))[1], folder)
+    return _closure(_imported(Path(script), None, folder), folder)
 
 
-def code_hash(script: str | Path) -> str:
+def code_hash(script: str | Path, folder: Path | None = None) -> str:
     """Hash of a job script and every package module it imports, directly or not."""
-    folder = package_dir()
+    folder = folder or package_dir()
     digest = hashlib.sha256(_python_tree(Path(script))[0].encode())
     for module in script_modules(script, folder):
         digest.update(f"\0{module}\0".encode())
-        digest.update(_python_tree(folder / f"{module}.py")[0].encode())
+        digest.update(_python_tree(module_file(module, folder))[0].encode())
     return digest.hexdigest()[:16]
 
 
