@@ -9,8 +9,12 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from mnist_study import StudyError
+
+if TYPE_CHECKING:  # pandas is imported only where a history is read: config imports this
+    import pandas as pd
 
 # The claim's own metric, measured on validation: final validation accuracy, or epochs until
 # validation accuracy first reaches a threshold (speed claims).
@@ -81,11 +85,27 @@ def sweep_seeds(config: Mapping) -> list[int]:
     return list(range(first, first + int(tuning["seeds"])))
 
 
+# The claims' time-to metrics read it too (evidence.verdicts); it lives here so that choosing a
+# learning rate needs nothing from the evidence stage.
+def epochs_to(history: pd.DataFrame, column: str, threshold: float, chance: float = 0.1):
+    """(epochs until ``column`` (an accuracy) first reaches ``threshold``, reached?). Linear
+    interpolation between measurements (epoch 0 at chance; epochs not scored are skipped). A
+    run that never reaches it is censored at its last epoch: (last epoch, False), never a
+    made-up later time."""
+    scored = history.dropna(subset=[column])
+    epochs = [0.0, *scored["epoch"].astype(float)]
+    accs = [chance, *scored[column].astype(float)]
+    for i in range(1, len(epochs)):
+        if accs[i] >= threshold:
+            prev, cur = accs[i - 1], accs[i]
+            frac = 1.0 if cur == prev else (threshold - prev) / (cur - prev)
+            return epochs[i - 1] + min(max(frac, 0.0), 1.0) * (epochs[i] - epochs[i - 1]), True
+    return float(history["epoch"].max()), False
+
+
 def run_score(sweep: Sweep, history) -> tuple[float, bool]:
     """One sweep run's figure from its history (validation columns only), and whether it was
     observed: a run that never reaches the threshold counts at its budget (censored)."""
-    from mnist_study.evidence.verdicts import epochs_to
-
     if sweep.metric == "val_acc":
         scored = history.dropna(subset=["val_acc"])
         return float(scored["val_acc"].iloc[-1]), True

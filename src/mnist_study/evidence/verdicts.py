@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from mnist_study.atomic import write_json, write_text
-from mnist_study.engine.tuning import read_choices
+from mnist_study.engine.tuning import epochs_to, read_choices
 from mnist_study.evidence.claims import (
     IMAGE_METRICS,
     TABLE_METRICS,
@@ -84,22 +84,6 @@ RULE = (
 
 
 # ----------------------------------------------------------------------------- run metrics
-
-
-def epochs_to(history: pd.DataFrame, column: str, threshold: float, chance: float = 0.1):
-    """(epochs until ``column`` (an accuracy) first reaches ``threshold``, reached?). Linear
-    interpolation between measurements (epoch 0 at chance; epochs not scored are skipped). A
-    run that never reaches it is censored at its last epoch: (last epoch, False), never a
-    made-up later time."""
-    scored = history.dropna(subset=[column])
-    epochs = [0.0, *scored["epoch"].astype(float)]
-    accs = [chance, *scored[column].astype(float)]
-    for i in range(1, len(epochs)):
-        if accs[i] >= threshold:
-            prev, cur = accs[i - 1], accs[i]
-            frac = 1.0 if cur == prev else (threshold - prev) / (cur - prev)
-            return epochs[i - 1] + min(max(frac, 0.0), 1.0) * (epochs[i] - epochs[i - 1]), True
-    return float(history["epoch"].max()), False
 
 
 def val_acc_at_epoch(history: pd.DataFrame, epoch: int) -> float:
