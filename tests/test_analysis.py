@@ -12,8 +12,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from mnist_study.engine import tuning
 from mnist_study.engine.evaluate import misclassified_table
-from mnist_study.evidence import claims, error_analysis, stats, verdicts
+from mnist_study.evidence import claim_effects, claims, error_analysis, stats, verdicts
 
 # ----------------------------------------------------------------------------- helpers
 
@@ -157,22 +158,22 @@ def test_study_pairs_covers_every_pair_in_order_with_holm():
 
 def test_epochs_to_val_acc_interpolates_and_censors():
     h = history([0.5, 0.8, 0.95])
-    assert verdicts.epochs_to(h, "val_acc", 0.9) == (pytest.approx(2 + 0.1 / 0.15), True)
+    assert tuning.epochs_to(h, "val_acc", 0.9) == (pytest.approx(2 + 0.1 / 0.15), True)
     # Epoch 0 sits at chance (0.1): 0.5 is reached exactly at the end of epoch 1.
-    assert verdicts.epochs_to(h, "val_acc", 0.5) == (pytest.approx(1.0), True)
-    assert verdicts.epochs_to(h, "val_acc", 0.3) == (pytest.approx(0.5), True)
+    assert tuning.epochs_to(h, "val_acc", 0.5) == (pytest.approx(1.0), True)
+    assert tuning.epochs_to(h, "val_acc", 0.3) == (pytest.approx(0.5), True)
     # Never reached: censored at the last epoch, never a made-up later one.
-    assert verdicts.epochs_to(h, "val_acc", 0.99) == (3.0, False)
+    assert tuning.epochs_to(h, "val_acc", 0.99) == (3.0, False)
 
 
 def test_val_loss_slope_and_val_acc_at_epoch():
     h = history([0.5, 0.8, 0.9, 0.9], val_loss=[0.5, 0.2, 0.3, 0.4])
-    assert verdicts.val_loss_slope(h) == pytest.approx(0.1)  # epochs 3-4: 0.3 -> 0.4
+    assert claim_effects.val_loss_slope(h) == pytest.approx(0.1)  # epochs 3-4: 0.3 -> 0.4
     flat = history([0.9] * 6, val_loss=[0.5, 0.3, 0.2, 0.21, 0.19, 0.2])
-    assert abs(verdicts.val_loss_slope(flat)) < 0.01  # noise around a plateau: no rise
-    assert verdicts.val_acc_at_epoch(h, 2) == 0.8
+    assert abs(claim_effects.val_loss_slope(flat)) < 0.01  # noise around a plateau: no rise
+    assert claim_effects.val_acc_at_epoch(h, 2) == 0.8
     with pytest.raises(ValueError, match="asked for 7"):
-        verdicts.val_acc_at_epoch(h, 7)
+        claim_effects.val_acc_at_epoch(h, 7)
 
 
 # ----------------------------------------------------------------------------- claims
