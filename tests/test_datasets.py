@@ -124,13 +124,16 @@ def test_confusion_matrices_and_galleries_name_the_classes(tmp_path, monkeypatch
     import numpy as np
     import pandas as pd
 
-    from mnist_study.report import plots
+    from mnist_study.report import confusion, galleries
 
     figures = []
-    monkeypatch.setattr(plots, "_save", lambda fig, out, layout="tight_layout": figures.append(fig))
-    confusion = np.eye(10) * 50 + 1
+    for module in (confusion, galleries):
+        monkeypatch.setattr(
+            module, "_save", lambda fig, out, layout="tight_layout": figures.append(fig)
+        )
+    matrix = np.eye(10) * 50 + 1
     dataset = {"classes": FASHION, "noun": "article"}
-    plots.plot_confusion_grid({"a": confusion}, ["a"], "t", tmp_path / "c.png", dataset=dataset)
+    confusion.plot_confusion_grid({"a": matrix}, ["a"], "t", tmp_path / "c.png", dataset=dataset)
     axes = figures[-1].axes[0]
     assert [t.get_text() for t in axes.get_yticklabels()] == FASHION
     assert [t.get_text() for t in axes.get_xticklabels()] == FASHION
@@ -138,11 +141,11 @@ def test_confusion_matrices_and_galleries_name_the_classes(tmp_path, monkeypatch
         {"index": [0, 1], "true": [6, 9], "pred": [0, 7], "confidence": [0.9, 0.8]}
     )
     images = np.zeros((2, 28, 28), np.uint8)
-    plots.gallery_of_misclassified(table, images, "g", tmp_path / "g.png", classes=FASHION)
+    galleries.gallery_of_misclassified(table, images, "g", tmp_path / "g.png", classes=FASHION)
     captions = [t.get_text() for t in figures[-1].axes[0].texts]
     assert captions == ["Shirt→\nT-shirt/top 90%", "Ankle boot→\nSneaker 80%"]
     # Digits keep their one-line captions.
-    plots.gallery_of_misclassified(table, images, "g", tmp_path / "g.png")
+    galleries.gallery_of_misclassified(table, images, "g", tmp_path / "g.png")
     assert [t.get_text() for t in figures[-1].axes[0].texts] == ["6→0 90%", "9→7 80%"]
 
 

@@ -23,8 +23,8 @@ from mnist_study.evidence import error_analysis, stats, verdicts
 from mnist_study.evidence.tables import write_tables
 from mnist_study.record import provenance
 from mnist_study.record.runrecord import RUN_FORMAT
+from mnist_study.report import confusion, figures, galleries, plots, rulegraph, weights
 from mnist_study.report import html as report
-from mnist_study.report import plots, rulegraph
 from mnist_study.report.augment_gallery import plot_augmentation
 from mnist_study.report.memorization import plot_memorization
 from mnist_study.report.reliability import plot_reliability
@@ -271,20 +271,20 @@ def study(tmp_path_factory) -> dict:
         out["study_factor"],
         labels_of,
     )
-    plots.plot_confusion(STUDIES, keys, files("metrics.json"), out["confusion"], labels_of)
+    confusion.plot_confusion(STUDIES, keys, files("metrics.json"), out["confusion"], labels_of)
     plot_reliability(STUDIES, keys, files("metrics.json"), out["reliability"], labels_of)
-    plots.plot_weights(
+    weights.plot_weights(
         runs[("lin", 0)] / "model.pt",
         runs[("mlp", 0)] / "model.pt",
         f / "weights/templates.png",
         f / "weights/features.png",
         "MLP 16",
     )
-    plots.plot_galleries(cache, keys, files("misclassified.csv"), out["galleries"], labels_of)
+    galleries.plot_galleries(cache, keys, files("misclassified.csv"), out["galleries"], labels_of)
     singles = {
         n: f / "errors" / f"{n}.png" for n in ("hardest", "confused", "overlap", "disagreements")
     }
-    plots.plot_errors(cache, a / "errors.json", *singles.values(), labels=labels_of)
+    galleries.plot_errors(cache, a / "errors.json", *singles.values(), labels=labels_of)
     (root / "rulegraph.dot").write_text(DOT)
     bench = root / "benchmarks"
     for v, s in keys:
@@ -447,7 +447,7 @@ def test_report_refuses_a_figure_without_alt_text(tmp_path):
     not_png = tmp_path / "y.png"
     not_png.write_text("text")
     with pytest.raises(ValueError, match="not a PNG"):
-        report.data_uri(not_png)
+        figures.data_uri(not_png)
 
 
 def test_benchmark_times_per_rule(tmp_path):

@@ -10,8 +10,8 @@ import pytest
 
 from mnist_study.evidence.verdicts import shape
 from mnist_study.report.gap import flat_gap, gap_segments, reason_sentence
-from mnist_study.report.html import study_paragraph
 from mnist_study.report.results import Results
+from mnist_study.report.text import study_paragraph
 
 # Words that would claim more than the split shows.
 CAUSAL = (

@@ -11,13 +11,13 @@ import torch
 from mnist_study.data.subsets import training_indices
 from mnist_study.report import augment_gallery, plots
 from mnist_study.report.augment_gallery import DRAWS, PAD, ROWS
-from mnist_study.report.html import compared_text
 from mnist_study.report.memorization import (
     plot_memorization,
     plot_memorization_curves,
     train_levels,
 )
 from mnist_study.report.results import Results
+from mnist_study.report.sections import compared_text
 from mnist_study.report.training_data import chance_check
 
 PNG = b"\x89PNG\r\n\x1a\n"

@@ -11,7 +11,7 @@ from mnist_study.report.results import Results
 
 
 def reliability_figure(r: Results, captions, name: str, path) -> dict:
-    from mnist_study.report.html import figure
+    from mnist_study.report.figures import figure
 
     study = r.studies[name]
     worst = max(study["variants"], key=lambda v: r.stat(v, "ece") or 0.0)

@@ -28,7 +28,7 @@ def training_data_files(inputs: Mapping, params: Mapping) -> dict:
 
 def augmentation_figures(r: Results, captions, name: str, files: Mapping) -> list[dict]:
     """The galleries of the study's variants that augment, in the study's order."""
-    from mnist_study.report.html import figure
+    from mnist_study.report.figures import figure
 
     figures = []
     for v in r.studies[name]["variants"]:
@@ -58,7 +58,7 @@ def augmentation_figures(r: Results, captions, name: str, files: Mapping) -> lis
 
 def memorization_figures(r: Results, captions, name: str, files: Mapping) -> list[dict]:
     """The study's memorization curves, where it has a random-label variant (else none)."""
-    from mnist_study.report.html import figure
+    from mnist_study.report.figures import figure
 
     if name not in files["memorization"]:
         return []

@@ -126,7 +126,7 @@ def tuning_files(inputs: Mapping, params: Mapping) -> dict:
 
 def tuning_figures(r: Results, captions, name: str, files: Mapping) -> list[dict]:
     """The study's lr figure, where it has a tuned variant (else none)."""
-    from mnist_study.report.html import figure
+    from mnist_study.report.figures import figure
 
     if name not in files["tuning"]:
         return []
