@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from mnist_study import StudyError
-from mnist_study.engine.train import TrainConfig, lr_at
+from mnist_study.engine.train_config import TrainConfig, lr_at
 from mnist_study.engine.tuning import Sweep, choose
 from mnist_study.evidence.claims import Claim
 from mnist_study.evidence.effects import Effect, verdict

@@ -21,7 +21,7 @@ from mnist_study.data.datasets import (
     train_split_size,
 )
 from mnist_study.engine.models import spec_from_dict
-from mnist_study.engine.train import TrainConfig
+from mnist_study.engine.train_config import TrainConfig
 from mnist_study.engine.tuning import Sweep, sweep_seeds
 from mnist_study.evidence.claims import Claim
 

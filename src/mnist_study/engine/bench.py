@@ -22,7 +22,8 @@ import torch.nn.functional as F
 from mnist_study.engine.matmul import MATMUL_N, matmul_gflops, sync
 from mnist_study.engine.models import normalise, spec_from_dict
 from mnist_study.engine.optim import Optimizer
-from mnist_study.engine.train import TrainConfig, resolve_device, train_epoch
+from mnist_study.engine.train import train_epoch
+from mnist_study.engine.train_config import TrainConfig, resolve_device
 
 MLP_256 = {"kind": "mlp", "hidden": [256]}
 MLP_1024x2 = {"kind": "mlp", "hidden": [1024, 1024]}

@@ -93,7 +93,7 @@ def score_checkpoint(cache, checkpoint, device: str) -> tuple[dict, dict]:
 
     from mnist_study.data.subsets import train_eval_indices, trained_labels, training_indices
     from mnist_study.engine.models import load_checkpoint
-    from mnist_study.engine.train import TrainConfig
+    from mnist_study.engine.train_config import TrainConfig
 
     model, ckpt = load_checkpoint(checkpoint, map_location=device)
     labels = cache["test_labels"]
@@ -159,7 +159,7 @@ def evaluate_run(
     import torch
 
     from mnist_study.atomic import write_json
-    from mnist_study.engine.train import resolve_device
+    from mnist_study.engine.train_config import resolve_device
 
     if threads is not None:
         torch.set_num_threads(threads)

@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from mnist_study.engine.train import TrainConfig
+    from mnist_study.engine.train_config import TrainConfig
 
 
 class Optimizer:

@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from mnist_study.config import load_study_config
-from mnist_study.engine.train import OPTIMIZERS
+from mnist_study.engine.train_config import OPTIMIZERS
 
 PILOT_KEYS = ("base", "seeds", "forms", "rule")
 
