@@ -140,3 +140,21 @@ def test_the_svg_has_one_mark_per_claim_and_no_metadata(tmp_path):
     assert text.startswith("<svg") and 'role="img"' in text
     assert sorted(re.findall(r'id="forest-mark-([^"]+)"', text)) == ["c0", "c1", "c2"]
     assert "<metadata" not in text and "<?xml" not in text
+
+
+def test_a_claim_without_an_estimate_keeps_its_row_and_says_so(tmp_path):
+    import json
+
+    claims = family([(0.03, 0.005), (0.01, 0.02)])
+    # One seed a side, as in make quick: the runs give no effect and no interval.
+    claims[1].update(effect=None, effect_ci=[None, None], df=None, verdict="inconclusive")
+    rows = forest.forest_rows(claims, {"s": {"title": "S", "variants": ["a", "b"]}}, ALPHA)
+    assert [r.effect is None for r in rows] == [False, True]
+    assert rows[1].low is None and rows[1].high is None
+    path = tmp_path / "claims.json"
+    path.write_text(json.dumps(claims))
+    out = tmp_path / "forest.svg"
+    forest.plot_forest(path, {"s": {"title": "S", "variants": ["a", "b"]}}, ALPHA, out)
+    text = out.read_text()
+    assert re.findall(r'id="forest-mark-([^"]+)"', text) == ["c0"]
+    assert "no estimate" in text and "Claim c1." in text

@@ -41,7 +41,7 @@ class Row:
     statement: str
     group: str
     verdict: str
-    effect: float
+    effect: float | None  # None where the runs gave no estimate (too few seeds, say)
     low: float | None
     high: float | None
 
@@ -112,7 +112,7 @@ def forest_rows(claims: Sequence[Mapping], studies: Mapping[str, Mapping], alpha
                 statement=c["statement"],
                 group=claim_group(c, studies),
                 verdict=c["verdict"],
-                effect=c["effect"] * scale,
+                effect=None if c["effect"] is None else c["effect"] * scale,
                 low=low,
                 high=high,
             )
@@ -159,6 +159,10 @@ def draw(rows: Sequence[Row]):
         if row is None:
             continue
         style = MARKS.get(row.verdict, MARKS["inconclusive"])
+        if row.effect is None:
+            # Still a row, so the claim is not silently dropped from the picture.
+            ax.text(0, y, " no estimate", va="center", ha="left", color=style["color"])
+            continue
         if row.low is not None:
             ax.plot([row.low, row.high], [y, y], color=style["color"], lw=2, zorder=2)
         (mark,) = ax.plot(
