@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 from mnist_study.atomic import write_text
 from mnist_study.evidence.claims import base_variant
+from mnist_study.evidence.effects import _t_quantile
 from mnist_study.evidence.stats import CONFIDENCE
 
 # How each verdict is drawn: by shape as well as colour (WCAG 1.4.1), with the report's colours.
@@ -44,12 +45,6 @@ class Row:
     effect: float | None  # None where the runs gave no estimate (too few seeds, say)
     low: float | None
     high: float | None
-
-
-def _t_quantile(q: float, df: float) -> float:
-    from scipy import stats
-
-    return float(stats.t.ppf(q, df))
 
 
 def holm_interval(claim: Mapping, alpha: float) -> tuple[float, float, float, str] | None:
