@@ -66,20 +66,24 @@ def test_the_report_speaks_of_its_own_dataset(smoke_run, fashion_like_run):
     assert "MNIST study: why models behave as they do" in mnist and "Hardest digits" in mnist
 
 
+# Two datasets' test sets: their ids differ, so their effects add as independent.
+TEST_SETS = ("first-test-set", "second-test-set")
+
+
 def _effect(estimate: float, se: float, df: float = 30) -> Effect:
     return Effect(estimate=estimate, se_seed=se, se_image=0.0, df=df, n_seeds=int(df) + 1)
 
 
 def test_difference_of_independent_effects_adds_variances_with_welch_df():
     a, b = _effect(1.0, 0.3, 10), _effect(0.4, 0.4, 20)
-    d = crossdata.difference(a, b)
+    d = crossdata.difference(a, b, TEST_SETS)
     assert d.estimate == pytest.approx(-0.6)
     assert d.se == pytest.approx(0.5)
     assert d.df == pytest.approx(0.25**2 / (0.09**2 / 10 + 0.16**2 / 20))
 
 
 def _judge(a: Effect, b: Effect, margin: float = 0.1, alpha: float = 0.05) -> str:
-    d = crossdata.difference(a, b)
+    d = crossdata.difference(a, b, TEST_SETS)
     return crossdata.judge(a, b, d.p_value(), d.p_equivalence(margin), alpha)
 
 
@@ -88,6 +92,11 @@ def test_significant_here_and_not_there_is_no_difference_by_itself():
     here, there = _effect(25, 10, 1000), _effect(10, 10, 1000)
     assert here.p_value() < 0.05 < there.p_value()
     assert _judge(here, there, margin=1) == "unresolved"
+
+
+def test_two_studies_on_one_test_set_are_never_differenced_as_independent():
+    with pytest.raises(crossdata.CrossDataError, match="same test set"):
+        crossdata.difference(_effect(1.0, 0.1), _effect(1.1, 0.1), ("mnist", "mnist"))
 
 
 def test_judgements():
@@ -111,7 +120,7 @@ def test_the_cross_dataset_view_of_two_real_studies(smoke_run, fashion_like_run,
     assert "| linear |" in text.split("## Test accuracy", 1)[1]
     # The difference is the second study's effect minus the first's, from claims.json.
     a, b = (json.loads((f / "analysis/claims.json").read_text())[0] for f in (first, second))
-    row = crossdata.compare_claims([a], [b], 0.05)[0]
+    row = crossdata.compare_claims([a], [b], 0.05, TEST_SETS)[0]
     assert row["difference"].estimate == pytest.approx(b["effect"] - a["effect"])
 
 
@@ -219,7 +228,7 @@ def test_a_claim_of_several_comparisons_carries_over_by_the_same_comparison():
     decides the claim on the second."""
     first = _each_record(("b", "c"), {"a": -0.05, "b": -0.01})
     second = _each_record(("a", "c"), {"a": -0.02, "b": -0.04})
-    (row,) = crossdata.compare_claims([first], [second], 0.05)
+    (row,) = crossdata.compare_claims([first], [second], 0.05, TEST_SETS)
     assert row["first"]["effect"].estimate == pytest.approx(-0.01)
     assert row["second"]["effect"].estimate == pytest.approx(-0.04)
     assert row["difference"].estimate == pytest.approx(-0.03)
@@ -246,11 +255,14 @@ def test_a_tuned_claim_carries_over_with_each_datasets_rates_beside_it():
 
     first = record(-1.0, {"tanh": 0.002, "relu": 0.002})
     second = record(-0.9, {"tanh": 0.001, "relu": 0.005})
-    rows = crossdata.compare_claims([first], [second], 0.05)
+    rows = crossdata.compare_claims([first], [second], 0.05, TEST_SETS)
     assert rows[0]["difference"].estimate == pytest.approx(0.1)
     table = crossdata.rates_markdown(rows, ("MNIST", "Fashion"))
     assert "| relu_tuned | tanh 0.002, relu 0.002 | tanh 0.001, relu 0.005 |" in table
     untuned = {k: v for k, v in first.items() if k != "tuning"}
     assert (
-        crossdata.rates_markdown(crossdata.compare_claims([untuned], [untuned], 0.05), "ab") == ""
+        crossdata.rates_markdown(
+            crossdata.compare_claims([untuned], [untuned], 0.05, TEST_SETS), "ab"
+        )
+        == ""
     )

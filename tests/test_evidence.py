@@ -23,8 +23,13 @@ def simulate_correct(rng, n_seeds, n_images, shift=0.0, seed_sd=0.15, difficulty
     return (logits > 0).astype(np.int8)
 
 
+def block(values, weight=1.0, images="test"):
+    values = np.asarray(values, dtype=np.float64)
+    return evidence.Block(values, weight, tuple(range(values.shape[0])), images)
+
+
 def compare(a, b):
-    return evidence.two_way_effect([(b - a, 1.0)])
+    return evidence.two_way_effect([block(b - a)])
 
 
 def test_holm_against_a_hand_computed_case():
@@ -120,18 +125,18 @@ def test_both_sources_of_variance_are_reported():
 def test_gap_blocks_weigh_train_and_test_images():
     train = np.array([[1, 1, 0, 1], [1, 0, 1, 1]])  # B - A on training images, per seed
     test = np.array([[0, -1, 0], [1, 0, 0]])  # B - A on test images, per seed
-    effect = evidence.two_way_effect([(train, 1.0), (test, -1.0)])
+    effect = evidence.two_way_effect([block(train, 1.0, "train"), block(test, -1.0, "test")])
     per_seed = train.mean(1) - test.mean(1)
     assert effect.estimate == pytest.approx(per_seed.mean())
     assert effect.se_seed == pytest.approx(per_seed.std(ddof=1) / math.sqrt(2))
     # Each image set's main effect: the spread of its per-image means less the residual
     # (seed x image) mean square over seeds x images, floored at zero.
     image_var = 0.0
-    for block in (train, test):
-        s, n = block.shape
-        resid = block - block.mean(1, keepdims=True) - block.mean(0)[None, :] + block.mean()
+    for x in (train, test):
+        s, n = x.shape
+        resid = x - x.mean(1, keepdims=True) - x.mean(0)[None, :] + x.mean()
         ms_res = (resid**2).sum() / ((s - 1) * (n - 1))
-        image_var += max(block.mean(0).var(ddof=1) / n - ms_res / (s * n), 0.0)
+        image_var += max(x.mean(0).var(ddof=1) / n - ms_res / (s * n), 0.0)
     assert effect.se_image == pytest.approx(math.sqrt(image_var))
 
 
@@ -169,3 +174,99 @@ def test_jonckheere_on_a_hand_worked_case():
     assert tau_down == -1.0 and p_down > 0.99
     with pytest.raises(ValueError, match="three"):
         evidence.jonckheere([[1], [2]])
+
+
+def anova_components(x):
+    """A two-way ANOVA without replication, written plainly with loops: (mean, se_seed²,
+    se_image²) of the grand mean of x[seeds][images], seeds and images both random."""
+    s, n = len(x), len(x[0])
+    grand = sum(sum(row) for row in x) / (s * n)
+    seed_means = [sum(row) / n for row in x]
+    image_means = [sum(x[i][j] for i in range(s)) / s for j in range(n)]
+    ss_seed = n * sum((m - grand) ** 2 for m in seed_means)
+    ss_image = s * sum((m - grand) ** 2 for m in image_means)
+    ss_resid = 0.0
+    for i in range(s):
+        for j in range(n):
+            ss_resid += (x[i][j] - seed_means[i] - image_means[j] + grand) ** 2
+    ms_seed, ms_image = ss_seed / (s - 1), ss_image / (n - 1)
+    ms_resid = ss_resid / ((s - 1) * (n - 1))
+    return grand, ms_seed / (s * n), max(ms_image - ms_resid, 0.0) / (s * n)
+
+
+@pytest.mark.parametrize("trial", range(6))
+def test_two_way_effect_agrees_with_a_plain_anova(trial):
+    """Random blocks on one image set: two_way_effect's sum per image, then the ANOVA."""
+    rng = np.random.default_rng(100 + trial)
+    s, n = rng.integers(2, 7), rng.integers(3, 40)
+    shared = rng.normal(0, 1, n)  # images that are hard for every block
+    arrays = [rng.normal(0, 0.5, (s, n)) + shared + rng.normal(0, 0.3, (s, 1)) for _ in range(3)]
+    weights = rng.normal(0, 1, 3)
+    effect = evidence.two_way_effect([block(a, w) for a, w in zip(arrays, weights, strict=True)])
+    contrast = sum(w * a for a, w in zip(arrays, weights, strict=True)).tolist()
+    mean, var_seed, var_image = anova_components(contrast)
+    assert effect.estimate == pytest.approx(mean)
+    assert effect.se_seed == pytest.approx(math.sqrt(var_seed))
+    assert effect.se_image == pytest.approx(math.sqrt(var_image), abs=1e-12)
+
+
+def test_blocks_on_one_image_set_are_combined_before_the_variance():
+    """(C - B) - 0.5 (A - B) on one test set: the images hard for all three cancel, which a
+    sum of the two differences' variances would not see."""
+    rng = np.random.default_rng(5)
+    difficulty = rng.normal(2.5, 2.0, 4000)
+    a, b, c = (
+        simulate_correct(rng, 6, 4000, shift, difficulty=difficulty) for shift in (0.4, 0, 0.3)
+    )
+    won, lost = block(c - b), block(a - b, -0.5)
+    effect = evidence.two_way_effect([won, lost])
+    direct = evidence.two_way_effect([block(c - b - 0.5 * (a - b))])
+    assert effect.se_image == pytest.approx(direct.se_image)
+    assert effect.se_seed == pytest.approx(direct.se_seed)
+    apart = evidence.two_way_effect([block(c - b, 1.0, "test"), block(a - b, -0.5, "other")])
+    assert effect.se_image < apart.se_image
+
+
+def test_blocks_must_share_their_seeds_and_an_image_set_its_size():
+    a = np.zeros((3, 5))
+    same = evidence.Block(a, 1.0, (0, 1, 2), "test")
+    with pytest.raises(ValueError, match="same seeds"):
+        evidence.two_way_effect([same, evidence.Block(a, 1.0, (0, 1, 3), "test")])
+    with pytest.raises(ValueError, match="one id is one set of images"):
+        evidence.two_way_effect([same, evidence.Block(np.zeros((3, 4)), 1.0, (0, 1, 2), "test")])
+    # Two image sets of different sizes (a gap's two sides) are fine.
+    evidence.two_way_effect([same, evidence.Block(np.zeros((3, 4)), -1.0, (0, 1, 2), "train")])
+
+
+def test_image_set_ids_come_from_the_labels():
+    labels = np.arange(20) % 10
+    assert evidence.image_set_id("test", labels) == evidence.image_set_id("test", labels.copy())
+    assert evidence.image_set_id("test", labels) != evidence.image_set_id("test", labels[::-1])
+    assert evidence.image_set_id("test", labels) != evidence.image_set_id("train", labels)
+    hit = np.ones(20, bool)
+    run = stats.Correct.from_predictions(labels, labels, labels[:5], labels[:5])
+    assert run.test_set == evidence.image_set_id("test", labels) and run.test.all()
+    # Another test set (another dataset's labels) never pairs per image with this one.
+    other = stats.Correct.from_predictions(labels, labels[::-1], labels[:5], labels[:5])
+    correct = {("a", 0): run, ("b", 0): other, ("a", 1): run, ("b", 1): other}
+    blocks = stats.image_blocks(correct, "a", "b", "test_acc", [0, 1])
+    assert len({b.images for b in blocks}) == 2
+    assert stats.Correct(test=hit, train=hit).test_set == evidence.image_set_id(
+        "test", np.zeros(20)
+    )
+
+
+def test_churn_is_symmetric_in_the_seeds_order():
+    rng = np.random.default_rng(8)
+    difficulty = rng.normal(2.0, 1.5, 500)
+    a = simulate_correct(rng, 6, 500, difficulty=difficulty)
+    b = simulate_correct(rng, 6, 500, -0.3, difficulty=difficulty)
+    terms = evidence.churn_pseudo_values(a, b)
+    order = rng.permutation(6)
+    shuffled = evidence.churn_pseudo_values(a[order], b[order])
+    assert terms.mean() == pytest.approx(shuffled.mean())
+    # The estimate: same-seed losses minus the mean over every ordered pair s != t.
+    pairs = np.mean([a[s] * (1 - a[t]) for s in range(6) for t in range(6) if s != t])
+    assert terms.mean() == pytest.approx((a * (1 - b)).mean() - pairs)
+    with pytest.raises(ValueError, match="at least 3 seeds"):
+        evidence.churn_pseudo_values(a[:2], b[:2])

@@ -11,8 +11,19 @@ import pandas as pd
 
 from mnist_study.engine.tuning import epochs_to
 from mnist_study.evidence.claims import IMAGE_METRICS, TABLE_METRICS, TIME_TO_METRICS, Claim
-from mnist_study.evidence.effects import Effect, seed_effect, two_way_effect
-from mnist_study.evidence.stats import common_paired_seeds, image_blocks, paired_seeds
+from mnist_study.evidence.effects import (
+    Block,
+    Effect,
+    churn_pseudo_values,
+    seed_effect,
+    two_way_effect,
+)
+from mnist_study.evidence.stats import (
+    common_paired_seeds,
+    image_blocks,
+    paired_seeds,
+    variant_blocks,
+)
 
 # ----------------------------------------------------------------------------- run metrics
 
@@ -116,9 +127,11 @@ class Evidence:
         if claim.metric in IMAGE_METRICS:
             (b, c), (_, a) = pairs = self.recovery_pairs(claim)
             seeds = common_paired_seeds(self.correct, pairs)
-            blocks = image_blocks(self.correct, b, c, claim.metric, seeds)
+            # Both differences are scored on the same images and both contain B: the blocks
+            # are summed per image inside two_way_effect, never as independent terms.
+            won = image_blocks(self.correct, b, c, claim.metric, seeds)
             lost = image_blocks(self.correct, b, a, claim.metric, seeds)
-            return two_way_effect(blocks + [(block, -share * w) for block, w in lost])
+            return two_way_effect(won + [block.scaled(-share) for block in lost])
         # (C - B) - share x (A - B) = -share x A + (share - 1) x B + C
         return self.seed_contrast(claim, claim.variants, (-share, share - 1.0, 1.0))
 
@@ -157,15 +170,14 @@ class Evidence:
 
     def lost_beyond_churn(self, a: str, b: str) -> Effect:
         """Share of test images A gets right and B wrong in the same seed, minus the share A
-        gets right in one seed and wrong in the next: images B loses beyond the churn between
-        two training runs of A itself. Needs two seeds of A at least."""
+        gets right in one seed and wrong in another (over every pair of A's seeds): images B
+        loses beyond the churn between two training runs of A itself. Needs three seeds."""
         seeds = paired_seeds(self.correct, a, b)
-        if len(seeds) < 2:
+        if len(seeds) < 3:
             return Effect(math.nan, 0.0, 0.0, 0, len(seeds))
-        rows = []
-        for i, s in enumerate(seeds):
-            a_s = self.correct[(a, s)].test.astype(np.int8)
-            a_next = self.correct[(a, seeds[(i + 1) % len(seeds)])].test.astype(np.int8)
-            b_s = self.correct[(b, s)].test.astype(np.int8)
-            rows.append(a_s * (1 - b_s) - a_s * (1 - a_next))
-        return two_way_effect([(np.stack(rows), 1.0)])
+        (b_block,) = variant_blocks(self.correct, b, "test_acc", seeds)
+        (a_block,) = variant_blocks(self.correct, a, "test_acc", seeds)
+        if a_block.images != b_block.images:
+            raise ValueError(f"{a!r} and {b!r} are scored on different test sets")
+        terms = churn_pseudo_values(a_block.values, b_block.values)
+        return two_way_effect([Block(terms, 1.0, a_block.seeds, a_block.images)])

@@ -79,29 +79,88 @@ class Effect:
         return (_t_quantile(1 - alpha / sides, self.df) + _t_quantile(power, self.df)) * self.se
 
 
-def two_way_effect(blocks: Sequence[tuple[np.ndarray, float]]) -> Effect:
+@dataclass(frozen=True)
+class Block:
+    """Per-image values [seeds, images] of one term of an effect, with its weight, the seeds of
+    its rows and the id of the image set of its columns (derived from the data: see
+    ``image_set_id``). Blocks on one image set are summed per image before any variance is
+    taken: the images they share are one sample, not one per block."""
+
+    values: np.ndarray
+    weight: float
+    seeds: tuple[int, ...]
+    images: str
+
+    def scaled(self, factor: float) -> Block:
+        return Block(self.values, self.weight * factor, self.seeds, self.images)
+
+
+def image_set_id(kind: str, labels) -> str:
+    """The id of an image set, from the data itself: a hash of its labels in order (the same
+    images give the same id; another set, or the same images relabelled, another), with its
+    kind (test set or training subset)."""
+    import hashlib
+
+    labels = np.ascontiguousarray(np.asarray(labels, dtype=np.int64))
+    digest = hashlib.sha256(f"{kind}:{labels.shape}".encode())
+    digest.update(labels.tobytes())
+    return digest.hexdigest()[:16]
+
+
+def per_run_block(values: Sequence[float], seeds: Sequence[int]) -> Block:
+    """A per-run value (no image structure) as a block of one column, its own image set."""
+    column = np.asarray(values, dtype=np.float64)[:, None]
+    return Block(column, 1.0, tuple(int(s) for s in seeds), "per-run")
+
+
+def combine_per_image(blocks: Sequence[Block]) -> dict[str, np.ndarray]:
+    """{image set id: sum_k weight_k x block_k} over the blocks on each image set, after checking
+    that every block has the same seeds and each image set one size."""
+    if not blocks:
+        raise ValueError("an effect needs at least one block")
+    seeds = blocks[0].seeds
+    combined: dict[str, np.ndarray] = {}
+    for block in blocks:
+        values = np.asarray(block.values, dtype=np.float64)
+        if block.seeds != seeds:
+            raise ValueError(
+                f"every block needs the same seeds, in order; got {list(seeds)} and "
+                f"{list(block.seeds)}"
+            )
+        if values.ndim != 2 or values.shape[0] != len(seeds):
+            raise ValueError(
+                f"a block is [seeds, images] with one row per seed ({len(seeds)}); got shape "
+                f"{values.shape}"
+            )
+        if block.images in combined and combined[block.images].shape != values.shape:
+            raise ValueError(
+                f"image set {block.images} has {combined[block.images].shape[1]} images in one "
+                f"block and {values.shape[1]} in another; one id is one set of images"
+            )
+        term = block.weight * values
+        combined[block.images] = combined[block.images] + term if block.images in combined else term
+    return combined
+
+
+def two_way_effect(blocks: Sequence[Block]) -> Effect:
     """Mean effect over seeds of ``sum_k weight_k * mean_i(block_k[s, i])``.
 
-    Each block is [seeds, images] of per-image effects (for a paired comparison, e.g. B's
-    correctness minus A's on the same images and seed) with its weight (+1, or -1 for the test
-    side of a generalization gap). The variance is that of a crossed random-effects model
-    (seeds x images; Owen 2007): the seed component from the spread of the per-seed effects
-    (which carries the seed-by-image interaction), plus each image set's main effect, i.e. the
-    spread of its per-image effects less the interaction they also carry (the pigeonhole
-    bootstrap would count that interaction twice).
+    Blocks on the same image set (the same id) are summed per image into one [seeds, images]
+    contrast, which is decomposed once: images that are hard for every variant cancel in it.
+    The variance is that of a crossed random-effects model (seeds x images; Owen 2007): the
+    seed component from the spread of the per-seed effects (which carries the seed-by-image
+    interaction), plus each image set's main effect, i.e. the spread of its per-image effects
+    less the interaction they also carry (the pigeonhole bootstrap would count that interaction
+    twice). Different image sets (a gap's training subset and test set) hold different images,
+    sampled apart, so their image components add.
     """
-    arrays = [(np.asarray(b, dtype=np.float64), float(w)) for b, w in blocks]
-    n_seeds = {a.shape[0] for a, _ in arrays}
-    if len(n_seeds) != 1:
-        raise ValueError(f"every block needs the same seeds; got seed counts {sorted(n_seeds)}")
-    (s,) = n_seeds
-    per_seed = sum(w * a.mean(axis=1) for a, w in arrays)
+    contrasts = combine_per_image(blocks)
+    s = len(blocks[0].seeds)
+    per_seed = sum(c.mean(axis=1) for c in contrasts.values())
     estimate = float(per_seed.mean())
     se_seed = float(per_seed.std(ddof=1) / math.sqrt(s)) if s > 1 else math.nan
-    var_image = 0.0
-    for a, w in arrays:
-        var_image += w * w * _image_main_effect_variance(a)
-    images = min(a.shape[1] for a, _ in arrays)
+    var_image = sum(_image_main_effect_variance(c) for c in contrasts.values())
+    images = min(c.shape[1] for c in contrasts.values())
     return Effect(
         estimate=estimate,
         se_seed=se_seed if s > 1 else 0.0,
@@ -109,6 +168,32 @@ def two_way_effect(blocks: Sequence[tuple[np.ndarray, float]]) -> Effect:
         df=satterthwaite(se_seed**2, s - 1, var_image, images - 1) if s > 1 else 0,
         n_seeds=s,
     )
+
+
+def churn_pseudo_values(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Per-seed, per-image terms [seeds, images] whose mean is the share of images A gets
+    right and B wrong in the same seed, minus the share A gets right in one seed and wrong in
+    another: the churn over every ordered pair of A's seeds s != t (a U-statistic, symmetric in
+    the seeds' order).
+
+    The pair term's rows are its delete-one-seed jackknife pseudo-values (S U - (S - 1) U_-s,
+    per image): their mean is U itself, and their spread over seeds is the jackknife's, which
+    sees that each seed of A enters many pairs. Decomposed as any [seeds, images] block, they
+    give both variance components. Needs three seeds of A (two leave one pair)."""
+    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    s = a.shape[0]
+    if s < 3:
+        raise ValueError(f"the churn between seeds needs at least 3 seeds; got {s}")
+    total, same = a.sum(axis=0), (a * (1 - a)).sum(axis=0)
+
+    def pairs_mean(total, same, n):
+        # sum over s != t of a_s (1 - a_t) = A (n - A) - sum_s a_s (1 - a_s)
+        return (total * (n - total) - same) / (n * (n - 1))
+
+    u = pairs_mean(total, same, s)
+    u_without = pairs_mean(total[None, :] - a, same[None, :] - a * (1 - a), s - 1)
+    pseudo = s * u[None, :] - (s - 1) * u_without
+    return a * (1 - b) - pseudo
 
 
 def satterthwaite(var_a: float, df_a: float, var_b: float, df_b: float) -> float:
@@ -143,7 +228,7 @@ def seed_effect(values_a: Sequence[float], values_b: Sequence[float], paired: bo
     paired by seed where the seeds match, else Welch's unequal-variance t (Satterthwaite df)."""
     a, b = np.asarray(values_a, dtype=float), np.asarray(values_b, dtype=float)
     if paired:
-        return two_way_effect([((b - a)[:, None], 1.0)])
+        return two_way_effect([per_run_block(b - a, range(len(a)))])
     if min(len(a), len(b)) < 2:
         return Effect(float(b.mean() - a.mean()), 0.0, 0.0, 0, min(len(a), len(b)))
     va, vb = a.var(ddof=1) / len(a), b.var(ddof=1) / len(b)

@@ -35,10 +35,12 @@ def difference_of_effects(ev: Evidence, tuned: Claim, fixed: Claim) -> Effect:
     (a1, b1), (a2, b2) = fixed.variants, tuned.variants
     if tuned.metric in IMAGE_METRICS:
         seeds = common_paired_seeds(ev.correct, [(a1, b1), (a2, b2)])
+        # The four variants are scored on the same test images: two_way_effect sums their
+        # blocks per image before it takes any variance.
         fixed_blocks = image_blocks(ev.correct, a1, b1, tuned.metric, seeds)
         return two_way_effect(
             image_blocks(ev.correct, a2, b2, tuned.metric, seeds)
-            + [(block, -weight) for block, weight in fixed_blocks]
+            + [block.scaled(-1.0) for block in fixed_blocks]
         )
     if tuned.metric == "disagreements":
         raise ValueError(f"claims.{tuned.name}: a fixed-lr twin needs a metric other than it")

@@ -74,6 +74,8 @@ def plan(
         claim = Claim.from_dict(name, entry)
         candidates = []
         for _, _, effect in ev.comparison_effects(claim):
+            # The claim's own effect: a contrast over several variants on one test set was
+            # summed per image before its components were taken, so se_image is the contrast's.
             seed_sd = effect.se_seed * math.sqrt(effect.n_seeds)
 
             def need(margin, effect=effect, seed_sd=seed_sd):

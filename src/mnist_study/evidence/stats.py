@@ -16,7 +16,7 @@ import pandas as pd
 
 from mnist_study.atomic import write_csv
 from mnist_study.evidence.claims import BEST, TABLE_METRICS
-from mnist_study.evidence.effects import holm, two_way_effect
+from mnist_study.evidence.effects import Block, holm, image_set_id, two_way_effect
 
 CONFIDENCE = 0.95
 
@@ -58,12 +58,36 @@ def stats_lookup(stats: pd.DataFrame) -> dict[tuple[str, str], dict]:
 
 @dataclass(frozen=True)
 class Correct:
-    """Per-image outcomes of one run, from its predictions file."""
+    """Per-image outcomes of one run, from its predictions file, with the ids of the two image
+    sets they are scored on (from their labels; by default from their sizes alone)."""
 
     test: np.ndarray  # bool per test image
     train: np.ndarray  # bool per image of the fixed training subset (the gap's train side)
     confidence: np.ndarray | None = None  # the predicted class's probability per test image
     nll: np.ndarray | None = None  # cross-entropy per test image
+    test_set: str = ""  # image_set_id of the test set; "" derives it from its size
+    train_set: str = ""  # image_set_id of the training subset; "" derives it from its size
+
+    def __post_init__(self):
+        for kind, field_name in (("test", "test_set"), ("train", "train_set")):
+            if not getattr(self, field_name):
+                size = len(getattr(self, kind))
+                object.__setattr__(self, field_name, image_set_id(kind, np.zeros(size)))
+
+    @classmethod
+    def from_predictions(cls, pred, labels, train_pred, train_labels, **extra) -> Correct:
+        """Correctness and image-set ids from predicted and true labels of both sets."""
+        return cls(
+            test=np.asarray(pred) == np.asarray(labels),
+            train=np.asarray(train_pred) == np.asarray(train_labels),
+            test_set=image_set_id("test", labels),
+            train_set=image_set_id("train", train_labels),
+            **extra,
+        )
+
+    def image_set(self, metric: str) -> str:
+        """The id of the images ``metric``'s per-image values are scored on."""
+        return self.train_set if metric == "train_acc" else self.test_set
 
     def per_image(self, metric: str) -> np.ndarray:
         """The per-test-image values whose mean is ``metric``, as float64."""
@@ -89,11 +113,7 @@ def load_correct(run_keys, prediction_paths) -> dict[tuple[str, int], Correct]:
         for kind in ("", "train_"):
             if arrays[f"{kind}pred"].shape != arrays[f"{kind}labels"].shape:
                 raise ValueError(f"{path}: {kind}pred and {kind}labels differ in shape")
-        correct[(variant, int(seed))] = Correct(
-            test=arrays["pred"] == arrays["labels"],
-            train=arrays["train_pred"] == arrays["train_labels"],
-            **extra,
-        )
+        correct[(variant, int(seed))] = Correct.from_predictions(**arrays, **extra)
     return correct
 
 
@@ -135,20 +155,36 @@ def common_paired_seeds(correct: Mapping, pairs: Sequence[tuple[str, str]]) -> l
     return sorted(common)
 
 
-def image_blocks(correct: Mapping, a: str, b: str, metric: str, seeds: Sequence[int]):
-    """Per-image differences B - A [seeds, images] with their weights, for a metric that is a
-    mean over images: accuracy on the test set or training subset, or the gap (train - test)."""
-
-    def diff(kind):
-        return np.stack(
-            [correct[(b, s)].per_image(kind) - correct[(a, s)].per_image(kind) for s in seeds]
-        )
-
+def variant_blocks(
+    correct: Mapping, variant: str, metric: str, seeds: Sequence[int], weight: float = 1.0
+) -> list[Block]:
+    """One variant's per-image values of a metric that is a mean over images, [seeds, images],
+    on its image set: accuracy on the test set or training subset, the test set's calibration
+    or loss, or the gap (training subset minus test set, two blocks)."""
     if metric == "gap":
-        return [(diff("train_acc"), 1.0), (diff("test_acc"), -1.0)]
-    if metric in ("test_acc", "train_acc", "overconfidence", "test_loss"):
-        return [(diff(metric), 1.0)]
-    raise ValueError(f"metric {metric!r} is not a mean over images")
+        return [
+            *variant_blocks(correct, variant, "train_acc", seeds, weight),
+            *variant_blocks(correct, variant, "test_acc", seeds, -weight),
+        ]
+    if metric not in ("test_acc", "train_acc", "overconfidence", "test_loss"):
+        raise ValueError(f"metric {metric!r} is not a mean over images")
+    runs = [correct[(variant, s)] for s in seeds]
+    ids = {r.image_set(metric) for r in runs}
+    if len(ids) != 1:
+        raise ValueError(
+            f"{variant}: its seeds {list(seeds)} score {metric} on {len(ids)} different image "
+            f"sets; a block's rows must share their images"
+        )
+    values = np.stack([r.per_image(metric) for r in runs])
+    return [Block(values, weight, tuple(int(s) for s in seeds), ids.pop())]
+
+
+def image_blocks(correct: Mapping, a: str, b: str, metric: str, seeds: Sequence[int]):
+    """The blocks of B - A over images: B's per-image values at +1 and A's at -1, each on its
+    own image set, so that two_way_effect pairs them per image where the sets are the same."""
+    return variant_blocks(correct, b, metric, seeds) + variant_blocks(
+        correct, a, metric, seeds, -1.0
+    )
 
 
 def mcnemar_exact(a_correct, b_correct) -> dict:

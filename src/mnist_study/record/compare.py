@@ -116,24 +116,20 @@ def effect(a: Record, b: Record, variant: str, metric: str) -> Effect:
     correct = {("old", s): a.correct(variant, s) for s in common}
     correct.update({("new", s): b.correct(variant, s) for s in common})
     seeds = paired_seeds(correct, "old", "new")
-    if metric == "gap" and not _same_training_images(a, b, variant, seeds):
-        # Another training subset (train_size changed): images do not pair, seeds still do.
+    if any(correct[("old", s)].test_set != correct[("new", s)].test_set for s in seeds):
+        raise StudyError(f"{variant}: the two studies' test sets differ; compare one dataset")
+    if metric == "gap" and any(
+        correct[("old", s)].train_set != correct[("new", s)].train_set for s in seeds
+    ):
+        # Another training subset (train_size changed) overlaps this one: its images neither
+        # pair nor sample apart, so the runs' gaps are compared, paired by seed.
         return seed_effect(
             [a.run(variant, s)["gap"] for s in seeds],
             [b.run(variant, s)["gap"] for s in seeds],
             paired=True,
         )
-    if any(correct[("old", s)].test.shape != correct[("new", s)].test.shape for s in seeds):
-        raise StudyError(f"{variant}: the two studies' test sets differ; compare one dataset")
+    # One test set (and training subset): image_blocks pairs the two studies' runs per image.
     return two_way_effect(image_blocks(correct, "old", "new", metric, seeds))
-
-
-def _same_training_images(a: Record, b: Record, variant: str, seeds) -> bool:
-    key = "{}/seed{}/train_labels"
-    return all(
-        np.array_equal(a.arrays[key.format(variant, s)], b.arrays[key.format(variant, s)])
-        for s in seeds
-    )
 
 
 def _mean(record: Record, variant: str, metric: str, seeds) -> float:

@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from mnist_study import StudyError
-from mnist_study.evidence.effects import Effect, holm
+from mnist_study.evidence.effects import Effect, holm, image_set_id
 from mnist_study.evidence.stats import CONFIDENCE
 from mnist_study.formatting import metric_diff, metric_size, pm_pct, pp, pval
 
@@ -71,8 +71,17 @@ def comparison_effect(record: Mapping, pair: Sequence[str]) -> Effect:
     )
 
 
-def difference(first: Effect, second: Effect) -> Effect:
-    """second − first, from two independent studies: variances add, Welch-Satterthwaite df."""
+def difference(first: Effect, second: Effect, test_sets: Sequence[str]) -> Effect:
+    """second − first, from two independent studies: variances add, Welch-Satterthwaite df.
+
+    The terms are independent only because the two studies' runs and test sets are: two
+    studies on one test set (``test_sets``, their image_set_ids, equal) share their images,
+    and their difference must be taken per image (record.compare), never here."""
+    if len(test_sets) != 2 or test_sets[0] == test_sets[1]:
+        raise CrossDataError(
+            f"both studies score the same test set ({test_sets[0]}): their effects share "
+            "images and do not add as independent; compare them with `make compare`"
+        )
     var_a, var_b = first.se**2, second.se**2
     if not (first.df and second.df):
         df = 0.0
@@ -109,9 +118,11 @@ def judge(first: Effect, second: Effect, p_diff: float, p_equiv: float, alpha: f
     return "unresolved"
 
 
-def compare_claims(first: Sequence[Mapping], second: Sequence[Mapping], alpha: float) -> list:
+def compare_claims(
+    first: Sequence[Mapping], second: Sequence[Mapping], alpha: float, test_sets: Sequence[str]
+) -> list:
     """Per claim in both studies: each effect, their difference with interval and p-values
-    (Holm over all claims), and the judgement."""
+    (Holm over all claims), and the judgement. ``test_sets``: the two studies' test-set ids."""
     other = {c["name"]: c for c in second}
     shared = [c for c in first if c["name"] in other]
     rows = []
@@ -121,7 +132,7 @@ def compare_claims(first: Sequence[Mapping], second: Sequence[Mapping], alpha: f
         if a.get("comparisons") and b.get("comparisons"):
             # The same comparison on both: the one that decided the claim on the first.
             ea, eb = (comparison_effect(x, a["binding"]) for x in (a, b))
-        diff = difference(ea, eb)
+        diff = difference(ea, eb, test_sets)
         margin = max(a["smallest_effect"], b["smallest_effect"])
         rows.append(
             {
@@ -240,12 +251,24 @@ def _load(folder: Path):
     return json.loads(claims.read_text(encoding="utf-8")), pd.read_csv(summary)
 
 
+def test_set_of(folder: Path) -> str:
+    """The image_set_id of the test set a results folder's runs were scored on, from the test
+    labels in one run's predictions file."""
+    import numpy as np
+
+    path = next(iter(sorted((folder / "runs").glob("*/seed*/predictions.npz"))), None)
+    if path is None:
+        raise CrossDataError(f"{folder / 'runs'}: no predictions.npz; run that study first")
+    with np.load(path) as data:
+        return image_set_id("test", data["labels"])
+
+
 def cross_dataset(first: Path, second: Path, names: Sequence[str]) -> str:
     """The whole view as Markdown: claims judged by their difference, then accuracies."""
     claims_a, summary_a = _load(first)
     claims_b, summary_b = _load(second)
     alpha = float(claims_a[0]["alpha"]) if claims_a else 0.05
-    rows = compare_claims(claims_a, claims_b, alpha)
+    rows = compare_claims(claims_a, claims_b, alpha, (test_set_of(first), test_set_of(second)))
     counts = {j: sum(r["judgement"] == j for r in rows) for j in JUDGEMENTS}
     rates = rates_markdown(rows, names)
     return "\n".join(

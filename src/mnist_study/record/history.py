@@ -156,9 +156,11 @@ class Record:
 
     def correct(self, variant: str, seed: int) -> Correct:
         name = _run_name(variant, seed)
-        return Correct(
-            test=self.arrays[f"{name}/pred"] == self.arrays["labels"],
-            train=self.arrays[f"{name}/train_pred"] == self.arrays[f"{name}/train_labels"],
+        return Correct.from_predictions(
+            self.arrays[f"{name}/pred"],
+            self.arrays["labels"],
+            self.arrays[f"{name}/train_pred"],
+            self.arrays[f"{name}/train_labels"],
         )
 
     def predictions(self, variant: str, seed: int) -> tuple[np.ndarray, np.ndarray]:
