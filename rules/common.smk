@@ -9,6 +9,7 @@ from snakemake.utils import validate
 from mnist_study import codehash
 from mnist_study import config as study_config
 from mnist_study.engine import tuning
+from mnist_study.evidence.claims import base_variant
 from mnist_study.data.datasets import FILES, raw_paths, train_split_size, verify_present
 from mnist_study.logs import stamp_path
 from mnist_study.record.provenance import cpu_model
@@ -177,15 +178,101 @@ def sweep_runs(variant, lr, name):
     return [sweep_file(variant, lr, s, name) for s in SWEEP_SEEDS]
 
 
-def sweep_keys(variant):
-    """(lr, seed) of every sweep run of the variant, in the order its histories are read."""
-    return [(lr, s) for lr in sweep_of(variant).values for s in SWEEP_SEEDS]
+# At most this many rounds extend a sweep past an end of its grid (rules/tuning.smk).
+MAX_EXTENSIONS = int(config["tuning"]["max_extensions"])
 
 
-def sweep_histories(variant):
-    """The histories a tuned variant's choice reads: its sweep owner's runs."""
+def sweep_candidates(variant):
+    """Every lr a sweep owner's runs may train at: its grid, then every point its extensions
+    could add (each trains only where a round asks for it)."""
+    values = sweep_of(variant).values
+    return [*values, *tuning.extension_candidates(values, MAX_EXTENSIONS)]
+
+
+def sweep_readers(owner):
+    """Every tuned variant that chooses from the owner's runs, with its sweep (its metric)."""
+    return {
+        v: study_config.canonical(study_config.sweep_dict(config, v))
+        for v in TUNED
+        if study_config.sweep_owner(config, v) == owner
+    }
+
+
+def read_by_claim(variant):
+    """Whether a claim reads the variant's choice: one of its variants trains at that lr."""
+    claimed = {base_variant(v) for c in config["claims"].values() for v in c["variants"]}
+    return any(lr_source(v) == variant for v in claimed)
+
+
+def round_rule(owner, round_index):
+    return f"sweep_{owner}_round{round_index}"
+
+
+def round_file(owner, round_index):
+    return f"results/sweeps/{owner}/rounds/round{round_index}.json"
+
+
+def _round_record(owner, round_index):
+    # Raises IncompleteCheckpointException until that round has run: Snakemake then runs it.
+    path = getattr(checkpoints, round_rule(owner, round_index)).get().output.round
+    return json.loads(Path(path).read_text(encoding="utf-8"))
+
+
+def round_values(owner, round_index):
+    """The lrs a round reads: the grid and the points the rounds before it added."""
+    values = list(sweep_of(owner).values)
+    for before in range(round_index):
+        values += [added["lr"] for added in _round_record(owner, before)["added"]]
+    return sorted(values)
+
+
+def last_round(owner):
+    """The owner's last round: the first that adds nothing (round MAX_EXTENSIONS never does)."""
+    return next(
+        (k for k in range(MAX_EXTENSIONS) if not _round_record(owner, k)["added"]),
+        MAX_EXTENSIONS,
+    )
+
+
+def runs_at(owner, values, name):
+    """A run file of the owner's sweep runs at each of ``values``, on every sweep seed."""
+    return [sweep_file(owner, lr, s, name) for lr in values for s in SWEEP_SEEDS]
+
+
+def round_runs(owner, round_index, name):
+    """A run file of every sweep run a round reads; past round 0, known once the rounds before
+    it have run."""
+    if round_index == 0:
+        return runs_at(owner, sweep_of(owner).values, name)
+    return lambda w: runs_at(owner, round_values(owner, round_index), name)
+
+
+def final_runs(variant, name):
+    """A run file of every run of the variant's sweep (its owner's), up to its last round."""
     owner = study_config.sweep_owner(config, variant)
-    return [sweep_file(owner, lr, s, "history.csv") for lr, s in sweep_keys(variant)]
+    return lambda w: runs_at(owner, round_values(owner, last_round(owner)), name)
+
+
+def final_round_input(variant):
+    owner = study_config.sweep_owner(config, variant)
+    return lambda w: round_file(owner, last_round(owner))
+
+
+def sweep_infos():
+    """Every sweep run's record (train.json), up to each sweep's last round."""
+    return [info for owner in SWEEP_OWNERS for info in final_runs(owner, "train.json")(None)]
+
+
+def unplanned_sweep_rules():
+    """The sweep rules declared for extensions that no round asked for: not part of the study."""
+    declared, planned = set(), set()
+    for owner in SWEEP_OWNERS:
+        last = last_round(owner)
+        declared |= {round_rule(owner, k) for k in range(MAX_EXTENSIONS + 1)}
+        declared |= {f"sweep_{sweep_tag(owner, lr)}" for lr in sweep_candidates(owner)}
+        planned |= {round_rule(owner, k) for k in range(last + 1)}
+        planned |= {f"sweep_{sweep_tag(owner, lr)}" for lr in round_values(owner, last)}
+    return declared - planned
 
 
 def sweep_tag(variant, lr):
@@ -246,8 +333,9 @@ def study_jobs():
     """Every job of the study but the report: its name, log, the time stamps its process
     writes beside the log, and its benchmark file. No rule has wildcards, so a rule is a job."""
     jobs = []
+    unplanned = unplanned_sweep_rules()
     for r in workflow.rules:
-        if r.name in ("all", "sweeps", "report"):
+        if r.name in ("all", "sweeps", "report") or r.name in unplanned:
             continue
         if r.wildcard_names or r.benchmark is None:
             raise ValueError(f"{r.name}: every job needs a benchmark, and no rule has wildcards")

@@ -66,9 +66,7 @@ rule report:
         tuning=rules.plot_tuning.output.tuning if TUNED_STUDIES else [],
         choices=[choice_file(v) for v in TUNED],
         # The sweeps' run records: their training counts in the compute figures.
-        sweep_info=[
-            sweep_file(v, lr, s, "train.json") for v in SWEEP_OWNERS for lr, s in sweep_keys(v)
-        ],
+        sweep_info=lambda w: sweep_infos(),
         weights=(
             [rules.plot_weights.output.templates, rules.plot_weights.output.features]
             if LINEAR and MLP

@@ -2,8 +2,13 @@
 # of them a claim's seed), and a checkpoint chooses the variant's lr from their validation
 # figures. A value added trains only its runs; the claim runs rerun only if the choice moves.
 # A variant that shares another's sweep (the same runs, another metric) trains none.
+#
+# Between the runs and the choice stand the sweep's rounds: round 0 reads the grid's runs; where
+# a reader's best sits alone at an end, it adds one point past that end, and the next round reads
+# that point's runs too, at most tuning.max_extensions times. Every point an extension could add
+# has its train rule here; only the points a round asked for are ever planned.
 for variant in SWEEP_OWNERS:
-    for lr in sweep_of(variant).values:
+    for lr in sweep_candidates(variant):
         tag = sweep_tag(variant, lr)
 
         rule:
@@ -37,15 +42,43 @@ for variant in SWEEP_OWNERS:
             script:
                 job_script("train")
 
+    for round_index in range(MAX_EXTENSIONS + 1):
 
-# Every tuned variant's choice, from its own sweep or the one it shares.
+        checkpoint:
+            name:
+                round_rule(variant, round_index)
+            input:
+                histories=round_runs(variant, round_index, "history.csv"),
+                infos=round_runs(variant, round_index, "train.json"),
+                previous=[round_file(variant, round_index - 1)] if round_index else [],
+            output:
+                round=round_file(variant, round_index),
+            log:
+                f"logs/sweep/{round_rule(variant, round_index)}.log",
+            benchmark:
+                f"benchmarks/sweep/{round_rule(variant, round_index)}.tsv"
+            localrule: True
+            conda:
+                ENV
+            params:
+                readers=sweep_readers(variant),
+                round_index=round_index,
+                max_extensions=MAX_EXTENSIONS,
+                code=code("sweep_round"),
+            script:
+                job_script("sweep_round")
+
+
+# Every tuned variant's choice, from its own sweep or the one it shares, on its last round's runs.
 for variant in TUNED:
 
     checkpoint:
         name:
             f"choose_lr_{variant}"
         input:
-            histories=sweep_histories(variant),
+            histories=final_runs(variant, "history.csv"),
+            infos=final_runs(variant, "train.json"),
+            final_round=final_round_input(variant),
         output:
             choice=choice_file(variant),
             # The lr alone: the claim runs read it, so a choice that stands (a sweep value
@@ -61,7 +94,7 @@ for variant in TUNED:
         params:
             sweep=study_config.canonical(study_config.sweep_dict(config, variant)),
             where=f"variants.{variant}.tune_lr",
-            runs=sweep_keys(variant),
+            read_by_claim=read_by_claim(variant),
             code=code("choose_lr"),
         script:
             job_script("choose_lr")

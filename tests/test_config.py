@@ -109,6 +109,23 @@ def test_all_structural_errors_are_listed_by_key_path():
     assert "studies.depth.question: 3 is not of type 'string'" in message
 
 
+@pytest.mark.parametrize("value", [-1, 1.5, "two"])
+def test_max_extensions_is_a_count_checked_before_any_job(value):
+    config = yaml.safe_load((REPO / "config.yaml").read_text())
+    config["tuning"]["max_extensions"] = value
+    with pytest.raises(study_config.ConfigError, match="tuning.max_extensions"):
+        study_config.check_structure(config, SCHEMA)
+
+
+def test_max_extensions_defaults_to_two():
+    from snakemake.utils import validate
+
+    config = yaml.safe_load((REPO / "config.yaml").read_text())
+    del config["tuning"]["max_extensions"]
+    validate(config, schema=str(SCHEMA))
+    assert config["tuning"]["max_extensions"] == 2
+
+
 def resolved_study_config() -> dict:
     """config.yaml as rules/common.smk resolves it (schema defaults included)."""
     from snakemake.utils import validate

@@ -11,7 +11,13 @@ import pytest
 
 from mnist_study import StudyError
 from mnist_study.engine.train_config import TrainConfig, lr_at
-from mnist_study.engine.tuning import Sweep, choose
+from mnist_study.engine.tuning import (
+    Sweep,
+    choose,
+    decide_round,
+    extension_candidates,
+    extension_lr,
+)
 from mnist_study.evidence.claims import Claim
 from mnist_study.evidence.effects import Effect, verdict
 from mnist_study.evidence.verdicts import evaluate_claims
@@ -204,6 +210,90 @@ def test_for_a_speed_metric_fewer_epochs_is_better_and_ties_go_down_too():
     assert choose(speed, runs, "w")["lr"] == 0.003
     # A censored run counts at its budget and is counted as censored.
     assert choose(speed, runs, "w")["points"][0]["censored"] == 3
+
+
+SGD_SWEEP = Sweep.from_dict({"values": [0.05, 0.1, 0.2, 0.5, 1.0]}, "variants.sgd_best.tune_lr")
+
+
+def sweep_runs(curves: dict) -> list[tuple[float, int, pd.DataFrame]]:
+    """decide_round's runs from {lr: [validation accuracies per epoch, one list per seed]}."""
+    return [
+        (lr, seed, pd.DataFrame({"epoch": range(1, len(acc) + 1), "val_acc": acc}))
+        for lr, per_seed in curves.items()
+        for seed, acc in enumerate(per_seed)
+    ]
+
+
+def final_scores(curves: dict) -> dict:
+    return {lr: [(acc[-1], True) for acc in per_seed] for lr, per_seed in curves.items()}
+
+
+def test_a_tie_at_the_edge_chooses_inside_the_grid_without_extending():
+    """The seed_offset-200 study's sgd_best sweep: lr 1 leads 0.5 by 0.00015, within its
+    standard error of 0.0034, so the tie rule picks 0.5 and nothing extends."""
+    curves = {0.05: [[0.960], [0.961]], 0.1: [[0.968], [0.969]], 0.2: [[0.974], [0.975]]}
+    curves |= {0.5: [[0.9789], [0.9785]], 1.0: [[0.9755], [0.9822]]}
+    choice = choose(SGD_SWEEP, final_scores(curves), "variants.sgd_best.tune_lr")
+    assert (choice["best_lr"], choice["lr"], choice["extensions"]) == (1.0, 0.5, [])
+    round0 = decide_round({"sgd_best": SGD_SWEEP}, sweep_runs(curves), 0, 2)
+    assert round0["added"] == [] and round0["edges"] == {"sgd_best": None}
+
+
+def _rising(means: dict, spread: float = 0.001) -> dict:
+    return {lr: [[m - spread], [m + spread]] for lr, m in means.items()}
+
+
+def test_a_clear_best_at_the_edge_extends_once_and_then_chooses():
+    curves = _rising({0.05: 0.90, 0.1: 0.92, 0.2: 0.94, 0.5: 0.96, 1.0: 0.98})
+    round0 = decide_round({"sgd_best": SGD_SWEEP}, sweep_runs(curves), 0, 2)
+    assert round0["added"] == [{"round": 0, "side": "upper", "lr": 2.0, "asked_by": ["sgd_best"]}]
+    curves |= _rising({2.0: 0.97})
+    round1 = decide_round({"sgd_best": SGD_SWEEP}, sweep_runs(curves), 1, 2, round0)
+    assert round1["added"] == [] and round1["values"] == [0.05, 0.1, 0.2, 0.5, 1.0, 2.0]
+    assert round1["extensions"] == round0["added"]
+    choice = choose(SGD_SWEEP, final_scores(curves), "w", round1["values"], round1["extensions"])
+    assert choice["lr"] == 1.0 and choice["points"][-1]["lr"] == 2.0
+    assert choice["extensions"] == round0["added"]
+
+
+def test_a_best_that_keeps_moving_stops_after_max_extensions_or_warns_unread():
+    means = {0.05: 0.90, 0.1: 0.92, 0.2: 0.94, 0.5: 0.96, 1.0: 0.98, 2.0: 0.985, 4.0: 0.99}
+    curves = _rising(means, spread=0.0001)
+    previous = None
+    for k, largest in enumerate((1.0, 2.0, 4.0)):
+        runs = sweep_runs({lr: c for lr, c in curves.items() if lr <= largest})
+        previous = decide_round({"sgd_best": SGD_SWEEP}, runs, k, 2, previous)
+    assert previous["added"] == [] and previous["edges"] == {"sgd_best": "upper"}
+    assert [e["lr"] for e in previous["extensions"]] == [2.0, 4.0]
+    scores, values, extensions = final_scores(curves), list(means), previous["extensions"]
+    with pytest.raises(StudyError, match=r"the largest of the sweep .*after 2 extension"):
+        choose(SGD_SWEEP, scores, "variants.sgd_best.tune_lr", values, extensions)
+    unread = choose(SGD_SWEEP, scores, "w", values, extensions, read_by_claim=False)
+    assert unread["lr"] == 4.0 and "the largest of the sweep" in unread["warning"]
+
+
+def test_a_shared_sweep_extends_where_any_reader_asks():
+    """Two readers of one sweep's runs: accuracy peaks inside the grid, speed (epochs to 50%,
+    from the first epoch's accuracy) is best at the smallest lr alone: one point below."""
+    speed = Sweep.from_dict(
+        {"values": list(SGD_SWEEP.values), "metric": "epochs_to_val_acc", "threshold": 0.5},
+        "w",
+    )
+    first = {0.05: 0.90, 0.1: 0.70, 0.2: 0.65, 0.5: 0.60, 1.0: 0.55}
+    final = {0.05: 0.91, 0.1: 0.93, 0.2: 0.97, 0.5: 0.95, 1.0: 0.92}
+    curves = {lr: [[first[lr], final[lr] - d] for d in (0.0, 0.001)] for lr in first}
+    round0 = decide_round({"acc": SGD_SWEEP, "fast": speed}, sweep_runs(curves), 0, 2)
+    assert round0["edges"] == {"acc": None, "fast": "lower"}
+    assert round0["added"] == [{"round": 0, "side": "lower", "lr": 0.025, "asked_by": ["fast"]}]
+    # With no extension left, the same standing adds nothing.
+    assert decide_round({"acc": SGD_SWEEP, "fast": speed}, sweep_runs(curves), 0, 0)["added"] == []
+
+
+def test_extension_points_continue_the_grids_own_step():
+    assert extension_lr([0.001, 0.002, 0.005, 0.01, 0.02], "upper") == 0.04
+    assert extension_lr([0.001, 0.002, 0.005, 0.01, 0.02], "lower") == 0.0005
+    assert extension_candidates([0.05, 0.1, 0.2, 0.5, 1.0], 2) == [0.025, 0.0125, 2.0, 4.0]
+    assert extension_candidates([0.1, 0.3, 1.0], 0) == []
 
 
 @pytest.mark.parametrize(

@@ -176,7 +176,13 @@ def test_a_new_sweep_value_trains_only_its_runs_while_the_choice_stands(tuned_ru
     with edited_config(study, add):
         # As make runs it: the sweeps and their choices first, then the study. The value's
         # runs feed both choices that read the sweep: its owner's and the one sharing it.
-        sweeps = {"sweep_mlp_tuned_lr3", "choose_lr_mlp_tuned", "choose_lr_mlp_tuned_fast"}
+        # Its round reads the new point too (and asks for no extension).
+        sweeps = {
+            "sweep_mlp_tuned_lr3",
+            "sweep_mlp_tuned_round0",
+            "choose_lr_mlp_tuned",
+            "choose_lr_mlp_tuned_fast",
+        }
         assert planned_jobs(study, "--until", "sweeps") == sweeps
         done = study.snakemake("--until", "sweeps", check=True)
         assert executed(done) == sweeps, done.stdout
@@ -206,11 +212,52 @@ def test_a_choice_that_moves_retrains_the_tuned_runs(tuned_run, tmp_path):
         assert {"train_mlp_tuned", "evaluate_mlp_tuned"} <= planned_jobs(study)
 
 
+def test_a_best_lr_at_the_edge_extends_the_sweep_once_and_every_reader_rechooses(
+    tuned_run, tmp_path
+):
+    """0.01 leads 3 and 10 by far at the grid's lower end: one point below it (0.01 x 0.01 / 3)
+    trains, and both variants reading the sweep choose again from all four points."""
+    study = copy_of(tuned_run, tmp_path / "extend")
+    before = (study.workdir / "results/runs/mlp_tuned/seed0/model.pt").read_bytes()
+
+    def lower_end(config):
+        config["variants"]["mlp_tuned"]["tune_lr"]["values"] = [0.01, 3.0, 10.0]
+        config["tuning"]["max_extensions"] = 1
+
+    with edited_config(study, lower_end):
+        done = study.snakemake("--until", "sweeps", check=True)
+        assert {"sweep_mlp_tuned_lr3p33333em05", "sweep_mlp_tuned_round1"} <= executed(done)
+        rounds = study.workdir / "results/sweeps/mlp_tuned/rounds"
+        round0 = json.loads((rounds / "round0.json").read_text())
+        assert {"side": "lower", "lr": 3.33333e-05} in [
+            {k: a[k] for k in ("side", "lr")} for a in round0["added"]
+        ]
+        for variant in ("mlp_tuned", "mlp_tuned_fast"):
+            choice = json.loads(
+                (study.workdir / f"results/sweeps/{variant}/choice.json").read_text()
+            )
+            assert 3.33333e-05 in [p["lr"] for p in choice["points"]], (variant, choice)
+            assert (
+                choice["extensions"]
+                == json.loads((rounds / "round1.json").read_text())["extensions"]
+            )
+        assert (
+            json.loads((study.workdir / "results/sweeps/mlp_tuned/choice.json").read_text())["lr"]
+            == 0.01
+        )
+        # The choice stands at 0.01: the claim runs stay; then a dry run plans nothing.
+        study.snakemake(check=True)
+        assert planned_jobs(study) == set()
+    assert (study.workdir / "results/runs/mlp_tuned/seed0/model.pt").read_bytes() == before
+
+
 def test_a_best_lr_at_the_sweeps_edge_stops_the_workflow(tuned_run, tmp_path):
+    """With no extension left (max_extensions 0), a best alone at the end stops."""
     study = copy_of(tuned_run, tmp_path / "edge")
 
     def narrow(config):
         config["variants"]["mlp_tuned"]["tune_lr"]["values"] = [0.0001, 0.001, 0.01]
+        config["tuning"]["max_extensions"] = 0
 
     with edited_config(study, narrow):
         done = study.snakemake()
@@ -233,7 +280,7 @@ def test_the_choice_reads_validation_only(tmp_path):
     assert not torch.equal(shuffled["test_labels"], cache["test_labels"])
     choices = []
     for name, data in (("real", cache), ("shuffled", shuffled)):
-        keys, paths = [], []
+        paths, infos = [], []
         for lr in SWEEP["values"]:
             for seed in (500, 501):
                 folder = tmp_path / name / f"lr{lr}" / f"seed{seed}"
@@ -248,10 +295,10 @@ def test_the_choice_reads_validation_only(tmp_path):
                     info=folder / "train.json",
                     resume=folder / "resume.pt",
                 )
-                keys.append((lr, seed))
                 paths.append(folder / "history.csv")
+                infos.append(folder / "train.json")
         out = tmp_path / name / "choice.json"
-        write_choice(SWEEP, "variants.mlp_tuned.tune_lr", keys, paths, out)
+        write_choice(SWEEP, "variants.mlp_tuned.tune_lr", paths, infos, out)
         choices.append(json.loads(out.read_text()))
     assert choices[0] == choices[1]
     assert choices[0]["lr"] == 0.01

@@ -1,11 +1,14 @@
 """Learning-rate sweeps: a tuned variant trains at each lr of its sweep on seeds of their own,
 and its lr is chosen from their validation figures only (the smaller lr on a tie).
 
-A best lr at either end of the sweep stops the workflow: the optimum may lie beyond it.
+A best lr at an end of the sweep with no other lr tied to it extends the sweep one point past
+that end, up to tuning.max_extensions times; only then does it stop the workflow (or, for a
+sweep no claim reads, warn).
 """
 
 from __future__ import annotations
 
+import logging
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -112,15 +115,18 @@ def run_score(sweep: Sweep, history) -> tuple[float, bool]:
     return epochs_to(history, "val_acc", float(sweep.threshold))
 
 
-def summarise(sweep: Sweep, scores: Mapping[float, Sequence[tuple[float, bool]]]) -> list[dict]:
+SIDES = ("lower", "upper")
+
+
+def summarise(values: Sequence[float], scores: Mapping[float, Sequence[tuple[float, bool]]]):
     """Per lr: the mean figure over the sweep's seeds, its standard error, runs and censored."""
     points = []
-    for lr in sweep.values:
+    for lr in sorted(values):
         runs = scores.get(lr, ())
-        values = [v for v, _ in runs]
-        n = len(values)
-        mean = sum(values) / n if n else math.nan
-        sd = math.sqrt(sum((v - mean) ** 2 for v in values) / (n - 1)) if n > 1 else math.nan
+        figures = [v for v, _ in runs]
+        n = len(figures)
+        mean = sum(figures) / n if n else math.nan
+        sd = math.sqrt(sum((v - mean) ** 2 for v in figures) / (n - 1)) if n > 1 else math.nan
         points.append(
             {
                 "lr": lr,
@@ -133,35 +139,96 @@ def summarise(sweep: Sweep, scores: Mapping[float, Sequence[tuple[float, bool]]]
     return points
 
 
-def choose(sweep: Sweep, scores: Mapping[float, Sequence[tuple[float, bool]]], where: str) -> dict:
-    """The chosen lr from the sweep's validation figures: the best mean, then the smallest lr
-    within one standard error of it (a tie goes to the smaller lr). Stops (StudyError) where
-    the best mean sits at either end of the sweep, naming ``where`` and the values."""
-    points = summarise(sweep, scores)
+@dataclass(frozen=True)
+class Standing:
+    """Where a sweep's figures stand: its points, the best, the lrs tied with it (within the
+    best's standard error) and the end the best sits at alone, if any."""
+
+    points: list[dict]
+    best: int
+    band: float
+    tied: list[dict]
+
+    @property
+    def edge(self) -> str | None:
+        """'lower' or 'upper' where the best is at that end and no other lr is tied with it:
+        only then may the optimum lie beyond; a tie at the end chooses inside the grid."""
+        if len(self.tied) > 1:
+            return None
+        return {0: "lower", len(self.points) - 1: "upper"}.get(self.best)
+
+
+def standing(sweep: Sweep, scores, values: Sequence[float], where: str) -> Standing:
+    """The best mean of ``values`` by the sweep's metric, and the lrs within its tie band."""
+    points = summarise(values, scores)
     missing = [p["lr"] for p in points if not p["runs"]]
     if missing:
         raise StudyError(f"{where}: no sweep runs for lr {missing}")
     sign = 1 if sweep.higher_is_better else -1
     best = max(range(len(points)), key=lambda i: (sign * points[i]["mean"], -i))
-    if best in (0, len(points) - 1):
-        end = "smallest" if best == 0 else "largest"
-        raise StudyError(
-            f"{where}: the best lr by {sweep.describe()} on validation is "
-            f"{lr_name(points[best]['lr'])}, the {end} of the sweep "
-            f"{[lr_name(v) for v in sweep.values]}; the optimum may lie beyond it: extend "
-            f"{where}.values past it"
-        )
     band = points[best]["se"] if not math.isnan(points[best]["se"]) else 0.0
     tied = [p for p in points if sign * (points[best]["mean"] - p["mean"]) <= band]
-    chosen = min(tied, key=lambda p: p["lr"])
+    return Standing(points, best, band, tied)
+
+
+def extension_lr(values: Sequence[float], side: str) -> float:
+    """One point past an end of the sweep: end x (end / its neighbour), the grid's own step,
+    to the six significant digits lr_name spells."""
+    grid = sorted(values)
+    end, neighbour = (grid[0], grid[1]) if side == "lower" else (grid[-1], grid[-2])
+    return float(f"{end * end / neighbour:.6g}")
+
+
+def extension_candidates(values: Sequence[float], max_extensions: int) -> list[float]:
+    """Every lr that extensions could add to a sweep of ``values``, on either side: the rule
+    files declare their runs, which train only where a round asks for them."""
+    candidates = []
+    for side in SIDES:
+        grid = list(values)
+        for _ in range(max_extensions):
+            grid.append(extension_lr(grid, side))
+            candidates.append(grid[-1])
+    return candidates
+
+
+def choose(
+    sweep: Sweep,
+    scores: Mapping[float, Sequence[tuple[float, bool]]],
+    where: str,
+    values: Sequence[float] | None = None,
+    extensions: Sequence[Mapping] = (),
+    read_by_claim: bool = True,
+) -> dict:
+    """The chosen lr from the sweep's validation figures: the best mean, then the smallest lr
+    within one standard error of it (a tie goes to the smaller lr). ``values``: the sweep's
+    lrs with its extensions (``extensions``, as the rounds recorded them). A best mean alone at
+    an end, once the extensions are spent, stops (StudyError) naming ``where`` and the values;
+    for a sweep no claim reads (``read_by_claim`` False) it is chosen with a warning."""
+    values = sorted(values or sweep.values)
+    stand = standing(sweep, scores, values, where)
+    warning = None
+    if stand.edge is not None:
+        end = "smallest" if stand.edge == "lower" else "largest"
+        warning = (
+            f"{where}: the best lr by {sweep.describe()} on validation is "
+            f"{lr_name(stand.points[stand.best]['lr'])}, the {end} of the sweep "
+            f"{[lr_name(v) for v in values]}; the optimum may lie beyond it: extend "
+            f"{where}.values past it (after {len(extensions)} extension(s), "
+            f"tuning.max_extensions)"
+        )
+        if read_by_claim:
+            raise StudyError(warning)
+    chosen = min(stand.tied, key=lambda p: p["lr"])
     return {
         "lr": chosen["lr"],
-        "best_lr": points[best]["lr"],
+        "best_lr": stand.points[stand.best]["lr"],
         "metric": sweep.metric,
         "threshold": sweep.threshold,
         "criterion": sweep.describe(),
-        "tie_band": band,
-        "points": points,
+        "tie_band": stand.band,
+        "points": stand.points,
+        "extensions": list(extensions),
+        **({"warning": warning} if warning else {}),
     }
 
 
@@ -183,23 +250,105 @@ def read_choices(variants, paths) -> dict[str, dict]:
 def write_choice(
     sweep: Mapping,
     where: str,
-    keys: Sequence[tuple[float, int]],
     history_paths,
+    info_paths,
     out,
     lr_out=None,
+    final_round=None,
+    read_by_claim: bool = True,
 ) -> None:
-    """Rule choose_lr: read the sweep's histories ((lr, seed) per path), choose, and write the
-    choice with every figure behind it and the seeds it read; ``lr_out``, the lr alone."""
-    import pandas as pd
+    """Rule choose_lr: read the sweep's runs (each lr and seed from its train.json), choose, and
+    write the choice with every figure behind it, the seeds it read and the extensions the
+    last round (``final_round``) records; ``lr_out``, the lr alone."""
+    import json
+    from pathlib import Path
 
     from mnist_study.atomic import write_json
 
     spec = Sweep.from_dict(dict(sweep), where)
-    scores: dict[float, list[tuple[float, bool]]] = {}
-    for (lr, _), path in zip(keys, history_paths, strict=True):
-        scores.setdefault(float(lr), []).append(run_score(spec, pd.read_csv(path)))
-    choice = choose(spec, scores, where)
-    choice["sweep_seeds"] = sorted({int(seed) for _, seed in keys})
+    runs = read_runs(history_paths, info_paths)
+    last = json.loads(Path(final_round).read_text(encoding="utf-8")) if final_round else None
+    values = sorted({lr for lr, _, _ in runs})
+    if last is not None and values != sorted(last["values"]):
+        raise StudyError(
+            f"{where}: the runs read train at {values}, the sweep's last round at "
+            f"{sorted(last['values'])}; rerun its rounds"
+        )
+    extensions = last["extensions"] if last else []
+    choice = choose(spec, _scores(spec, runs), where, values, extensions, read_by_claim)
+    if "warning" in choice:
+        # Both the job's log and the console: a successful job's log is not shown.
+        message = f"warning: {choice['warning']}; no claim reads it, so the study goes on"
+        logging.getLogger(__name__).warning(message)
+        print(message, flush=True)
+    choice["sweep_seeds"] = sorted({seed for _, seed, _ in runs})
     write_json(out, choice)
     if lr_out is not None:
         write_json(lr_out, {"lr": choice["lr"]})
+
+
+def read_runs(history_paths, info_paths) -> list[tuple[float, int, pd.DataFrame]]:
+    """(lr, seed, history) of each sweep run, the lr (the sweep's value) and seed from its own
+    train.json (the run's record of its configuration), never from its path."""
+    import json
+    from pathlib import Path
+
+    import pandas as pd
+
+    runs = []
+    for history, info in zip(history_paths, info_paths, strict=True):
+        trained = json.loads(Path(info).read_text(encoding="utf-8"))["train_config"]
+        runs.append((float(trained["lr"]), int(trained["seed"]), pd.read_csv(history)))
+    return runs
+
+
+def _scores(spec: Sweep, runs) -> dict[float, list[tuple[float, bool]]]:
+    scores: dict[float, list[tuple[float, bool]]] = {}
+    for lr, _, history in runs:
+        scores.setdefault(lr, []).append(run_score(spec, history))
+    return scores
+
+
+def decide_round(
+    readers: Mapping[str, Sweep], runs, round_index: int, max_extensions: int, previous=None
+) -> dict:
+    """One round of a sweep's extensions: every reader's standing on the runs so far, and the
+    point past each end that some reader's best sits at alone (none once ``max_extensions``
+    rounds have added). ``previous``: the round before's record."""
+    values = sorted({lr for lr, _, _ in runs})
+    edges = {
+        name: standing(spec, _scores(spec, runs), values, f"variants.{name}.tune_lr").edge
+        for name, spec in readers.items()
+    }
+    added = []
+    if round_index < max_extensions:
+        for side in SIDES:
+            asked = sorted(name for name, edge in edges.items() if edge == side)
+            if asked:
+                lr = extension_lr(values, side)
+                added.append({"round": round_index, "side": side, "lr": lr, "asked_by": asked})
+    done = list(previous["extensions"]) + list(previous["added"]) if previous else []
+    return {
+        "round": round_index,
+        "max_extensions": max_extensions,
+        "values": values,
+        "edges": edges,
+        "extensions": done,
+        "added": added,
+    }
+
+
+def write_round(readers, round_index, max_extensions, history_paths, info_paths, out, previous):
+    """Rule sweep_round: decide_round on the sweep's runs so far, into ``out``."""
+    import json
+    from pathlib import Path
+
+    from mnist_study.atomic import write_json
+
+    specs = {
+        name: Sweep.from_dict(dict(sweep), f"variants.{name}.tune_lr")
+        for name, sweep in readers.items()
+    }
+    before = json.loads(Path(previous).read_text(encoding="utf-8")) if previous else None
+    runs = read_runs(history_paths, info_paths)
+    write_json(out, decide_round(specs, runs, round_index, max_extensions, before))

@@ -147,6 +147,8 @@ def tuning_record(choice: Mapping) -> dict:
         "figure": {k: points[choice["lr"]][k] for k in ("mean", "se", "runs", "censored")},
         "best_figure": {k: points[choice["best_lr"]][k] for k in ("mean", "se", "runs")},
         "points": list(choice["points"]),
+        # The points a round added past the grid's end, where there are any.
+        **({"extensions": list(choice["extensions"])} if choice.get("extensions") else {}),
     }
 
 
@@ -167,9 +169,11 @@ def learning_rates_text(r: Mapping) -> str:
         elif name in tuning:
             t = tuning[name]
             seeds = t["sweep_seeds"]
+            added = len(t.get("extensions", []))
             text += (
-                f" (tuned: best {t['criterion']} over {len(t['points'])} rates, "
-                f"sweep seeds {seeds[0]}–{seeds[-1]})"
+                f" (tuned: best {t['criterion']} over {len(t['points'])} rates"
+                + (f", {added} of them added past the grid's end" if added else "")
+                + f", sweep seeds {seeds[0]}–{seeds[-1]})"
             )
         elif name in borrowed:
             text += f" (from {borrowed[name]}'s choice)"

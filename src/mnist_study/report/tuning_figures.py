@@ -53,12 +53,13 @@ def plot_lr_curves(study: Mapping, choices: Mapping[str, Mapping], out, labels=N
             capsize=2,
             label=f"{_label(labels, variant)} ({value})",
         )
+        extended = {e["lr"] for e in choice.get("extensions", [])}
         for p in points:
             censored = p["censored"] > 0
             ax.plot(
                 p["lr"],
                 p["mean"],
-                "o",
+                "s" if p["lr"] in extended else "o",
                 color=color,
                 ms=5,
                 markerfacecolor="white" if censored else color,
@@ -90,6 +91,8 @@ def plot_lr_curves(study: Mapping, choices: Mapping[str, Mapping], out, labels=N
         )
     ax.plot([], [], "o", color="0.4", markerfacecolor="white", label="some runs censored")
     ax.plot([], [], "o", color="0.4", ms=12, markerfacecolor="none", label="chosen lr")
+    if any(choices[v].get("extensions") for v, _ in tuned):
+        ax.plot([], [], "s", color="0.4", ms=5, label="added past the grid's end")
     ax.set(xscale="log", xlabel="peak learning rate (log scale)", ylabel=criterion)
     ax.legend(fontsize=7, title=study["factor"]["label"], title_fontsize=7)
     iso.set_xticks(range(len(tuned)), [str(value) for _, value in tuned], fontsize=8)
