@@ -12,6 +12,7 @@ import pandas as pd
 from mnist_study.engine.tuning import epochs_to
 from mnist_study.evidence.claims import IMAGE_METRICS, TABLE_METRICS, TIME_TO_METRICS, Claim
 from mnist_study.evidence.effects import (
+    CHURN_MIN_SEEDS,
     Block,
     Effect,
     churn_pseudo_values,
@@ -173,11 +174,16 @@ class Evidence:
         gets right in one seed and wrong in another (over every pair of A's seeds): images B
         loses beyond the churn between two training runs of A itself. Needs three seeds."""
         seeds = paired_seeds(self.correct, a, b)
-        if len(seeds) < 3:
+        if len(seeds) < 2:
             return Effect(math.nan, 0.0, 0.0, 0, len(seeds))
         (b_block,) = variant_blocks(self.correct, b, "test_acc", seeds)
         (a_block,) = variant_blocks(self.correct, a, "test_acc", seeds)
         if a_block.images != b_block.images:
             raise ValueError(f"{a!r} and {b!r} are scored on different test sets")
+        if len(seeds) < CHURN_MIN_SEEDS:
+            # Two seeds give the estimate (both ordered pairs) but no jackknife of it.
+            a_s, b_s = a_block.values, b_block.values
+            estimate = float((a_s * (1 - b_s)).mean() - (a_s * (1 - a_s[::-1])).mean())
+            return Effect(estimate, 0.0, 0.0, 0, len(seeds))
         terms = churn_pseudo_values(a_block.values, b_block.values)
         return two_way_effect([Block(terms, 1.0, a_block.seeds, a_block.images)])

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 POWER = 0.8  # the power at which the detectable effect is stated
+CHURN_MIN_SEEDS = 3  # the churn's delete-one-seed jackknife leaves a pair of seeds at the least
 
 
 @dataclass(frozen=True)
@@ -170,6 +171,12 @@ def two_way_effect(blocks: Sequence[Block]) -> Effect:
     )
 
 
+def least_seeds(metric: str) -> str:
+    """The fewest seeds per variant that give a claim's effect a spread, in words: the churn
+    (metric 'disagreements') needs CHURN_MIN_SEEDS for its jackknife, every other effect two."""
+    return "three" if metric == "disagreements" else "two"
+
+
 def churn_pseudo_values(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Per-seed, per-image terms [seeds, images] whose mean is the share of images A gets
     right and B wrong in the same seed, minus the share A gets right in one seed and wrong in
@@ -182,8 +189,8 @@ def churn_pseudo_values(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     give both variance components. Needs three seeds of A (two leave one pair)."""
     a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
     s = a.shape[0]
-    if s < 3:
-        raise ValueError(f"the churn between seeds needs at least 3 seeds; got {s}")
+    if s < CHURN_MIN_SEEDS:
+        raise ValueError(f"the churn between seeds needs at least {CHURN_MIN_SEEDS} seeds; got {s}")
     total, same = a.sum(axis=0), (a * (1 - a)).sum(axis=0)
 
     def pairs_mean(total, same, n):

@@ -25,7 +25,7 @@ from mnist_study.evidence.claims import (
     base_variant,
     is_best,
 )
-from mnist_study.evidence.effects import POWER, Effect, holm, jonckheere, verdict
+from mnist_study.evidence.effects import POWER, Effect, holm, jonckheere, least_seeds, verdict
 from mnist_study.evidence.lr_evidence import (
     learning_rates,
     learning_rates_text,
@@ -362,7 +362,9 @@ def numbers(r: Mapping) -> str:
             f"{pval(r['p_equivalence'], 'n/a')} (Holm {pval(r['p_equivalence_holm'], 'n/a')})"
         )
     if r["verdict"] == "inconclusive" and math.isnan(r["detectable"]):
-        parts.append("no spread to judge it by: it needs at least two seeds per variant")
+        parts.append(
+            f"no spread to judge it by: it needs at least {least_seeds(metric)} seeds per variant"
+        )
     elif r["verdict"] == "inconclusive":
         parts.append(
             f"detectable with {r.get('power', POWER):.0%} power: "

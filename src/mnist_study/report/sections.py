@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from datetime import datetime, timezone
 from pathlib import Path
 
-from mnist_study.evidence.effects import POWER
+from mnist_study.evidence.effects import POWER, least_seeds
 from mnist_study.formatting import (
     metric_diff,
     metric_size,
@@ -145,7 +145,7 @@ def claims_section(r: Results) -> list[dict]:
                     f"±{metric_size(metric, c['detectable'])} with "
                     f"{c.get('power', POWER):.0%} power"
                     if c["verdict"] == "inconclusive" and not missing(c["detectable"])
-                    else "needs two seeds or more"
+                    else f"needs {least_seeds(metric)} seeds or more"
                     if c["verdict"] == "inconclusive"
                     else ""
                 ),
