@@ -160,5 +160,11 @@ def tuning_figures(r: Results, captions, name: str, files: Mapping) -> list[dict
 def _figure_text(choice: Mapping) -> str:
     point = next(p for p in choice["points"] if p["lr"] == choice["lr"])
     if choice["metric"] == "val_acc":
-        return f"{pct(point['mean'])} on validation"
-    return f"{point['mean']:.2f} epochs on validation"
+        text = f"{pct(point['mean'])} on validation"
+    else:
+        text = f"{point['mean']:.2f} epochs on validation"
+    if added := len(choice.get("extensions", [])):
+        text += f"; {added} rate{'s' if added > 1 else ''} added past the grid's end"
+    if "warning" in choice:
+        text += "; still best at the end of its extended sweep, so the optimum may lie beyond"
+    return text
