@@ -34,11 +34,14 @@ def synthetic_digits(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     return np.clip(images, 0, 255).astype(np.uint8), labels.astype(np.uint8)
 
 
-def write_dataset(folder: Path, n_train: int = 600, n_test: int = 200, gz: bool = False) -> dict:
-    """Write the four IDX files; returns {file name: sha256 of the uncompressed file}."""
+def write_dataset(
+    folder: Path, n_train: int = 600, n_test: int = 200, gz: bool = False, test_seed: int = 2
+) -> dict:
+    """Write the four IDX files; returns {file name: sha256 of the uncompressed file}.
+    ``test_seed`` draws the test images (another seed: another test set)."""
     folder.mkdir(parents=True, exist_ok=True)
     train_x, train_y = synthetic_digits(n_train, seed=1)
-    test_x, test_y = synthetic_digits(n_test, seed=2)
+    test_x, test_y = synthetic_digits(n_test, seed=test_seed)
     arrays = dict(zip(FILES, (train_x, train_y, test_x, test_y), strict=True))
     sha = {}
     for name, array in arrays.items():
@@ -232,18 +235,21 @@ def smoke_config(local_dir: Path, sha256: dict) -> dict:
 
 
 def fashion_like_data(data: dict) -> dict:
-    """The data section of a dataset given by hand: the smoke data's files and checksums under
-    a name of its own, with Fashion-MNIST's class names, a title and a noun."""
+    """The data section of a dataset given by hand: files of its own beside the smoke data's
+    (the same training images, a test set drawn apart, as another dataset's would be) under a
+    name of its own, with Fashion-MNIST's class names, a title and a noun."""
     from mnist_study.data.datasets import DATASETS
 
+    local_dir = Path(data["local_dir"]).with_name("tiny-fashion-incoming")
+    sha256 = write_dataset(local_dir, gz=True, test_seed=3)
     return {
         "dataset": "tiny-fashion",
         "title": "Tiny Fashion",
         "noun": "article",
         "classes": list(DATASETS["fashion-mnist"].classes),
         "sources": ["local"],
-        "local_dir": data["local_dir"],
-        "sha256": data["sha256"],
+        "local_dir": str(local_dir),
+        "sha256": sha256,
         "root": "../../data",  # the smoke study's data folder, shared
     }
 
