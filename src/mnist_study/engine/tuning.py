@@ -236,15 +236,16 @@ def _is_number(v) -> bool:
     return isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
 
 
-def read_choices(variants, paths) -> dict[str, dict]:
-    """The tuned variants' choice.json records, by variant."""
+def _read_json(path):
     import json
     from pathlib import Path
 
-    return {
-        v: json.loads(Path(p).read_text(encoding="utf-8"))
-        for v, p in zip(variants, paths, strict=True)
-    }
+    return json.loads(Path(path).read_text(encoding="utf-8"))
+
+
+def read_choices(variants, paths) -> dict[str, dict]:
+    """The tuned variants' choice.json records, by variant."""
+    return {v: _read_json(p) for v, p in zip(variants, paths, strict=True)}
 
 
 def write_choice(
@@ -260,14 +261,11 @@ def write_choice(
     """Rule choose_lr: read the sweep's runs (each lr and seed from its train.json), choose, and
     write the choice with every figure behind it, the seeds it read and the extensions the
     last round (``final_round``) records; ``lr_out``, the lr alone."""
-    import json
-    from pathlib import Path
-
     from mnist_study.atomic import write_json
 
     spec = Sweep.from_dict(dict(sweep), where)
     runs = read_runs(history_paths, info_paths)
-    last = json.loads(Path(final_round).read_text(encoding="utf-8")) if final_round else None
+    last = _read_json(final_round) if final_round else None
     values = sorted({lr for lr, _, _ in runs})
     if last is not None and values != sorted(last["values"]):
         raise StudyError(
@@ -290,14 +288,11 @@ def write_choice(
 def read_runs(history_paths, info_paths) -> list[tuple[float, int, pd.DataFrame]]:
     """(lr, seed, history) of each sweep run, the lr (the sweep's value) and seed from its own
     train.json (the run's record of its configuration), never from its path."""
-    import json
-    from pathlib import Path
-
     import pandas as pd
 
     runs = []
     for history, info in zip(history_paths, info_paths, strict=True):
-        trained = json.loads(Path(info).read_text(encoding="utf-8"))["train_config"]
+        trained = _read_json(info)["train_config"]
         runs.append((float(trained["lr"]), int(trained["seed"]), pd.read_csv(history)))
     return runs
 
@@ -340,15 +335,12 @@ def decide_round(
 
 def write_round(readers, round_index, max_extensions, history_paths, info_paths, out, previous):
     """Rule sweep_round: decide_round on the sweep's runs so far, into ``out``."""
-    import json
-    from pathlib import Path
-
     from mnist_study.atomic import write_json
 
     specs = {
         name: Sweep.from_dict(dict(sweep), f"variants.{name}.tune_lr")
         for name, sweep in readers.items()
     }
-    before = json.loads(Path(previous).read_text(encoding="utf-8")) if previous else None
+    before = _read_json(previous) if previous else None
     runs = read_runs(history_paths, info_paths)
     write_json(out, decide_round(specs, runs, round_index, max_extensions, before))
