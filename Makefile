@@ -8,7 +8,8 @@ STAMP := $(VENV)/.installed-stamp
 PROFILE := workflow/profiles/default
 
 .PHONY: setup dataset-layer report carry-over compare quick replicate pilot pilot-penalty unlock \
-	unlock-quick unlock-replicate unlock-pilot test check-report lint test-slurm bench clean
+	unlock-quick unlock-replicate unlock-pilot test check-report lint lint-imports test-slurm \
+	bench clean
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || python3 -m venv $(VENV)
@@ -116,8 +117,10 @@ pilot: setup dataset-layer
 # (workflow/pilots/weight_penalty.yaml), into results/pilot/weight_penalty-<dataset>/choice.md.
 pilot-penalty: setup dataset-layer
 	$(call run_snakemake,results/data/$(DATASET).pt $(STUDY_ARGS),$(STUDY),$(UNLOCK))
-	$(PY) -m mnist_study.evidence.pilot workflow/pilots/weight_penalty.yaml \
+	$(PY) -m mnist_study.engine.pilot workflow/pilots/weight_penalty.yaml \
 		--cache $(STUDY)/results/data/$(DATASET).pt --config config.yaml $(LAYER) \
+		--out results/pilot/weight_penalty-$(DATASET)
+	$(PY) -m mnist_study.evidence.pilot workflow/pilots/weight_penalty.yaml \
 		--out results/pilot/weight_penalty-$(DATASET)
 
 # What changed from study A to study B, as text: a record id, git commit, record folder or study
@@ -156,7 +159,11 @@ check-report: setup
 	MNIST_STUDY_REPORT=$(abspath $(STUDY))/results/report.html $(PY) -m pytest \
 		tests/test_browser.py -k "not fashion_like" -rs -p no:cacheprovider
 
-lint: setup
+# The import contracts of pyproject.toml ([tool.importlinter]): the stages import downward only.
+lint-imports: setup
+	$(VENV)/bin/lint-imports --no-cache
+
+lint: setup lint-imports
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/snakefmt --check Snakefile rules

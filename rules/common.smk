@@ -8,11 +8,16 @@ from snakemake.utils import validate
 
 from mnist_study import codehash
 from mnist_study import config as study_config
-from mnist_study.engine import tuning
-from mnist_study.evidence.claims import base_variant
-from mnist_study.data.datasets import FILES, raw_paths, train_split_size, verify_present
-from mnist_study.logs import stamp_path
-from mnist_study.record.provenance import cpu_model
+from mnist_study.config import (
+    FILES,
+    base_variant,
+    cpu_model,
+    raw_paths,
+    stamp_path,
+    train_split_size,
+    tuning,
+    verify_present,
+)
 
 SCHEMA = str(Path(workflow.basedir) / "workflow" / "schemas" / "config.schema.yaml")
 # Every config error stops here, before any job: structure (key paths, types) by the schema,

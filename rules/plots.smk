@@ -1,5 +1,5 @@
 # Figures, one rule per family; each job draws every figure of its family in one process.
-from mnist_study.report.memorization import train_levels
+from mnist_study.report.figure_plan import train_levels
 
 STUDIES = list(config["studies"])
 TITLES = {name: entry["title"] for name, entry in config["studies"].items()}

@@ -17,7 +17,8 @@ from pathlib import Path
 import numpy as np
 import yaml
 
-from mnist_study.data.datasets import FILES, write_idx
+from mnist_study.data.cache import write_idx
+from mnist_study.data.datasets import FILES
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -12,8 +12,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mnist_study.engine import tuning
-from mnist_study.engine.evaluate import misclassified_table
+from mnist_study import metrics
+from mnist_study.engine.misclassified import misclassified_table
 from mnist_study.evidence import claim_effects, claims, error_analysis, stats, verdicts
 
 # ----------------------------------------------------------------------------- helpers
@@ -158,12 +158,12 @@ def test_study_pairs_covers_every_pair_in_order_with_holm():
 
 def test_epochs_to_val_acc_interpolates_and_censors():
     h = history([0.5, 0.8, 0.95])
-    assert tuning.epochs_to(h, "val_acc", 0.9) == (pytest.approx(2 + 0.1 / 0.15), True)
+    assert metrics.epochs_to(h, "val_acc", 0.9) == (pytest.approx(2 + 0.1 / 0.15), True)
     # Epoch 0 sits at chance (0.1): 0.5 is reached exactly at the end of epoch 1.
-    assert tuning.epochs_to(h, "val_acc", 0.5) == (pytest.approx(1.0), True)
-    assert tuning.epochs_to(h, "val_acc", 0.3) == (pytest.approx(0.5), True)
+    assert metrics.epochs_to(h, "val_acc", 0.5) == (pytest.approx(1.0), True)
+    assert metrics.epochs_to(h, "val_acc", 0.3) == (pytest.approx(0.5), True)
     # Never reached: censored at the last epoch, never a made-up later one.
-    assert tuning.epochs_to(h, "val_acc", 0.99) == (3.0, False)
+    assert metrics.epochs_to(h, "val_acc", 0.99) == (3.0, False)
 
 
 def test_val_loss_slope_and_val_acc_at_epoch():

@@ -15,6 +15,7 @@ import torch
 from helpers import synthetic_digits, write_dataset
 
 from mnist_study import StudyError
+from mnist_study.data import cache as tensor_cache
 from mnist_study.data import datasets as data
 from mnist_study.data import sources
 from mnist_study.data.datasets import FILES, DataError
@@ -33,10 +34,13 @@ def test_idx_round_trip(tmp_path):
         tmp_path / "x-images-idx3-ubyte",
         tmp_path / "x-labels-idx1-ubyte",
     )
-    data.write_idx(write_idx_images, images)
-    data.write_idx(write_idx_labels, labels)
+    tensor_cache.write_idx(write_idx_images, images)
+    tensor_cache.write_idx(write_idx_labels, labels)
     assert data.check_idx(write_idx_images) == (17, 28, 28)
-    read_images, read_labels = data.read_idx(write_idx_images), data.read_idx(write_idx_labels)
+    read_images, read_labels = (
+        tensor_cache.read_idx(write_idx_images),
+        tensor_cache.read_idx(write_idx_labels),
+    )
     assert read_images.dtype == torch.uint8 and read_labels.dtype == torch.int64
     assert np.array_equal(read_images.numpy(), images)
     assert np.array_equal(read_labels.numpy(), labels)
@@ -44,7 +48,7 @@ def test_idx_round_trip(tmp_path):
 
 def test_wrong_magic_names_file(tmp_path):
     path = tmp_path / "train-images-idx3-ubyte"
-    data.write_idx(path, np.zeros((3, 28, 28), np.uint8))
+    tensor_cache.write_idx(path, np.zeros((3, 28, 28), np.uint8))
     raw = bytearray(path.read_bytes())
     raw[2:4] = struct.pack(">BB", 0x08, 0x01)  # a labels magic on an images file
     path.write_bytes(bytes(raw))
@@ -56,7 +60,7 @@ def test_wrong_magic_names_file(tmp_path):
 
 def test_truncated_file_names_file(tmp_path):
     path = tmp_path / "t10k-images-idx3-ubyte"
-    data.write_idx(path, np.zeros((3, 28, 28), np.uint8))
+    tensor_cache.write_idx(path, np.zeros((3, 28, 28), np.uint8))
     path.write_bytes(path.read_bytes()[:-10])
     with pytest.raises(
         DataError, match=r"t10k-images-idx3-ubyte: 2358 bytes; expected 2368.*truncated"
@@ -66,7 +70,7 @@ def test_truncated_file_names_file(tmp_path):
 
 def test_wrong_dimensions_names_file(tmp_path):
     path = tmp_path / "train-images-idx3-ubyte"
-    data.write_idx(path, np.zeros((2, 28, 27), np.uint8))
+    tensor_cache.write_idx(path, np.zeros((2, 28, 27), np.uint8))
     with pytest.raises(
         DataError, match=r"train-images-idx3-ubyte: image size \(28, 27\); expected \(28, 28\)"
     ):
@@ -107,14 +111,14 @@ def test_checksum_mismatch_says_actual_expected_and_remedy(dataset_dir):
 )
 def test_structural_errors_end_with_remedy(tmp_path, damage):
     path = tmp_path / "train-images-idx3-ubyte"
-    data.write_idx(path, np.zeros((3, 28, 28), np.uint8))
+    tensor_cache.write_idx(path, np.zeros((3, 28, 28), np.uint8))
     path.write_bytes(damage(path.read_bytes()))
     with pytest.raises(DataError) as err:
         data.check_idx(path)
     assert str(err.value).startswith(f"{path}: ")
     assert str(err.value).endswith(remedy(path))
     with pytest.raises(DataError) as err:
-        data.read_idx(path)  # the cached raw files are read through the same check
+        tensor_cache.read_idx(path)  # the cached raw files are read through the same check
     assert str(err.value).endswith(remedy(path))
 
 
@@ -189,13 +193,13 @@ def test_dataset_of_ones_own_lives_in_its_own_folder(tmp_path):
 def test_cache_refuses_labels_beyond_ten_classes(tmp_path, dataset_dir):
     folder, sha = dataset_dir
     labels = folder / "t10k-labels-idx1-ubyte"
-    values = data.read_idx(labels).numpy()
+    values = tensor_cache.read_idx(labels).numpy()
     values[0] = 12
-    data.write_idx(labels, values)
+    tensor_cache.write_idx(labels, values)
     sha = {**sha, labels.name: data.sha256_file(labels)}
     files = {name: folder / name for name in data.FILES}
     with pytest.raises(DataError, match=r"t10k-labels-idx1-ubyte: label 12; the MNIST format"):
-        data.build_cache(files, tmp_path / "cache.pt", "mnist", 20, 0, sha)
+        tensor_cache.build_cache(files, tmp_path / "cache.pt", "mnist", 20, 0, sha)
 
 
 class _Evil:
@@ -227,8 +231,8 @@ def test_rebuild_from_pickle_gives_idx_files(tmp_path):
     sources.rebuild_from_pickle(gzip.compress(pickle.dumps(parts, protocol=2)), tmp_path)
     expected = tmp_path / "expected"
     expected.mkdir()
-    data.write_idx(expected / "train-images-idx3-ubyte", images[:25])
-    data.write_idx(expected / "t10k-labels-idx1-ubyte", labels[25:])
+    tensor_cache.write_idx(expected / "train-images-idx3-ubyte", images[:25])
+    tensor_cache.write_idx(expected / "t10k-labels-idx1-ubyte", labels[25:])
     assert (tmp_path / "train-images-idx3-ubyte").read_bytes() == (
         expected / "train-images-idx3-ubyte"
     ).read_bytes()
@@ -259,9 +263,9 @@ def test_pypi_member_checked_before_unpickling(monkeypatch, tmp_path):
 
 
 def test_split_same_seed_same_split_and_disjoint():
-    train_a, val_a = data.split_indices(1000, 200, seed=7)
-    train_b, val_b = data.split_indices(1000, 200, seed=7)
-    _, val_c = data.split_indices(1000, 200, seed=8)
+    train_a, val_a = tensor_cache.split_indices(1000, 200, seed=7)
+    train_b, val_b = tensor_cache.split_indices(1000, 200, seed=7)
+    _, val_c = tensor_cache.split_indices(1000, 200, seed=8)
     assert torch.equal(train_a, train_b) and torch.equal(val_a, val_b)
     assert not torch.equal(val_a, val_c)
     assert len(val_a) == 200 and len(train_a) == 800
@@ -271,15 +275,15 @@ def test_split_same_seed_same_split_and_disjoint():
 
 def test_split_size_out_of_range_names_key():
     with pytest.raises(DataError, match="data.val_size: 1000; must be between 1 and 999"):
-        data.split_indices(1000, 1000, seed=0)
+        tensor_cache.split_indices(1000, 1000, seed=0)
 
 
 def test_build_cache_and_load(tmp_path, dataset_dir):
     folder, sha = dataset_dir
     files = {name: folder / name for name in FILES}
     out = tmp_path / "cache.pt"
-    data.build_cache(files, out, "mnist", val_size=20, split_seed=0, sha256=sha)
-    cache = data.load_cache(out)
+    tensor_cache.build_cache(files, out, "mnist", val_size=20, split_seed=0, sha256=sha)
+    cache = tensor_cache.load_cache(out)
     assert (
         cache["train_images"].shape == (120, 28, 28) and cache["train_images"].dtype == torch.uint8
     )
@@ -293,7 +297,9 @@ def test_build_cache_refuses_unverified_file(tmp_path, dataset_dir):
     folder, sha = dataset_dir
     files = {name: folder / name for name in FILES}
     with pytest.raises(DataError, match="train-images-idx3-ubyte: sha256"):
-        data.build_cache(files, tmp_path / "cache.pt", "mnist", 20, 0)  # official sums: must fail
+        tensor_cache.build_cache(
+            files, tmp_path / "cache.pt", "mnist", 20, 0
+        )  # official sums: must fail
     assert not (tmp_path / "cache.pt").exists()
 
 

@@ -138,7 +138,7 @@ def test_confusion_matrices_and_galleries_name_the_classes(tmp_path, monkeypatch
     figures = []
     for module in (confusion, galleries):
         monkeypatch.setattr(
-            module, "_save", lambda fig, out, layout="tight_layout": figures.append(fig)
+            module, "save", lambda fig, out, layout="tight_layout": figures.append(fig)
         )
     matrix = np.eye(10) * 50 + 1
     dataset = {"classes": FASHION, "noun": "article"}

@@ -17,11 +17,9 @@ import pytest
 import torch
 from test_train import make_cache
 
-from mnist_study.engine.evaluate import (
+from mnist_study.engine.evaluate import calibration, evaluate_run, metrics_from_logits
+from mnist_study.engine.misclassified import (
     MISCLASSIFIED_COLUMNS,
-    calibration,
-    evaluate_run,
-    metrics_from_logits,
     misclassified_table,
     write_misclassified,
 )
@@ -86,7 +84,7 @@ def test_write_misclassified_reads_npz_and_imports_no_torch(tmp_path):
     out = tmp_path / "misclassified.csv"
     # A fresh interpreter: the misclassified rule must not pay for importing torch.
     code = (
-        "import sys; from mnist_study.engine.evaluate import write_misclassified; "
+        "import sys; from mnist_study.engine.misclassified import write_misclassified; "
         f"write_misclassified({str(npz)!r}, {str(out)!r}); "
         "assert 'torch' not in sys.modules, 'torch was imported'"
     )

@@ -11,13 +11,13 @@ import pytest
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
+from mnist_study.data.cache import normalise
 from mnist_study.engine.models import (
     ACTIVATIONS,
     CNNSpec,
     MLPSpec,
     dropout,
     load_checkpoint,
-    normalise,
     save_checkpoint,
     spec_from_dict,
 )

@@ -7,7 +7,8 @@ import pandas as pd
 import pytest
 from test_train import make_cache
 
-from mnist_study.evidence.pilot import PilotError, check_pilot, choose, summarise, train_pilot
+from mnist_study.engine.pilot import PilotError, check_pilot, train_pilot
+from mnist_study.evidence.pilot import choose, summarise
 
 CONFIG = {
     "device": "cpu",

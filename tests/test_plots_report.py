@@ -18,16 +18,17 @@ import pandas as pd
 import pytest
 import torch
 
-from mnist_study.engine.evaluate import calibration, misclassified_table
+from mnist_study.engine.evaluate import calibration
+from mnist_study.engine.misclassified import misclassified_table
 from mnist_study.evidence import error_analysis, stats, verdicts
 from mnist_study.evidence.tables import write_tables
 from mnist_study.record import provenance
-from mnist_study.record.runrecord import RUN_FORMAT
 from mnist_study.report import confusion, figures, galleries, plots, rulegraph, weights
 from mnist_study.report import html as report
 from mnist_study.report.augment_gallery import plot_augmentation
 from mnist_study.report.memorization import plot_memorization
 from mnist_study.report.reliability import plot_reliability
+from mnist_study.runrecord import RUN_FORMAT
 
 REPO = Path(__file__).resolve().parents[1]
 PNG = b"\x89PNG\r\n\x1a\n"
@@ -570,7 +571,7 @@ def test_a_factor_with_series_draws_one_line_per_series(monkeypatch, tmp_path):
         for m in metrics
     ]
     drawn = {}
-    monkeypatch.setattr(plots, "_save", lambda fig, path, layout="": drawn.update(fig=fig))
+    monkeypatch.setattr(plots, "save", lambda fig, path, layout="": drawn.update(fig=fig))
     plots.plot_study_factor(study, pd.DataFrame(rows), tmp_path / "batch.png")
     ax_acc, ax_gap, _ = drawn["fig"].axes
     gap_lines = {line.get_label(): list(line.get_xdata()) for line in ax_gap.get_lines()}

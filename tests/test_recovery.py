@@ -14,6 +14,7 @@ from helpers import REPO
 
 from mnist_study import StudyError
 from mnist_study.data import datasets as data
+from mnist_study.data.cache import write_idx
 from mnist_study.data.datasets import DataError
 
 LOCK_HINT = REPO / "workflow" / "lock-hint.sh"
@@ -35,7 +36,7 @@ def test_data_error_is_a_study_error():
 
 def test_study_error_is_one_line_in_the_log_without_traceback(tmp_path):
     path = tmp_path / "t10k-images-idx3-ubyte"
-    data.write_idx(path, np.zeros((3, 28, 28), np.uint8))
+    write_idx(path, np.zeros((3, 28, 28), np.uint8))
     path.write_bytes(path.read_bytes()[:-10])
     with pytest.raises(DataError) as expected:
         data.verify_file(path, None)

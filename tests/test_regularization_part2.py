@@ -12,11 +12,13 @@ import torch
 from test_analysis import judge
 from test_train import FAST, MLP, make_cache, run
 
+from mnist_study import metrics
 from mnist_study.data.augment import affine, blank_value, random_affine
+from mnist_study.data.cache import normalise
+from mnist_study.data.datasets import IMAGE_SIZE
 from mnist_study.data.subsets import prepare_data, trained_labels, training_indices
-from mnist_study.engine import tuning
 from mnist_study.engine.evaluate import evaluate_run
-from mnist_study.engine.models import IMAGE_SIZE, load_checkpoint, normalise
+from mnist_study.engine.models import load_checkpoint
 from mnist_study.engine.train import train_epoch
 
 AUGMENT = {"augment_shift": 2, "augment_rotation": 10}
@@ -179,8 +181,8 @@ def test_time_to_a_threshold_skips_unscored_epochs():
         {"epoch": [1, 2, 3, 4], "train_eval_acc": [0.2, np.nan, 0.6, 1.0], "val_acc": np.nan}
     )
     # 0.2 at epoch 1, 0.6 at epoch 3: 0.4 is reached half-way between them.
-    assert tuning.epochs_to(frame, "train_eval_acc", 0.4) == (pytest.approx(2.0), True)
-    assert tuning.epochs_to(frame, "train_eval_acc", 1.01) == (4.0, False)
+    assert metrics.epochs_to(frame, "train_eval_acc", 0.4) == (pytest.approx(2.0), True)
+    assert metrics.epochs_to(frame, "train_eval_acc", 1.01) == (4.0, False)
 
 
 def test_fast_repeats_are_unchanged_by_the_new_keys(cache, tmp_path):
@@ -255,7 +257,7 @@ def test_an_interaction_is_the_difference_of_differences_paired_by_seed():
     result = judge({"x": INTERACTION}, runs, histories)["x"]
 
     def time(variant, seed):
-        return tuning.epochs_to(histories[(variant, seed)], "train_eval_acc", 0.99)[0]
+        return metrics.epochs_to(histories[(variant, seed)], "train_eval_acc", 0.99)[0]
 
     expected = np.mean(
         [

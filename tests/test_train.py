@@ -18,7 +18,7 @@ from mnist_study.engine import train as train_mod
 from mnist_study.engine.models import load_checkpoint
 from mnist_study.engine.train import HISTORY_COLUMNS, Optimizer, prepare_data, train_run
 from mnist_study.engine.train_config import TrainConfig, lr_at
-from mnist_study.record.runrecord import RUN_FORMAT, read_run_record
+from mnist_study.runrecord import RUN_FORMAT, read_run_record
 
 MLP = {"kind": "mlp", "hidden": [32]}
 DROPOUT_MLP = {"kind": "mlp", "hidden": [32], "dropout": 0.5, "input_dropout": 0.2}

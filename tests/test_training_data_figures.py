@@ -9,13 +9,10 @@ import pytest
 import torch
 
 from mnist_study.data.subsets import training_indices
-from mnist_study.report import augment_gallery, plots
+from mnist_study.report import augment_gallery, memorization, plots
 from mnist_study.report.augment_gallery import DRAWS, PAD, ROWS
-from mnist_study.report.memorization import (
-    plot_memorization,
-    plot_memorization_curves,
-    train_levels,
-)
+from mnist_study.report.figure_plan import train_levels
+from mnist_study.report.memorization import plot_memorization, plot_memorization_curves
 from mnist_study.report.results import Results
 from mnist_study.report.sections import compared_text
 from mnist_study.report.training_data import chance_check
@@ -165,7 +162,10 @@ def write_histories(folder, epochs=25, val_every=10):
 def figures(monkeypatch):
     """The figures the plotting functions would save, kept open to be read."""
     saved = []
-    monkeypatch.setattr(plots, "_save", lambda fig, out, layout="tight_layout": saved.append(fig))
+    for module in (plots, memorization):
+        monkeypatch.setattr(
+            module, "save", lambda fig, out, layout="tight_layout": saved.append(fig)
+        )
     return saved
 
 

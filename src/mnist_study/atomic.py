@@ -62,7 +62,7 @@ def write_json(path: str | os.PathLike, obj) -> None:
 
 
 def save_torch(path: str | os.PathLike, obj) -> None:
-    import torch  # local: most callers of this module never need torch
+    import torch  # only here: the Snakemake parse loads this module, which needs no torch
 
     with atomic_path(path) as tmp:
         torch.save(obj, tmp)

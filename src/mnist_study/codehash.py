@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ast
 import hashlib
+import importlib.util
 import io
 import tokenize
 from collections.abc import Iterable
@@ -20,8 +21,6 @@ PACKAGE = "mnist_study"
 def package_dir() -> Path:
     """The folder of the package that job scripts import (an editable install's source, or
     whichever copy PYTHONPATH puts first): the code that really runs, not the one in view."""
-    import importlib.util
-
     spec = importlib.util.find_spec(PACKAGE)
     if spec is None or not spec.submodule_search_locations:
         raise ModuleNotFoundError(f"{PACKAGE} is not importable; run `make setup` first")

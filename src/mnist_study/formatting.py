@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import math
 
-from mnist_study.evidence.claims import FRACTION_METRICS
+from mnist_study.metrics import FRACTION_METRICS
 
 DASH = "–"  # a value that does not exist (one seed, no spread)
 

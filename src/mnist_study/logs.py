@@ -18,7 +18,10 @@ import sys
 import time
 from pathlib import Path
 
+import psutil
+
 from mnist_study import StudyError
+from mnist_study.atomic import write_text
 
 
 def start_job(path: str | os.PathLike) -> None:
@@ -47,8 +50,6 @@ def stamp_path(log: str | os.PathLike) -> Path:
 def process_start() -> float:
     """When this process started (Unix time), before its imports: the job's own start."""
     try:
-        import psutil  # a dependency of Snakemake's
-
         return psutil.Process().create_time()
     except Exception:  # noqa: BLE001 - no psutil: the job's start is when it set up its log
         return time.time()
@@ -57,8 +58,6 @@ def process_start() -> float:
 def _write_times(path: Path, start: float) -> None:
     """The job's start and end stamps, written atomically as it exits (a killed job writes none,
     and its rerun writes them anew). Benchmark files hold durations, not start times."""
-    from mnist_study.atomic import write_text
-
     write_text(path, json.dumps({"start": start, "end": time.time(), "pid": os.getpid()}) + "\n")
 
 

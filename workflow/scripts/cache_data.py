@@ -4,7 +4,8 @@ from mnist_study.logs import start_job
 
 start_job(snakemake.log[0])
 
-from mnist_study.data.datasets import FILES, build_cache
+from mnist_study.data.cache import build_cache
+from mnist_study.data.datasets import FILES
 
 i, p = snakemake.input, snakemake.params
 files = dict(

@@ -1,2 +1,1 @@
-"""The data stage: the datasets' raw files fetched and verified, the tensor cache, the
-training subsets and the augmentation that every run reads."""
+"""Data layer: raw files fetched and verified, the tensor cache, training subsets, augmentation."""

@@ -4,7 +4,10 @@ drawn on the device from the run's own generator, one batched affine warp (no Da
 
 from __future__ import annotations
 
-from mnist_study.engine.models import IMAGE_SIZE
+import torch
+import torch.nn.functional as F
+
+from mnist_study.data.datasets import IMAGE_SIZE
 
 
 def affine(x, angles_deg, shifts_px, background: float):
@@ -12,9 +15,6 @@ def affine(x, angles_deg, shifts_px, background: float):
     (degrees) about the centre, then shift it by (dx, dy) pixels (right, down). Pixels moved in
     from outside take ``background`` (a blank pixel's normalised value): a shift adds blank
     margin, as moving the digit on its page would. Returns x's shape."""
-    import torch
-    import torch.nn.functional as F
-
     n = len(x)
     images = x.reshape(n, 1, IMAGE_SIZE, IMAGE_SIZE)
     theta = torch.deg2rad(angles_deg.to(images.dtype))
@@ -36,8 +36,6 @@ def affine(x, angles_deg, shifts_px, background: float):
 def draw(n: int, shift: float, rotation: float, generator, device):
     """Per-image angles in [-rotation, rotation] degrees and (dx, dy) shifts in [-shift, shift]
     pixels, uniform, from ``generator`` (on ``device``): a seed gives the same draws."""
-    import torch
-
     u = torch.rand(n, 3, generator=generator, device=device) * 2 - 1
     return u[:, 0] * rotation, u[:, 1:] * shift
 

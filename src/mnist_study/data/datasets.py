@@ -23,6 +23,7 @@ FILES = (
 SOURCES = ("mirrors", "pypi", "local", "debian")
 IMAGE_MAGIC, LABEL_MAGIC = 2051, 2049
 IMAGE_SHAPE = (28, 28)
+IMAGE_SIZE = IMAGE_SHAPE[0]  # square images: the models' input side
 N_CLASSES = 10  # every model has ten outputs: the MNIST format's ten classes
 
 
@@ -144,15 +145,6 @@ def sha256_file(path: str | os.PathLike) -> str:
     return digest.hexdigest()
 
 
-def write_idx(path: str | os.PathLike, array) -> None:
-    """Write a uint8 array as an IDX file (the format torchvision reads); used to rebuild files."""
-    import numpy as np
-
-    array = np.ascontiguousarray(array, dtype=np.uint8)
-    header = struct.pack(">HBB", 0, 0x08, array.ndim) + struct.pack(f">{array.ndim}I", *array.shape)
-    Path(path).write_bytes(header + array.tobytes())
-
-
 def check_idx(path: str | os.PathLike, *, remedy: bool = True) -> tuple[int, ...]:
     """Check an IDX file's magic, dimensions and length against what its name promises.
 
@@ -202,16 +194,6 @@ def verify_file(path: str | os.PathLike, sha256: str | None, *, remedy: bool = T
             raise _bad_file(path, f"sha256 {actual}; expected {sha256}", remedy)
 
 
-def read_idx(path: str | os.PathLike):
-    """Read a checked IDX file into a torch tensor (torchvision does the parsing)."""
-    import torch
-    from torchvision.datasets.mnist import read_sn3_pascalvincent_tensor
-
-    check_idx(path)
-    tensor = read_sn3_pascalvincent_tensor(str(path), strict=False)
-    return tensor.long() if tensor.ndim == 1 else tensor.to(torch.uint8)
-
-
 def expected_sha256(dataset: str, overrides: dict | None = None) -> dict[str, str]:
     """Official checksums, or the ones the config gives for custom or test data."""
     sha = dict(dataset_info(dataset).sha256)
@@ -258,84 +240,3 @@ def train_split_size(data: dict) -> int | None:
         size = dataset_info(data["dataset"]).sizes.get("train-labels-idx1-ubyte")
         count = None if size is None else size - 8
     return None if count is None else max(count - int(data["val_size"]), 0)
-
-
-# --- tensor cache ----------------------------------------------------------------------------
-
-
-def split_indices(n: int, val_size: int, seed: int):
-    """A fixed, seeded split of the training file into train and validation indices."""
-    import torch
-
-    if not 0 < val_size < n:
-        raise DataError(f"data.val_size: {val_size}; must be between 1 and {n - 1}")
-    perm = torch.randperm(n, generator=torch.Generator().manual_seed(seed))
-    return perm[val_size:].sort().values, perm[:val_size].sort().values
-
-
-def build_cache(
-    files: dict[str, str | os.PathLike],
-    out: str | os.PathLike,
-    dataset: str,
-    val_size: int,
-    split_seed: int,
-    sha256: dict | None = None,
-) -> dict:
-    """Read the four verified IDX files once into the tensor cache every later rule loads."""
-    from mnist_study.atomic import save_torch
-
-    expected = expected_sha256(dataset, sha256)
-    for name in FILES:
-        verify_file(files[name], expected[name])
-    train_images = read_idx(files["train-images-idx3-ubyte"])
-    train_labels = read_idx(files["train-labels-idx1-ubyte"])
-    test_images = read_idx(files["t10k-images-idx3-ubyte"])
-    test_labels = read_idx(files["t10k-labels-idx1-ubyte"])
-    for images, labels, split in (
-        (train_images, train_labels, "train"),
-        (test_images, test_labels, "t10k"),
-    ):
-        if len(images) != len(labels):
-            raise DataError(
-                f"{split}: {len(images)} images but {len(labels)} labels; they must match"
-            )
-        if len(labels) and int(labels.max()) >= N_CLASSES:
-            raise DataError(
-                f"{files[f'{split}-labels-idx1-ubyte']}: label {int(labels.max())}; the MNIST "
-                f"format has {N_CLASSES} classes, labels 0 to {N_CLASSES - 1}"
-            )
-    train_idx, val_idx = split_indices(len(train_images), val_size, split_seed)
-    pixels = train_images[train_idx].float().div_(255)
-    cache = {
-        "dataset": dataset,
-        "train_images": train_images,
-        "train_labels": train_labels,
-        "test_images": test_images,
-        "test_labels": test_labels,
-        "train_idx": train_idx,
-        "val_idx": val_idx,
-        "split_seed": split_seed,
-        # Normalisation from the training split only, so no test statistics leak in.
-        "mean": pixels.mean().item(),
-        "std": pixels.std().item(),
-        "sha256": expected,
-    }
-    save_torch(out, cache)
-    return cache
-
-
-def load_cache(path: str | os.PathLike) -> dict:
-    import torch
-
-    try:
-        return torch.load(path, map_location="cpu", weights_only=True)
-    except FileNotFoundError:
-        raise DataError(f"{path}: tensor cache not found; the data rules build it") from None
-
-
-def torchvision_dataset(root: str | os.PathLike, dataset: str, train: bool, transform=None):
-    """torchvision's own Dataset over the verified files (for the reference benchmark)."""
-    import torchvision.datasets as tvd
-
-    cls = getattr(tvd, dataset_info(dataset).folder)
-    return cls(str(root), train=train, transform=transform, download=False)

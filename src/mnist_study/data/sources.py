@@ -17,6 +17,11 @@ import tempfile
 import zipfile
 from pathlib import Path
 
+import numpy as np
+import torchvision.datasets as tvd
+from torchvision.datasets.utils import download_and_extract_archive
+
+from mnist_study.data.cache import write_idx
 from mnist_study.data.datasets import (
     DATASETS,
     FILES,
@@ -28,7 +33,6 @@ from mnist_study.data.datasets import (
     expected_sha256,
     raw_paths,
     verify_file,
-    write_idx,
 )
 
 log = logging.getLogger(__name__)
@@ -69,8 +73,6 @@ def restricted_loads(data: bytes):
 
 def rebuild_from_pickle(pkl_gz: bytes, dest: Path) -> None:
     """Turn mnist.pkl.gz into the four official IDX files (byte for byte)."""
-    import numpy as np
-
     (train_x, train_y), (valid_x, valid_y), (test_x, test_y) = restricted_loads(
         gzip.decompress(pkl_gz)
     )
@@ -86,9 +88,6 @@ def rebuild_from_pickle(pkl_gz: bytes, dest: Path) -> None:
 
 
 def _fetch_mirrors(info: DatasetInfo, dest: Path, options: dict) -> None:
-    import torchvision.datasets as tvd
-    from torchvision.datasets.utils import download_and_extract_archive
-
     cls = getattr(tvd, info.folder, None)
     if cls is None or info.name not in DATASETS:
         raise DataError(f"no download mirrors are known for {info.name!r}")

@@ -4,10 +4,13 @@ training split or a fixed part of it, the fixed scoring subsets, and the validat
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import dataclass
 
-from mnist_study.engine.models import normalise
+import torch
+
+from mnist_study.data.cache import load_cache, normalise
 
 # The subset for the eval-mode training metrics is the same for every run and seed.
 EVAL_TRAIN_SEED = 0
@@ -32,8 +35,6 @@ class Data:
 
 
 def _fixed_subset(indices, size: int, seed: int):
-    import torch
-
     pick = torch.randperm(len(indices), generator=torch.Generator().manual_seed(seed))
     return indices[pick[:size].sort().values.to(indices.device)]
 
@@ -53,8 +54,6 @@ def trained_labels(labels, train_idx, random_labels: bool):
     one, or, with ``random_labels``, the run's training images' labels shuffled once among them
     by a fixed permutation: the same for every variant and seed, a permutation of the real
     labels (so the class counts stay), not a relabelling of classes (Zhang et al. 2017)."""
-    import torch
-
     if not random_labels:
         return labels
     pick = torch.randperm(
@@ -84,8 +83,6 @@ def prepare_data(
     copy (160 MB for MNIST) fits easily."""
 
     if not isinstance(cache, dict):
-        from mnist_study.data.datasets import load_cache
-
         cache = load_cache(cache)
     mean, std = float(cache["mean"]), float(cache["std"])
     images = cache["train_images"].to(device)
@@ -115,8 +112,6 @@ def prepare_data(
 def cache_fingerprint(cache: dict) -> str:
     """A short hash of what a run learns from: the raw files' checksums and the split. A cache
     rebuilt from the same files is the same data, so its kept runs are still valid."""
-    import hashlib
-
     digest = hashlib.sha256(json.dumps(dict(cache.get("sha256", {})), sort_keys=True).encode())
     for name in ("train_idx", "val_idx"):
         digest.update(cache[name].numpy().tobytes())

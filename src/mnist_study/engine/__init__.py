@@ -1,2 +1,1 @@
-"""The engine: model specs, optimizers and the training, evaluation and learning-rate tuning of
-each run, and the machine's matmul benchmark."""
+"""Engine layer: model specs, optimizers, and each run's training, evaluation and lr sweep."""

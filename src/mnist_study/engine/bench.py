@@ -18,9 +18,13 @@ from pathlib import Path
 
 import torch
 import torch.nn.functional as F
+import yaml
+from torchvision import datasets, transforms
 
+from mnist_study.data.cache import normalise, read_idx
+from mnist_study.data.datasets import raw_paths
 from mnist_study.engine.matmul import MATMUL_N, matmul_gflops, sync
-from mnist_study.engine.models import normalise, spec_from_dict
+from mnist_study.engine.models import spec_from_dict
 from mnist_study.engine.optim import Optimizer
 from mnist_study.engine.train import train_epoch
 from mnist_study.engine.train_config import TrainConfig, resolve_device
@@ -31,8 +35,6 @@ MLP_1024x2 = {"kind": "mlp", "hidden": [1024, 1024]}
 
 def reference_epoch(root: str, device: str, max_batches: int | None = None) -> tuple[float, int]:
     """pytorch/examples mnist/main.py's way, with the benchmark's MLP; returns (seconds, images)."""
-    from torchvision import datasets, transforms
-
     transform = transforms.Compose(
         [transforms.ToTensor(), transforms.Normalize((0.1307,), (0.3081,))]
     )
@@ -86,8 +88,6 @@ class Engine:
 
 def default_batch_size(config_path: Path) -> int:
     if config_path.is_file():
-        import yaml
-
         training = (yaml.safe_load(config_path.read_text()) or {}).get("training", {})
         return int(training.get("batch_size", TrainConfig.batch_size))
     return TrainConfig.batch_size
@@ -102,8 +102,6 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args(argv)
-
-    from mnist_study.data.datasets import raw_paths, read_idx
 
     if args.threads:
         torch.set_num_threads(args.threads)

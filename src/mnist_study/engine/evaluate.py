@@ -1,4 +1,4 @@
-"""Test-set evaluation of one trained run, and its table of misclassified images.
+"""Test-set evaluation of one trained run (its misclassified images: engine/misclassified.py).
 
 One forward pass gives one logits tensor; every metric and the saved probabilities derive from it.
 """
@@ -8,18 +8,21 @@ from __future__ import annotations
 import os
 
 import numpy as np
+import torch
+import torch.nn.functional as F
+
+from mnist_study.atomic import atomic_path, write_json
+from mnist_study.data.cache import load_cache, normalise
+from mnist_study.data.subsets import train_eval_indices, trained_labels, training_indices
+from mnist_study.engine.models import load_checkpoint
+from mnist_study.engine.train_config import TrainConfig, resolve_device
 
 N_CLASSES = 10
 ECE_BINS = 15  # equal-width confidence bins of the expected calibration error (Guo et al. 2017)
-MISCLASSIFIED_COLUMNS = ("index", "true", "pred", "confidence", "runner_up", "runner_up_prob")
 
 
 def test_logits(model, images, mean: float, std: float, batch_size: int = 1000):
     """Logits [N, 10] for uint8 images [N, 28, 28], computed in eval mode on the model's device."""
-    import torch
-
-    from mnist_study.engine.models import normalise
-
     device = next(model.parameters()).device
     model.eval()
     with torch.inference_mode():
@@ -29,9 +32,6 @@ def test_logits(model, images, mean: float, std: float, batch_size: int = 1000):
 
 def metrics_from_logits(logits, labels) -> dict:
     """Test loss and accuracy, per-class accuracy, confusion matrix (rows true, columns pred)."""
-    import torch
-    import torch.nn.functional as F
-
     logits, labels = logits.float().cpu(), labels.cpu()
     pred = logits.argmax(1)
     confusion = torch.bincount(labels * N_CLASSES + pred, minlength=N_CLASSES**2).reshape(
@@ -55,8 +55,6 @@ def calibration(confidence, correct, bins: int = ECE_BINS) -> dict:
     |accuracy - mean confidence| per equal-width confidence bin weighted by the bin's share of
     images (Guo et al. 2017); unsigned, and with no per-image variance. ``reliability``: the
     bins (count, mean confidence, accuracy) of the reliability diagram."""
-    import torch
-
     conf = torch.as_tensor(confidence).double().flatten()
     hit = torch.as_tensor(correct).double().flatten()
     if conf.shape != hit.shape or not len(conf):
@@ -88,13 +86,6 @@ def calibration(confidence, correct, bins: int = ECE_BINS) -> dict:
 def score_checkpoint(cache, checkpoint, device: str) -> tuple[dict, dict]:
     """One checkpoint on the test set and the gap's training subset: (its metrics, the arrays of
     its predictions file), all from one logits tensor per image set."""
-    import torch
-    import torch.nn.functional as F
-
-    from mnist_study.data.subsets import train_eval_indices, trained_labels, training_indices
-    from mnist_study.engine.models import load_checkpoint
-    from mnist_study.engine.train_config import TrainConfig
-
     model, ckpt = load_checkpoint(checkpoint, map_location=device)
     labels = cache["test_labels"]
     logits = test_logits(model, cache["test_images"], ckpt["mean"], ckpt["std"]).float().cpu()
@@ -125,8 +116,6 @@ def score_checkpoint(cache, checkpoint, device: str) -> tuple[dict, dict]:
 
 
 def _save_predictions(path, arrays: dict) -> None:
-    from mnist_study.atomic import atomic_path
-
     with atomic_path(path) as tmp:
         # A file object: np.savez would otherwise append ".npz" to the temporary name.
         with open(tmp, "wb") as f:
@@ -156,16 +145,9 @@ def evaluate_run(
     ``best_checkpoint`` (the epoch of lowest validation loss) it is scored the same way, into
     ``best_predictions`` and metrics.json's ``best_checkpoint``.
     """
-    import torch
-
-    from mnist_study.atomic import write_json
-    from mnist_study.engine.train_config import resolve_device
-
     if threads is not None:
         torch.set_num_threads(threads)
     if not isinstance(cache, dict):
-        from mnist_study.data.datasets import load_cache
-
         cache = load_cache(cache)
     device = resolve_device(device)
     result, arrays = score_checkpoint(cache, checkpoint, device)
@@ -176,49 +158,6 @@ def evaluate_run(
     _save_predictions(predictions, arrays)
     write_json(metrics, result)
     return result
-
-
-def misclassified_table(pred: np.ndarray, probs: np.ndarray, labels: np.ndarray):
-    """One row per misclassified image, most confident mistakes first: the prediction is the
-    run's integer ``pred``; ``probs`` only give its confidence and the runner-up."""
-    import pandas as pd
-
-    pred = np.asarray(pred, dtype=np.int64)
-    probs = np.asarray(probs, dtype=np.float32)
-    labels = np.asarray(labels, dtype=np.int64)
-    if probs.ndim != 2 or not len(probs) == len(labels) == len(pred):
-        raise ValueError(
-            f"pred {pred.shape}, probs {probs.shape}, labels {labels.shape}; "
-            "need [N], [N, classes] and [N]"
-        )
-    rows = np.flatnonzero(pred != labels)
-    others = probs[rows].copy()
-    others[np.arange(len(rows)), pred[rows]] = -np.inf
-    runner_up = np.argmax(others, axis=1)
-    frame = pd.DataFrame(
-        {
-            "index": rows,
-            "true": labels[rows],
-            "pred": pred[rows],
-            "confidence": probs[rows, pred[rows]],
-            "runner_up": runner_up,
-            "runner_up_prob": probs[rows, runner_up],
-        },
-        columns=list(MISCLASSIFIED_COLUMNS),
-    )
-    return frame.sort_values(
-        ["confidence", "index"], ascending=[False, True], kind="stable"
-    ).reset_index(drop=True)
-
-
-def write_misclassified(predictions_npz: str | os.PathLike, out_csv: str | os.PathLike):
-    """Read predictions.npz and write misclassified.csv; returns the table."""
-    from mnist_study.atomic import write_csv
-
-    with np.load(predictions_npz) as npz:
-        table = misclassified_table(npz["pred"], npz["probs"], npz["labels"])
-    write_csv(out_csv, table)
-    return table
 
 
 def evaluate_runs(
@@ -244,8 +183,6 @@ def evaluate_runs(
             "per run"
         )
     if not isinstance(cache, dict):
-        from mnist_study.data.datasets import load_cache
-
         cache = load_cache(cache)
     return [
         evaluate_run(
@@ -255,11 +192,3 @@ def evaluate_runs(
             checkpoints, metrics, predictions, best_checkpoints, best_predictions, strict=True
         )
     ]
-
-
-def write_all_misclassified(predictions: list, tables: list) -> None:
-    """write_misclassified for each run of a variant, in one process."""
-    if len(predictions) != len(tables):
-        raise ValueError(f"{len(predictions)} predictions files but {len(tables)} tables")
-    for npz, csv in zip(predictions, tables, strict=True):
-        write_misclassified(npz, csv)

@@ -9,6 +9,9 @@ import time
 
 import torch
 
+from mnist_study.atomic import write_json
+from mnist_study.machine import machine
+
 MATMUL_N = 2048
 WARM_UP_S = 1.0  # seconds of matmuls before the figures are taken
 
@@ -34,9 +37,6 @@ def matmul_gflops(device: str, repeats: int = 10) -> float:
 def write_matmul_figure(out, threads: int, repeats: int = 3, device: str = "cpu") -> dict:
     """The compute limit's denominator: median of ``repeats`` matmul figures on ``threads``
     threads, written as JSON with the machine it was measured on."""
-    from mnist_study.atomic import write_json
-    from mnist_study.record.provenance import machine
-
     torch.set_num_threads(threads)
     # A job starts cold (thread pool, clocks) where make bench measures after its epochs: a
     # second of matmuls first, then make bench's own procedure (10 matmuls a figure).

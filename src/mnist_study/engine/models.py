@@ -9,10 +9,11 @@ import os
 from dataclasses import asdict, dataclass, fields
 from functools import cache
 
+from mnist_study.atomic import save_torch
+from mnist_study.data.datasets import IMAGE_SIZE, N_CLASSES
+
 ACTIVATIONS = ("relu", "tanh", "sigmoid", "gelu")
-IMAGE_SIZE = 28
 N_PIXELS = IMAGE_SIZE * IMAGE_SIZE
-N_CLASSES = 10
 CHECKPOINT_FORMAT = 1
 
 # FLOPs count 2 per multiply-add of the linear and convolution layers only: bias adds,
@@ -121,7 +122,7 @@ class CNNSpec:
         return _train_flops(self._layer_macs())
 
     def build(self):
-        import torch
+        import torch  # torch only once a model is built: the Snakemake parse reads specs
         import torch.nn as nn
 
         # Flatten then unflatten: [N, 784] and [N, 1, 28, 28] both arrive as images (views only).
@@ -182,7 +183,7 @@ def dropout(p: float):
 
 @cache
 def _dropout_class():
-    import torch
+    import torch  # torch only once a model is built: the Snakemake parse reads specs
     import torch.nn as nn
 
     class Dropout(nn.Module):
@@ -204,7 +205,7 @@ def _dropout_class():
 
 
 def _build_mlp(hidden: list[int], activation: str, rate: float, input_rate: float):
-    import torch.nn as nn
+    import torch.nn as nn  # torch only once a model is built: the Snakemake parse reads specs
 
     act = {"relu": nn.ReLU, "tanh": nn.Tanh, "sigmoid": nn.Sigmoid, "gelu": nn.GELU}[activation]
     layers = [nn.Flatten()]
@@ -293,11 +294,6 @@ def spec_from_dict(d: dict, where: str = "model") -> ModelSpec:
     return cls(**values)
 
 
-def normalise(images, mean: float, std: float):
-    """uint8 images [N, 28, 28] -> float32 [N, 784] in the model's input scale."""
-    return images.reshape(len(images), -1).float().div_(255).sub_(mean).div_(std)
-
-
 def as_spec(spec: ModelSpec | dict) -> ModelSpec:
     return spec if isinstance(spec, LinearSpec | MLPSpec | CNNSpec) else spec_from_dict(spec)
 
@@ -318,8 +314,6 @@ def save_checkpoint(
     """Weights plus everything needed to rebuild and feed the model, written atomically.
     ``state_dict`` replaces the model's current weights (an earlier epoch's, kept aside);
     ``epoch`` says after which epoch they were taken."""
-    from mnist_study.atomic import save_torch
-
     weights = model.state_dict() if state_dict is None else state_dict
     save_torch(
         path,
@@ -337,7 +331,7 @@ def save_checkpoint(
 
 def load_checkpoint(path: str | os.PathLike, map_location="cpu"):
     """Rebuild a checkpoint's model alone: returns (model in eval mode, checkpoint dict)."""
-    import torch
+    import torch  # torch only once a model is built: the Snakemake parse reads specs
 
     ckpt = torch.load(path, map_location=map_location, weights_only=True)
     if ckpt.get("format") != CHECKPOINT_FORMAT:

@@ -7,6 +7,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+import torch
+from torch.optim.adam import adam
+from torch.optim.sgd import sgd
+
 if TYPE_CHECKING:
     from mnist_study.engine.train_config import TrainConfig
 
@@ -24,8 +28,6 @@ class Optimizer:
     """
 
     def __init__(self, params, config: TrainConfig):
-        import torch
-
         self.params = list(params)
         self.kind = config.optimizer
         self.weight_decay = config.weight_decay
@@ -46,9 +48,6 @@ class Optimizer:
             p.grad = None
 
     def step(self, lr: float) -> None:
-        from torch.optim.adam import adam
-        from torch.optim.sgd import sgd
-
         grads = [p.grad for p in self.params]
         if self.kind in ("adam", "adamw"):
             s = self.state

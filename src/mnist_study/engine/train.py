@@ -13,11 +13,20 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import pandas as pd
+import torch
+import torch.nn.functional as F
+
+from mnist_study.atomic import save_torch, write_csv, write_json
 from mnist_study.data.augment import blank_value, random_affine
+from mnist_study.data.cache import load_cache
 from mnist_study.data.subsets import cache_fingerprint, prepare_data
+from mnist_study.engine import runstore
 from mnist_study.engine.models import as_spec, save_checkpoint
 from mnist_study.engine.optim import Optimizer
 from mnist_study.engine.train_config import TrainConfig, lr_at, resolve_device
+from mnist_study.machine import machine
+from mnist_study.runrecord import RUN_FORMAT
 
 logger = logging.getLogger(__name__)
 
@@ -44,9 +53,6 @@ def train_epoch(model, optimizer, x, y, perm, batch_size: int, lrs: list[float],
     """One pass in train mode; returns (summed loss, number correct) as device tensors, so the
     loop never waits for the device. ``lrs`` holds each step's learning rate; ``augment``, where
     given, transforms each batch's images (a fresh draw per step)."""
-    import torch
-    import torch.nn.functional as F
-
     model.train()
     loss_sum = torch.zeros((), device=x.device)
     predictions = torch.empty_like(perm)
@@ -70,9 +76,6 @@ def train_epoch(model, optimizer, x, y, perm, batch_size: int, lrs: list[float],
 
 def evaluate(model, x, y, batch_size: int = EVAL_BATCH) -> tuple[float, float]:
     """Mean cross-entropy and accuracy in eval mode."""
-    import torch
-    import torch.nn.functional as F
-
     model.eval()
     loss_sum = torch.zeros((), device=x.device)
     correct = torch.zeros((), dtype=torch.long, device=x.device)
@@ -99,8 +102,6 @@ def _resume_key(spec, config: TrainConfig, device: str, extra: dict | None = Non
 
 
 def _load_resume(path: Path | None, key: dict, log) -> dict | None:
-    import torch
-
     if path is None or not path.exists():
         return None
     try:
@@ -143,14 +144,6 @@ def train_run(
     one process.
     Returns the train.json dict.
     """
-    import pandas as pd
-    import torch
-
-    from mnist_study.atomic import save_torch, write_csv, write_json
-    from mnist_study.engine import runstore
-    from mnist_study.record.provenance import machine
-    from mnist_study.record.runrecord import RUN_FORMAT
-
     log = log or logger.info
     spec = as_spec(spec)
     cfg = TrainConfig.from_dict(dict(config))
@@ -170,8 +163,6 @@ def train_run(
         return json.loads(Path(info).read_text(encoding="utf-8"))
 
     if not isinstance(cache, dict):
-        from mnist_study.data.datasets import load_cache
-
         cache = load_cache(cache)
     sizes = (
         device,
@@ -355,8 +346,6 @@ def train_block(
     if len(seeds) != len(outputs):
         raise ValueError(f"{len(seeds)} seeds but {len(outputs)} output sets; they must match")
     if not isinstance(cache, dict):
-        from mnist_study.data.datasets import load_cache
-
         cache = load_cache(cache)
     extra = {"code": code, "data": cache_fingerprint(cache)}
     prepared: dict = {}

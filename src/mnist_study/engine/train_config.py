@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass, fields
 
-from mnist_study.engine.models import IMAGE_SIZE
+from mnist_study.data.datasets import IMAGE_SIZE
 
 OPTIMIZERS = ("sgd", "sgd_momentum", "adam", "adamw")
 SCHEDULES = ("constant", "cosine", "onecycle")
@@ -120,7 +120,7 @@ def _is_int(v) -> bool:
 
 
 def resolve_device(name: str) -> str:
-    import torch
+    import torch  # only on a GPU question: the Snakemake parse loads this module
 
     if name == "auto":
         return "cuda" if torch.cuda.is_available() else "cpu"

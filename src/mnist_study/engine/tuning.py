@@ -8,13 +8,17 @@ sweep no claim reads, warn).
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from mnist_study import StudyError
+from mnist_study.atomic import write_json
+from mnist_study.metrics import epochs_to
 
 if TYPE_CHECKING:  # pandas is imported only where a history is read: config imports this
     import pandas as pd
@@ -90,22 +94,6 @@ def sweep_seeds(config: Mapping) -> list[int]:
 
 # The claims' time-to metrics read it too (evidence.verdicts); it lives here so that choosing a
 # learning rate needs nothing from the evidence stage.
-def epochs_to(history: pd.DataFrame, column: str, threshold: float, chance: float = 0.1):
-    """(epochs until ``column`` (an accuracy) first reaches ``threshold``, reached?). Linear
-    interpolation between measurements (epoch 0 at chance; epochs not scored are skipped). A
-    run that never reaches it is censored at its last epoch: (last epoch, False), never a
-    made-up later time."""
-    scored = history.dropna(subset=[column])
-    epochs = [0.0, *scored["epoch"].astype(float)]
-    accs = [chance, *scored[column].astype(float)]
-    for i in range(1, len(epochs)):
-        if accs[i] >= threshold:
-            prev, cur = accs[i - 1], accs[i]
-            frac = 1.0 if cur == prev else (threshold - prev) / (cur - prev)
-            return epochs[i - 1] + min(max(frac, 0.0), 1.0) * (epochs[i] - epochs[i - 1]), True
-    return float(history["epoch"].max()), False
-
-
 def run_score(sweep: Sweep, history) -> tuple[float, bool]:
     """One sweep run's figure from its history (validation columns only), and whether it was
     observed: a run that never reaches the threshold counts at its budget (censored)."""
@@ -237,15 +225,7 @@ def _is_number(v) -> bool:
 
 
 def _read_json(path):
-    import json
-    from pathlib import Path
-
     return json.loads(Path(path).read_text(encoding="utf-8"))
-
-
-def read_choices(variants, paths) -> dict[str, dict]:
-    """The tuned variants' choice.json records, by variant."""
-    return {v: _read_json(p) for v, p in zip(variants, paths, strict=True)}
 
 
 def write_choice(
@@ -261,8 +241,6 @@ def write_choice(
     """Rule choose_lr: read the sweep's runs (each lr and seed from its train.json), choose, and
     write the choice with every figure behind it, the seeds it read and the extensions the
     last round (``final_round``) records; ``lr_out``, the lr alone."""
-    from mnist_study.atomic import write_json
-
     spec = Sweep.from_dict(dict(sweep), where)
     runs = read_runs(history_paths, info_paths)
     last = _read_json(final_round) if final_round else None
@@ -288,7 +266,7 @@ def write_choice(
 def read_runs(history_paths, info_paths) -> list[tuple[float, int, pd.DataFrame]]:
     """(lr, seed, history) of each sweep run, the lr (the sweep's value) and seed from its own
     train.json (the run's record of its configuration), never from its path."""
-    import pandas as pd
+    import pandas as pd  # only where a history is read: the Snakemake parse loads this module
 
     runs = []
     for history, info in zip(history_paths, info_paths, strict=True):
@@ -335,8 +313,6 @@ def decide_round(
 
 def write_round(readers, round_index, max_extensions, history_paths, info_paths, out, previous):
     """Rule sweep_round: decide_round on the sweep's runs so far, into ``out``."""
-    from mnist_study.atomic import write_json
-
     specs = {
         name: Sweep.from_dict(dict(sweep), f"variants.{name}.tune_lr")
         for name, sweep in readers.items()

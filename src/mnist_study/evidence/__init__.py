@@ -1,2 +1,1 @@
-"""The evidence: the runs' tables, statistics and effects, and the verdict on every claim with
-the power and pilots that plan its seeds."""
+"""Evidence layer: tables, effects, Holm and each claim's verdict, read from run records."""

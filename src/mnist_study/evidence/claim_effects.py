@@ -9,8 +9,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from mnist_study.engine.tuning import epochs_to
-from mnist_study.evidence.claims import IMAGE_METRICS, TABLE_METRICS, TIME_TO_METRICS, Claim
+from mnist_study.evidence.claims import Claim
 from mnist_study.evidence.effects import (
     CHURN_MIN_SEEDS,
     Block,
@@ -25,6 +24,7 @@ from mnist_study.evidence.stats import (
     paired_seeds,
     variant_blocks,
 )
+from mnist_study.metrics import IMAGE_METRICS, TABLE_METRICS, TIME_TO_METRICS, epochs_to
 
 # ----------------------------------------------------------------------------- run metrics
 

@@ -9,48 +9,14 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, fields
 
-# Per-run metrics of results/tables/runs.csv summarised per variant.
-RUN_METRICS = (
-    "test_acc",
-    "test_loss",
-    "val_acc",
-    "val_loss",
-    "train_acc",
-    "train_loss",
-    "gap",
-    "ece",
-    "overconfidence",
-    "best_epoch",
-    "stop_epoch",
-    "epochs",
-    "train_seconds",
+from mnist_study.metrics import (
+    CLAIM_METRICS,
+    HISTORY_METRICS,
+    IMAGE_METRICS,
+    TABLE_METRICS,
+    TIME_TO_METRICS,
 )
-# Claim metrics: runs.csv columns, values derived from history.csv, and paired predictions.
-TABLE_METRICS = RUN_METRICS + ("params", "flops_per_sample")
-HISTORY_METRICS = (
-    "epochs_to_val_acc",
-    "epochs_to_train_acc",
-    "val_acc_at_epoch",
-    "val_loss_slope",
-)
-# Epochs until a per-epoch accuracy first reaches the claim's threshold: the history column read.
-TIME_TO_METRICS = {"epochs_to_val_acc": "val_acc", "epochs_to_train_acc": "train_eval_acc"}
-# Means over images: tested over seeds and images together (mnist_study.evidence.effects).
-IMAGE_METRICS = ("test_acc", "train_acc", "gap", "test_loss", "overconfidence")
-PAIR_METRICS = ("disagreements",)
-CLAIM_METRICS = TABLE_METRICS + HISTORY_METRICS + PAIR_METRICS
-# Metrics that are fractions, shown as percentages and differences in percentage points
-# (disagreements: the share of test images lost beyond the churn between seeds).
-FRACTION_METRICS = (
-    "test_acc",
-    "val_acc",
-    "train_acc",
-    "gap",
-    "val_acc_at_epoch",
-    "disagreements",
-    "ece",
-    "overconfidence",
-)
+
 EXPECTATIONS = ("increase", "decrease", "present", "not_worse")
 # Non-inferiority (expect: not_worse) states B - A > -smallest_effect: a metric where larger is
 # better, compared as one pair.

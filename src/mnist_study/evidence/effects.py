@@ -7,11 +7,13 @@ they are a second, crossed random factor and are never pooled across seeds as in
 
 from __future__ import annotations
 
+import hashlib
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+from scipy.stats import chi2, t
 
 POWER = 0.8  # the power at which the detectable effect is stated
 CHURN_MIN_SEEDS = 3  # the churn's delete-one-seed jackknife leaves a pair of seeds at the least
@@ -35,7 +37,7 @@ class Effect:
     def interval(self, confidence: float = 0.95) -> tuple[float, float]:
         if not self.df or not self.se:
             return (math.nan, math.nan)
-        half = _t_quantile(0.5 + confidence / 2, self.df) * self.se
+        half = t_quantile(0.5 + confidence / 2, self.df) * self.se
         return (self.estimate - half, self.estimate + half)
 
     def p_value(self) -> float:
@@ -77,7 +79,7 @@ class Effect:
         or one-sided for a non-inferiority margin)."""
         if not self.df:
             return math.nan
-        return (_t_quantile(1 - alpha / sides, self.df) + _t_quantile(power, self.df)) * self.se
+        return (t_quantile(1 - alpha / sides, self.df) + t_quantile(power, self.df)) * self.se
 
 
 @dataclass(frozen=True)
@@ -100,8 +102,6 @@ def image_set_id(kind: str, labels) -> str:
     """The id of an image set, from the data itself: a hash of its labels in order (the same
     images give the same id; another set, or the same images relabelled, another), with its
     kind (test set or training subset)."""
-    import hashlib
-
     labels = np.ascontiguousarray(np.asarray(labels, dtype=np.int64))
     digest = hashlib.sha256(f"{kind}:{labels.shape}".encode())
     digest.update(labels.tobytes())
@@ -333,15 +333,12 @@ def jonckheere(groups: Sequence[Sequence[float]]) -> tuple[float, float]:
     return tau, _normal_sf(z)
 
 
-def _t_quantile(q: float, df: float) -> float:
-    from scipy.stats import t
-
+def t_quantile(q: float, df: float) -> float:
+    """Student's t quantile at ``q`` with ``df`` degrees of freedom."""
     return float(t.ppf(q, df))
 
 
 def _t_sf(x: float, df: float) -> float:
-    from scipy.stats import t
-
     return float(t.sf(x, df))
 
 
@@ -367,14 +364,12 @@ def seeds_needed(
     uses the pilot's one-sided 80% upper confidence bound of it (Browne 1995), not the point
     estimate. None when even ``max_seeds`` would not do (the test set alone is too small).
     """
-    from scipy.stats import chi2
-
     df = pilot_seeds - 1
     upper = seed_sd * math.sqrt(df / float(chi2.ppf(0.2, df))) if df > 0 else math.inf
     for s in range(2, max_seeds + 1):
         var_seed = upper**2 / s
         se = math.sqrt(var_seed + se_image**2)
         df = satterthwaite(var_seed, s - 1, se_image**2, n_images - 1)
-        if (_t_quantile(1 - alpha / 2, df) + _t_quantile(power, df)) * se <= margin:
+        if (t_quantile(1 - alpha / 2, df) + t_quantile(power, df)) * se <= margin:
             return s
     return None

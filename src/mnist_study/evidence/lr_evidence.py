@@ -9,17 +9,15 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING
 
 import pandas as pd
 
-from mnist_study.evidence.claims import IMAGE_METRICS, Claim, base_variant
+from mnist_study.evidence.claim_effects import Evidence
+from mnist_study.evidence.claims import Claim, base_variant
 from mnist_study.evidence.effects import Effect, holm, two_way_effect
 from mnist_study.evidence.stats import CONFIDENCE, common_paired_seeds, image_blocks
 from mnist_study.formatting import metric_diff, pval
-
-if TYPE_CHECKING:
-    from mnist_study.evidence.verdicts import Evidence
+from mnist_study.metrics import IMAGE_METRICS
 
 RATE_JUDGEMENTS = {
     "does not depend on the rate": "the two effects differ by less than the smallest effect",

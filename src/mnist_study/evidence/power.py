@@ -13,10 +13,14 @@ from collections.abc import Mapping
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
+from scipy.stats import chi2
 
 from mnist_study.evidence.claims import Claim, base_variant
 from mnist_study.evidence.effects import POWER, jonckheere, seeds_needed
+from mnist_study.evidence.stats import load_all_correct
 from mnist_study.evidence.verdicts import Evidence, names_best
+from mnist_study.settings import load_study_config, resolve_dataset
 
 SIMULATIONS = 400  # per candidate seed count, for trend claims
 MAX_SEEDS = 50  # the most seeds a variant is planned with; more is reported as '> 50'
@@ -45,8 +49,6 @@ def trend_seeds(
     effect of interest (end to end) with ``power``, for the per-run spread of the pilot (its
     80% upper bound). Returns (seeds, that spread, the power those seeds have against the
     pilot's own means): a shape that is not monotone leaves a monotone test little power."""
-    from scipy.stats import chi2
-
     groups = ev.groups(claim)
     df = sum(len(g) - 1 for g in groups)
     pooled = math.sqrt(sum(float(np.var(g, ddof=1)) * (len(g) - 1) for g in groups) / df)
@@ -152,11 +154,6 @@ def _seeds(n: int | None) -> str:
 
 
 def main(argv: list[str]) -> int:
-    import pandas as pd
-
-    from mnist_study.config import load_study_config, resolve_dataset
-    from mnist_study.evidence.stats import load_all_correct
-
     if not argv:
         print(__doc__, file=sys.stderr)
         return 2

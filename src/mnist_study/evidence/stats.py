@@ -13,18 +13,19 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from scipy import stats
+from scipy.stats import binomtest
 
 from mnist_study.atomic import write_csv
-from mnist_study.evidence.claims import BEST, TABLE_METRICS
+from mnist_study.evidence.claims import BEST
 from mnist_study.evidence.effects import Block, holm, image_set_id, two_way_effect
+from mnist_study.metrics import TABLE_METRICS
 
 CONFIDENCE = 0.95
 
 
 def t_interval(values: Iterable[float], confidence: float = CONFIDENCE) -> dict:
     """Mean, sample std and the Student-t interval of the mean (NaN bounds below two values)."""
-    from scipy import stats
-
     x = np.asarray([v for v in values if not pd.isna(v)], dtype=float)
     n = len(x)
     mean = float(x.mean()) if n else math.nan
@@ -190,8 +191,6 @@ def image_blocks(correct: Mapping, a: str, b: str, metric: str, seeds: Sequence[
 def mcnemar_exact(a_correct, b_correct) -> dict:
     """Exact McNemar test of two classifiers on the same images of one seed (two-sided
     binomial test on the discordant pairs). ``a_only``: images only A gets right."""
-    from scipy.stats import binomtest
-
     a = np.asarray(a_correct, dtype=bool)
     b = np.asarray(b_correct, dtype=bool)
     if a.shape != b.shape:

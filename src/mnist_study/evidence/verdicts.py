@@ -6,7 +6,9 @@ Reads runs.csv, the histories and the integer predictions; writes claims.json an
 
 from __future__ import annotations
 
+import json
 import math
+import sys
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -15,16 +17,8 @@ import numpy as np
 import pandas as pd
 
 from mnist_study.atomic import write_json, write_text
-from mnist_study.engine.tuning import read_choices
 from mnist_study.evidence.claim_effects import Evidence
-from mnist_study.evidence.claims import (
-    IMAGE_METRICS,
-    TIME_TO_METRICS,
-    VERDICTS,
-    Claim,
-    base_variant,
-    is_best,
-)
+from mnist_study.evidence.claims import VERDICTS, Claim, base_variant, is_best
 from mnist_study.evidence.effects import POWER, Effect, holm, jonckheere, least_seeds, verdict
 from mnist_study.evidence.lr_evidence import (
     learning_rates,
@@ -36,6 +30,8 @@ from mnist_study.evidence.lr_evidence import (
 )
 from mnist_study.evidence.stats import CONFIDENCE, load_all_correct
 from mnist_study.formatting import metric_diff, metric_size, metric_value, pval
+from mnist_study.metrics import IMAGE_METRICS, TIME_TO_METRICS
+from mnist_study.runrecord import read_choices
 
 RULE = (
     "Every claim has a smallest effect of interest, fixed in config.yaml before any run. Its "
@@ -415,9 +411,6 @@ def compare_verdicts(first: Sequence[dict], second: Sequence[dict]) -> tuple[str
 def main(argv: Sequence[str]) -> int:
     """python -m mnist_study.evidence.verdicts FIRST/claims.json SECOND/claims.json: exit 1 when any
     verdict differs."""
-    import json
-    import sys
-
     if len(argv) != 2:
         print(main.__doc__, file=sys.stderr)
         return 2

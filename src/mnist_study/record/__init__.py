@@ -1,2 +1,1 @@
-"""The record: where and how each result was made, the history of finished studies, and what
-changed between two studies or carries over between datasets."""
+"""Record layer: provenance, compute efficiency, kept studies, and what changed between them."""

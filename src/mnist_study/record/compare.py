@@ -7,8 +7,10 @@ named metric got worse beyond noise).
 
 from __future__ import annotations
 
+import argparse
 import json
 import math
+import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -16,11 +18,11 @@ import numpy as np
 
 from mnist_study import StudyError
 from mnist_study.atomic import write_json
-from mnist_study.config import INVOCATION_KEYS
-from mnist_study.evidence.effects import Effect, _t_quantile, holm, seed_effect, two_way_effect
+from mnist_study.evidence.effects import Effect, holm, seed_effect, t_quantile, two_way_effect
 from mnist_study.evidence.stats import CONFIDENCE, image_blocks, paired_seeds
 from mnist_study.formatting import metric_diff, metric_size, pct, pval
 from mnist_study.record.history import Record, latest_other, read_record, resolve
+from mnist_study.settings import INVOCATION_KEYS
 
 # The metrics compared per variant, and which way is worse.
 METRICS = {"test_acc": -1, "gap": +1}
@@ -146,7 +148,7 @@ def noise_threshold(e: Effect, alpha: float, m: int) -> float:
     (the first step, all hypotheses, for the change with the smallest p)."""
     if not e.df or not e.se or m < 1:
         return math.nan
-    return _t_quantile(1 - alpha / (2 * m), e.df) * e.se
+    return t_quantile(1 - alpha / (2 * m), e.df) * e.se
 
 
 def variant_rows(a: Record, b: Record, alpha: float) -> list[dict]:
@@ -357,9 +359,6 @@ def main(argv: Sequence[str]) -> int:
     what changed from A to B. A and B: a record id, git commit, record folder or study folder;
     A defaults to the latest record that differs from B, B to the study in this folder.
     Exit 1 when ``--metric`` got worse beyond seed noise for any variant, 2 on bad input."""
-    import argparse
-    import sys
-
     parser = argparse.ArgumentParser(
         prog="python -m mnist_study.record.compare", description=main.__doc__
     )

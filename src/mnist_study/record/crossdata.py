@@ -14,7 +14,11 @@ import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
+
 from mnist_study import StudyError
+from mnist_study.atomic import write_text
 from mnist_study.evidence.effects import Effect, holm, image_set_id
 from mnist_study.evidence.stats import CONFIDENCE
 from mnist_study.formatting import metric_diff, metric_size, pm_pct, pp, pval
@@ -242,8 +246,6 @@ def accuracy_markdown(first, second, names: Sequence[str]) -> str:
 
 
 def _load(folder: Path):
-    import pandas as pd
-
     claims, summary = folder / "analysis" / "claims.json", folder / "tables" / "summary.csv"
     for path in (claims, summary):
         if not path.is_file():
@@ -254,8 +256,6 @@ def _load(folder: Path):
 def test_set_of(folder: Path) -> str:
     """The image_set_id of the test set a results folder's runs were scored on, from the test
     labels in one run's predictions file."""
-    import numpy as np
-
     path = next(iter(sorted((folder / "runs").glob("*/seed*/predictions.npz"))), None)
     if path is None:
         raise CrossDataError(f"{folder / 'runs'}: no predictions.npz; run that study first")
@@ -304,8 +304,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: {err}", file=sys.stderr)
         return 2
     if args.out:
-        from mnist_study.atomic import write_text
-
         write_text(args.out, text)
     print(text)
     return 0

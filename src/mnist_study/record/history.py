@@ -9,11 +9,13 @@ folder unless a record with the same content is already there. No checkpoints ar
 
 from __future__ import annotations
 
+import argparse
 import hashlib
 import json
 import os
 import re
 import shutil
+import sys
 import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -21,11 +23,13 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
 from mnist_study import StudyError
 from mnist_study.atomic import atomic_path, json_safe, write_json
-from mnist_study.config import HASH_LENGTH, config_hash, recorded_config
 from mnist_study.evidence.stats import Correct
+from mnist_study.record.provenance import git_state
+from mnist_study.settings import HASH_LENGTH, config_hash, recorded_config
 
 # 1: record.json (config, runs, claims) and predictions.npz (uint8 integer predictions).
 FORMAT = 1
@@ -94,8 +98,6 @@ def write_snapshot(
     runs_csv, claims_json, run_keys, prediction_paths, config_json, out_json, out_npz
 ):
     """Rule snapshot: the current study as a history record (no date or commit yet)."""
-    import pandas as pd
-
     config = json.loads(config_json) if isinstance(config_json, str) else dict(config_json)
     runs = pd.read_csv(runs_csv).sort_values(["variant", "seed"]).to_dict("records")
     claims = json.loads(Path(claims_json).read_text(encoding="utf-8"))
@@ -274,8 +276,6 @@ def record_study(workdir, repo=".", now: datetime | None = None) -> tuple[Path, 
 
 
 def _commit(repo) -> str | None:
-    from mnist_study.record.provenance import git_state
-
     state = git_state(repo)
     commit = state["commit"]
     if commit == "not a git checkout":
@@ -300,9 +300,6 @@ def _write_folder(final: Path, meta: Mapping, predictions: Path) -> None:
 def main(argv: Sequence[str]) -> int:
     """python -m mnist_study.record.history record WORKDIR [--repo DIR]: keep the study in WORKDIR
     (the folder `make report` ran Snakemake in) in its history folder, unless already kept."""
-    import argparse
-    import sys
-
     parser = argparse.ArgumentParser(
         prog="python -m mnist_study.record.history", description=main.__doc__
     )

@@ -1,17 +1,20 @@
-"""Where and with what a result was made: the machine, packages, git state and job times.
+"""Where and with what a study was made: packages, git state, job times and the data's checksums.
 
-Each training run records its own machine (train.json); the report shows them beside its own.
+Each training run records its own machine (mnist_study.machine); the report shows them beside.
 """
 
 from __future__ import annotations
 
 import csv
-import os
 import platform
 import subprocess
 from collections.abc import Sequence
 from importlib import metadata
 from pathlib import Path
+
+import pandas as pd
+
+from mnist_study.data.cache import load_cache
 
 PACKAGES = (
     "torch",
@@ -23,42 +26,6 @@ PACKAGES = (
     "jinja2",
     "snakemake",
 )
-
-
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return f"{line.split(':', 1)[1].strip()} ({os.cpu_count()} logical CPUs)"
-    except OSError:
-        pass
-    return f"{platform.processor() or platform.machine()} ({os.cpu_count()} logical CPUs)"
-
-
-def gpu_model() -> str:
-    try:
-        import torch
-
-        if torch.cuda.is_available():
-            return ", ".join(
-                torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())
-            )
-    except Exception as err:  # a broken CUDA setup should not stop the record
-        return f"unavailable ({err})"
-    return "none"
-
-
-def machine() -> dict:
-    """This host as a run record keeps it: name, CPU, GPU, Python and torch versions."""
-    import torch
-
-    return {
-        "host": platform.node() or "?",
-        "cpu": cpu_model(),
-        "gpu": gpu_model(),
-        "python": platform.python_version(),
-        "torch": torch.__version__,
-    }
 
 
 def package_versions(names: Sequence[str] = PACKAGES) -> dict[str, str]:
@@ -102,8 +69,6 @@ def benchmark_seconds(path) -> list[float]:
 def benchmark_times(paths: Sequence):
     """Per rule: jobs, total, mean and max wall seconds from Snakemake benchmark files
     (``benchmarks/<rule>/...tsv`` or ``benchmarks/<rule>.tsv``, column ``s``)."""
-    import pandas as pd
-
     rows = []
     for path in paths:
         parts = Path(path).parts
@@ -120,8 +85,6 @@ def benchmark_times(paths: Sequence):
 
 def dataset_checksums(cache_path) -> dict:
     """The dataset name and the sha256 of each raw file, verified when the cache was built."""
-    from mnist_study.data.datasets import load_cache
-
     cache = load_cache(cache_path)
     return {
         "dataset": cache.get("dataset", "?"),

@@ -5,8 +5,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from mnist_study.engine.models import IMAGE_SIZE
-from mnist_study.report.plots import _grid, _label, _plt, _save, class_names
+import torch
+
+from mnist_study.data.augment import blank_value, random_affine
+from mnist_study.data.cache import load_cache, normalise
+from mnist_study.data.datasets import IMAGE_SIZE
+from mnist_study.data.subsets import training_indices
+from mnist_study.report.drawing import class_names, grid, label, plt, save
 
 ROWS = 6  # images shown: one of each of the first ROWS classes
 DRAWS = 8  # augmented copies beside each image
@@ -19,10 +24,6 @@ def pick_images(cache: Mapping, train_size: int | None, classes: int = ROWS):
     """The first image (in the run's index order) of each of the first ``classes`` labels among
     the training images a run with ``train_size`` learns from; a class absent there is left
     out. Returns (uint8 images [k, 28, 28], their labels)."""
-    import torch
-
-    from mnist_study.data.subsets import training_indices
-
     idx = training_indices(cache["train_idx"], train_size)
     labels = cache["train_labels"][idx]
     first = [hits[0] for c in range(classes) if len(hits := torch.nonzero(labels == c).flatten())]
@@ -36,11 +37,6 @@ def augmented_copies(images, shift: float, rotation: float, mean: float, std: fl
     """Each image followed by DRAWS random shifts (up to ``shift`` pixels) and rotations (up to
     ``rotation`` degrees) of it, from a generator seeded with GALLERY_SEED, in the pixel scale
     [0, 1]: [k * (DRAWS + 1), 28, 28], one image's row after another."""
-    import torch
-
-    from mnist_study.data.augment import blank_value, random_affine
-    from mnist_study.engine.models import normalise
-
     x = normalise(images, mean, std)
     generator = torch.Generator().manual_seed(GALLERY_SEED)
     # One batched call, as in training: the draws are per image, so repeats get their own.
@@ -53,7 +49,7 @@ def augmented_copies(images, shift: float, rotation: float, mean: float, std: fl
 
 def gallery_grid(tiles) -> object:
     """The tiles as one image, DRAWS + 1 to a row, ink dark on white: [H, W] in [0, 1]."""
-    return _grid(1.0 - tiles.numpy(), nrow=DRAWS + 1, padding=PAD, pad_value=1.0)
+    return grid(1.0 - tiles.numpy(), nrow=DRAWS + 1, padding=PAD, pad_value=1.0)
 
 
 def _centres(n: int) -> list[float]:
@@ -63,11 +59,10 @@ def _centres(n: int) -> list[float]:
 
 def plot_augmentation_gallery(tiles, row_names: Sequence[str], title: str, out) -> None:
     """The grid with each row named by its image's class and each column by its draw."""
-    plt = _plt()
-    grid = gallery_grid(tiles)
+    tiled = gallery_grid(tiles)
     cols = DRAWS + 1
     fig, ax = plt.subplots(figsize=(0.62 * cols + 1.0, 0.62 * len(row_names) + 0.7))
-    ax.imshow(grid, cmap="gray", vmin=0, vmax=1, interpolation="nearest")
+    ax.imshow(tiled, cmap="gray", vmin=0, vmax=1, interpolation="nearest")
     ax.set_xticks(_centres(cols), ["as is", *(str(k) for k in range(1, cols))], fontsize=7)
     ax.set_yticks(_centres(len(row_names)), row_names, fontsize=7)
     ax.tick_params(length=0)
@@ -76,7 +71,7 @@ def plot_augmentation_gallery(tiles, row_names: Sequence[str], title: str, out) 
         spine.set_visible(False)
     ax.set_xlabel("random draw", fontsize=7)
     ax.set_title(title, fontsize=8)
-    _save(fig, out, layout="bbox")
+    save(fig, out, layout="bbox")
 
 
 def plot_augmentation(
@@ -84,8 +79,6 @@ def plot_augmentation(
 ) -> None:
     """Rule plot_augmentation: per augmenting variant (``augmented``: variant -> its training's
     augment_shift, augment_rotation and train_size), a gallery of its augmented images."""
-    from mnist_study.data.datasets import load_cache
-
     cache = load_cache(cache_path)
     mean, std = float(cache["mean"]), float(cache["std"])
     names = class_names(dataset)
@@ -99,7 +92,7 @@ def plot_augmentation(
         images, classes = pick_images(cache, setting.get("train_size"))
         tiles = augmented_copies(images, shift, rotation, mean, std)
         title = (
-            f"{_label(labels, variant)}: shifts up to {shift:g} px, rotations up to "
+            f"{label(labels, variant)}: shifts up to {shift:g} px, rotations up to "
             f"{rotation:g}° ({DRAWS} draws)"
         )
         plot_augmentation_gallery(tiles, [names[int(c)] for c in classes], title, out)

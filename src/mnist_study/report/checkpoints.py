@@ -7,12 +7,11 @@ from collections.abc import Mapping
 
 from mnist_study.evidence.claims import base_variant, is_best
 from mnist_study.formatting import num, pct, pp
+from mnist_study.report.figures import figure
 from mnist_study.report.results import Results
 
 
 def reliability_figure(r: Results, captions, name: str, path) -> dict:
-    from mnist_study.report.figures import figure
-
     study = r.studies[name]
     worst = max(study["variants"], key=lambda v: r.stat(v, "ece") or 0.0)
     return figure(

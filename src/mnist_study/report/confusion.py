@@ -9,7 +9,7 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from mnist_study.report.plots import _label, _plt, _save, class_names
+from mnist_study.report.drawing import class_names, label, plt, save
 
 # ----------------------------------------------------------------------------- confusion
 
@@ -29,7 +29,6 @@ def plot_confusion_grid(
 ) -> None:
     """Row-normalised confusion per variant; the colour shows the errors only (the diagonal,
     near 100%, would otherwise wash out every mistake) and is printed as accuracy instead."""
-    plt = _plt()
     n = len(variants)
     cols = min(n, 4)
     rows = math.ceil(n / cols)
@@ -75,7 +74,7 @@ def plot_confusion_grid(
         ax.set_yticks(range(k), names[:k])
         ax.tick_params(labelsize=6, length=2)
         ax.grid(False)
-        ax.set_title(_label(labels, variant), fontsize=8)
+        ax.set_title(label(labels, variant), fontsize=8)
         if k_ax % cols == 0:
             ax.set_ylabel("true", fontsize=7)
         if k_ax >= n - cols:
@@ -91,7 +90,7 @@ def plot_confusion_grid(
         bar.set_label("% of the true class (off-diagonal)", fontsize=7)
         bar.ax.tick_params(labelsize=6)
     fig.suptitle(title, y=1 - 0.25 / height)
-    _save(fig, out, layout="fixed")
+    save(fig, out, layout="fixed")
 
 
 def plot_confusion(

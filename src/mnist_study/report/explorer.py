@@ -14,6 +14,11 @@ import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
+import pandas as pd
+
+from mnist_study.atomic import json_safe
+from mnist_study.runrecord import read_run_record
+
 
 @dataclass(frozen=True)
 class Axis:
@@ -161,8 +166,6 @@ def build(runs, records: Mapping, labels: Mapping[str, str] | None = None) -> di
 def to_json(data: Mapping) -> str:
     """Compact JSON that is safe inside a <script> element: no "</script>", "<!--" or "]]>"
     can close or comment it out (the parser reads \\u003c as "<")."""
-    from mnist_study.atomic import json_safe
-
     text = json.dumps(json_safe(data), separators=(",", ":"), ensure_ascii=False, allow_nan=False)
     for char, escaped in (("<", "\\u003c"), (">", "\\u003e"), ("&", "\\u0026")):
         text = text.replace(char, escaped)
@@ -171,10 +174,6 @@ def to_json(data: Mapping) -> str:
 
 
 def read(runs_csv, run_keys: Sequence, info_paths: Sequence, labels=None) -> dict:
-    import pandas as pd
-
-    from mnist_study.record.runrecord import read_run_record
-
     records = {
         (v, int(s)): read_run_record(p) for (v, s), p in zip(run_keys, info_paths, strict=True)
     }

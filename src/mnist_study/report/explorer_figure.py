@@ -4,9 +4,19 @@ without JavaScript (rule plot_explorer), placed on the axes the explorer's data 
 
 from __future__ import annotations
 
+import io
 import math
+import warnings
 from collections.abc import Mapping, Sequence
 
+import numpy as np
+import pandas as pd
+from matplotlib import cm, colors
+from matplotlib.collections import LineCollection
+from PIL import Image
+
+from mnist_study.atomic import write_bytes
+from mnist_study.report.drawing import DPI, plt
 from mnist_study.report.explorer import read
 
 # The top of viridis is a pale yellow that vanishes on white: the lines use the rest.
@@ -82,8 +92,6 @@ def colour_rank(values: Sequence) -> list:
     take their highest, as d3.scaleSequentialQuantile places them); None where missing. By rank,
     so that a few runs far from the rest (shuffled labels at chance) do not squeeze every other
     run into one end of the scale."""
-    import pandas as pd
-
     series = pd.Series([math.nan if v is None else v for v in values], dtype=float)
     ranks, n = series.rank(method="max"), series.count()
     return [None if r != r else 0.5 if n == 1 else (r - 1) / (n - 1) for r in ranks]
@@ -91,13 +99,6 @@ def colour_rank(values: Sequence) -> list:
 
 def plot(data: Mapping, out) -> None:
     """The explorer as a static parallel-coordinates figure, coloured by data["colour"]."""
-    import numpy as np
-    from matplotlib import cm, colors
-    from matplotlib.collections import LineCollection
-
-    from mnist_study.report.plots import _plt
-
-    plt = _plt()
     axes = data["axes"]
     column = {key: i for i, key in enumerate(data["columns"])}
     series = {a["key"]: [row[column[a["key"]]] for row in data["rows"]] for a in axes}
@@ -142,23 +143,15 @@ def plot(data: Mapping, out) -> None:
 
 
 def _save_palette(fig, out) -> None:
-    """As plots._save, then in PALETTE colours: hundreds of antialiased lines make a true-colour
+    """As drawing.save, then in PALETTE colours: hundreds of antialiased lines make a true-colour
     PNG three times the bytes (306 against 95 KB for 480 runs) for no difference one can see,
     and the report embeds it beside the interactive chart that replaces it."""
-    import io
-    import warnings
-
-    from PIL import Image
-
-    from mnist_study.atomic import write_bytes
-    from mnist_study.report.plots import DPI, _plt
-
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)
         fig.tight_layout()
     drawn, small = io.BytesIO(), io.BytesIO()
     fig.savefig(drawn, format="png", dpi=DPI)
-    _plt().close(fig)
+    plt.close(fig)
     image = Image.open(drawn).convert("RGB")
     image.quantize(PALETTE, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE).save(
         small, format="png", optimize=True

@@ -8,13 +8,21 @@ from collections.abc import Sequence
 from functools import cache
 from pathlib import Path
 
+import jinja2
+
 # ----------------------------------------------------------------------------- figures
+
+
+def aligned(names: Sequence[str], paths, what: str) -> dict:
+    """The report rule's files of one input by name: ``paths`` in the order of ``names``."""
+    paths = list(paths)
+    if len(paths) != len(names):
+        raise ValueError(f"report input {what!r}: {len(paths)} files for {len(names)} names")
+    return dict(zip(names, paths, strict=True))
 
 
 @cache
 def _caption_template(path: str):
-    import jinja2
-
     text = Path(path).read_text(encoding="utf-8").strip()
     return jinja2.Environment(undefined=jinja2.StrictUndefined).from_string(text)
 

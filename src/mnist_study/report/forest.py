@@ -7,16 +7,22 @@ the Holm-adjusted p-value is below α (see ``holm_interval``). The SVG is inline
 
 from __future__ import annotations
 
+import io
 import json
 import math
 import re
+import textwrap
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+import matplotlib
+from matplotlib.lines import Line2D
+
 from mnist_study.atomic import write_text
 from mnist_study.evidence.claims import base_variant
-from mnist_study.evidence.effects import _t_quantile
+from mnist_study.evidence.effects import t_quantile
 from mnist_study.evidence.stats import CONFIDENCE
+from mnist_study.report.drawing import STYLE, plt
 
 # How each verdict is drawn: by shape as well as colour (WCAG 1.4.1), with the report's colours.
 MARKS = {
@@ -31,6 +37,15 @@ OTHER = "Other claims"
 # Tick marks: every step near the band; beyond, a step per half decade so labels never crowd.
 TICKS_NEAR = (-10, -5, -3, -2, -1, 0, 1, 2, 3, 5, 10)
 TICKS_FAR = (-1000, -300, -100, -30, -10, -3, -1, 0, 1, 3, 10, 30, 100, 300, 1000)
+# The SVG's own look: the PNG figures' style (drawing.STYLE) undone, matplotlib's as it started.
+FOREST_STYLE = {
+    **{key: matplotlib.rcParamsOrig[key] for key in STYLE},
+    "svg.fonttype": "none",  # text stays text: searchable, and read by screen readers
+    "svg.hashsalt": "forest",  # ids the same from run to run
+    "font.size": 11,
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+}
 
 
 @dataclass(frozen=True)
@@ -60,7 +75,7 @@ def holm_interval(claim: Mapping, alpha: float) -> tuple[float, float, float, st
     df = claim.get("df")
     if low is None or high is None or df is None or not high > low:
         return None
-    spread = (high - low) / 2 / _t_quantile(1 - (1 - CONFIDENCE) / 2, df)
+    spread = (high - low) / 2 / t_quantile(1 - (1 - CONFIDENCE) / 2, df)
     equivalent = (
         claim["verdict"] == "contradicted"
         and claim.get("p_equivalence_holm") is not None
@@ -76,7 +91,7 @@ def holm_interval(claim: Mapping, alpha: float) -> tuple[float, float, float, st
         return None
     one_sided = equivalent or claim["expect"] == "not_worse"
     tail = alpha * p / p_holm * (2 if one_sided else 1)
-    half = _t_quantile(1 - tail / 2, df) * spread
+    half = t_quantile(1 - tail / 2, df) * spread
     test = "equivalence" if equivalent else "trend" if "tau" in claim else "difference"
     return claim["effect"] - half, claim["effect"] + half, 1 - tail, test
 
@@ -116,29 +131,14 @@ def forest_rows(claims: Sequence[Mapping], studies: Mapping[str, Mapping], alpha
     return sorted(rows, key=lambda r: order.index(r.group))
 
 
-def _plt():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    plt.rcParams.update(
-        {
-            "svg.fonttype": "none",  # text stays text: searchable, and read by screen readers
-            "svg.hashsalt": "forest",  # ids the same from run to run
-            "font.size": 11,
-            "axes.spines.top": False,
-            "axes.spines.right": False,
-        }
-    )
-    return plt
-
-
 def draw(rows: Sequence[Row]):
     """The forest plot as a matplotlib figure; each claim's mark has the id forest-mark-<name>."""
-    plt = _plt()
-    from matplotlib.lines import Line2D
+    # Within FOREST_STYLE only, here and in svg_text: the PNG figures keep their style.
+    with plt.rc_context(FOREST_STYLE):
+        return _draw(rows)
 
+
+def _draw(rows: Sequence[Row]):
     lines = []  # (label, row), row None for a study's heading
     group = None
     for row in rows:
@@ -211,17 +211,14 @@ def draw(rows: Sequence[Row]):
 
 
 def _wrap(text: str, width: int) -> str:
-    import textwrap
-
     return "\n".join(textwrap.wrap(text, width)) if len(text) > width else text
 
 
 def svg_text(fig) -> str:
     """The figure as an <svg> element for inlining into HTML (no XML prologue or DOCTYPE)."""
-    import io
-
     buffer = io.StringIO()
-    fig.savefig(buffer, format="svg", metadata={"Date": None})
+    with plt.rc_context(FOREST_STYLE):
+        fig.savefig(buffer, format="svg", metadata={"Date": None})
     text = buffer.getvalue()
     # Matplotlib's RDF metadata is XML that HTML's SVG does not allow (the Nu validator flags it).
     text = re.sub(r"\s*<metadata>.*?</metadata>", "", text, flags=re.DOTALL)

@@ -10,14 +10,13 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from mnist_study.report.plots import _grid, _label, _plt, _save, class_names, noun
+from mnist_study.data.cache import load_cache
+from mnist_study.report.drawing import class_names, grid, label, noun, plt, save
 
 # ----------------------------------------------------------------------------- galleries
 
 
 def load_test_images(cache_path) -> np.ndarray:
-    from mnist_study.data.datasets import load_cache
-
     return load_cache(cache_path)["test_images"].numpy()
 
 
@@ -31,7 +30,6 @@ def plot_gallery(
 ) -> None:
     """Images tiled with make_grid, each with its caption (one or two lines) in a strip above
     it."""
-    plt = _plt()
     lines = max((c.count("\n") + 1 for c in captions), default=1)
     strip, size, pad = 10 * lines + 1, images.shape[-1] if len(images) else 28, 2
     if not len(images):
@@ -39,18 +37,18 @@ def plot_gallery(
         ax.axis("off")
         ax.text(0.5, 0.5, "no images to show", ha="center", va="center")
         ax.set_title(title)
-        _save(fig, out, layout="bbox")
+        save(fig, out, layout="bbox")
         return
     # A blank strip on top of each image holds its caption without covering it.
     tall = np.ones((len(images), size + strip, size), dtype=np.float32)
     tall[:, strip:, :] = 1.0 - np.asarray(images, dtype=np.float32) / 255.0
     ncols = min(nrow, len(images))
-    grid = _grid(tall, nrow=ncols, padding=pad, pad_value=1.0)
+    tiled = grid(tall, nrow=ncols, padding=pad, pad_value=1.0)
     rows = math.ceil(len(images) / ncols)
     # Taller caption strips make each row taller, never a column narrower.
     row_height = 1.05 * (size + strip + pad) / (size + 11 + pad)
     fig, ax = plt.subplots(figsize=(0.95 * ncols, row_height * rows + 0.4))
-    ax.imshow(grid, cmap="gray", vmin=0, vmax=1, interpolation="nearest")
+    ax.imshow(tiled, cmap="gray", vmin=0, vmax=1, interpolation="nearest")
     for k, caption in enumerate(captions):
         r, c = divmod(k, ncols)
         x = pad + c * (size + pad) + size / 2
@@ -67,7 +65,7 @@ def plot_gallery(
         )
     ax.axis("off")
     ax.set_title(title, fontsize=9)
-    _save(fig, out, layout="bbox")
+    save(fig, out, layout="bbox")
 
 
 def mistake_caption(names: Sequence[str], true: int, pred: int, detail: str) -> str:
@@ -111,7 +109,7 @@ def plot_galleries(
         seed, path = first[variant]
         table = pd.read_csv(path)
         title = (
-            f"{_label(labels, variant)}, seed {seed}: {min(n, len(table))} most confident "
+            f"{label(labels, variant)}, seed {seed}: {min(n, len(table))} most confident "
             f"of {len(table)} mistakes (true→predicted, confidence)"
         )
         gallery_of_misclassified(table, images, title, out, n=n, classes=class_names(dataset))
@@ -151,9 +149,9 @@ def plot_errors(
     if pair:
         detail = pair["b_wrong_a_right_detail"][:n]
         title = (
-            f"{len(pair['b_wrong_a_right'])} images {_label(labels, pair['a'])} gets right "
-            f"and {_label(labels, pair['b'])} gets wrong in all {len(pair['seeds'])} "
-            f"seed(s) (true→{_label(labels, pair['b'])}'s prediction, confidence)"
+            f"{len(pair['b_wrong_a_right'])} images {label(labels, pair['a'])} gets right "
+            f"and {label(labels, pair['b'])} gets wrong in all {len(pair['seeds'])} "
+            f"seed(s) (true→{label(labels, pair['b'])}'s prediction, confidence)"
         )
         plot_gallery(
             images[[d["index"] for d in detail]] if detail else images[:0],
@@ -169,7 +167,6 @@ def plot_errors(
 
 
 def plot_confused_pairs(errors: Mapping, out, top: int = 15, names=None) -> None:
-    plt = _plt()
     names = names or class_names(None)
     fig, (ax_pairs, ax_class) = plt.subplots(
         1, 2, figsize=(9, 3.4), gridspec_kw={"width_ratios": [3, 2]}
@@ -189,13 +186,12 @@ def plot_confused_pairs(errors: Mapping, out, top: int = 15, names=None) -> None
     ax_class.set_xlabel("true class")
     ax_class.set_ylabel("error rate (%, all runs)")
     ax_class.set_title("Error rate per class", fontsize=9)
-    _save(fig, out)
+    save(fig, out)
 
 
 def plot_overlap(errors: Mapping, out, labels=None) -> None:
     """Jaccard overlap of error sets; off the diagonal the same seed of two variants, on it
     two seeds of one variant (how reproducible its mistakes are)."""
-    plt = _plt()
     variants = errors["jaccard"]["variants"]
     matrix = np.array(
         [[math.nan if x is None else x for x in row] for row in errors["jaccard"]["matrix"]],
@@ -205,7 +201,7 @@ def plot_overlap(errors: Mapping, out, labels=None) -> None:
     size = max(4.0, 0.42 * n + 2)
     fig, ax = plt.subplots(figsize=(size + 1, size))
     image = ax.imshow(matrix, cmap="viridis", vmin=0, vmax=1)
-    names = [_label(labels, v) for v in variants]
+    names = [label(labels, v) for v in variants]
     ax.set_xticks(range(n), names, rotation=60, ha="right", fontsize=7)
     ax.set_yticks(range(n), names, fontsize=7)
     ax.grid(False)
@@ -224,4 +220,4 @@ def plot_overlap(errors: Mapping, out, labels=None) -> None:
                     )
     fig.colorbar(image, ax=ax, shrink=0.8, label="Jaccard index of error sets")
     ax.set_title("Overlap of error sets (diagonal: across seeds of one variant)", fontsize=9)
-    _save(fig, out, layout="bbox")
+    save(fig, out, layout="bbox")

@@ -6,14 +6,21 @@ Results into what the template shows; this module gathers them and renders the p
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import time
+from collections.abc import Mapping
 from pathlib import Path
 
-from mnist_study.atomic import write_text
+import jinja2
+from markupsafe import Markup, escape
+
+from mnist_study.atomic import write_json, write_text
 from mnist_study.evidence.stats import CONFIDENCE
 from mnist_study.evidence.verdicts import RULE
 from mnist_study.formatting import missing, pct, pp, seconds
-from mnist_study.report.figures import Captions, figure
+from mnist_study.logs import process_start
+from mnist_study.record.efficiency import figures_from_files
+from mnist_study.report.explorer import section as explorer_section
+from mnist_study.report.figures import Captions, aligned, figure
 from mnist_study.report.results import Results
 from mnist_study.report.sections import (
     changes_section,
@@ -33,15 +40,10 @@ from mnist_study.report.study_sections import (
 from mnist_study.report.text import named_classes, nouns, seed_reference
 from mnist_study.report.training_data import training_data_files
 from mnist_study.report.tuning_figures import tuning_files
+from mnist_study.report.weights import FEATURE_UNITS
+from mnist_study.runrecord import read_run_record
 
 # ----------------------------------------------------------------------------- render
-
-
-def _aligned(names: Sequence[str], paths, what: str) -> dict:
-    paths = list(paths)
-    if len(paths) != len(names):
-        raise ValueError(f"report input {what!r}: {len(paths)} files for {len(names)} names")
-    return dict(zip(names, paths, strict=True))
 
 
 def figure_files(inputs: Mapping, params: Mapping) -> dict:
@@ -49,12 +51,12 @@ def figure_files(inputs: Mapping, params: Mapping) -> dict:
     variants, studies = list(params["variants"]), list(params["studies"])
     weights = list(inputs.get("weights") or [])
     return {
-        "curves": _aligned(variants, inputs["curves"], "curves"),
-        "galleries": _aligned(variants, inputs["galleries"], "galleries"),
-        "study_curves": _aligned(studies, inputs["study_curves"], "study_curves"),
-        "study_factor": _aligned(studies, inputs["study_factor"], "study_factor"),
-        "confusion": _aligned(studies, inputs["confusion"], "confusion"),
-        "reliability": _aligned(studies, inputs["reliability"], "reliability"),
+        "curves": aligned(variants, inputs["curves"], "curves"),
+        "galleries": aligned(variants, inputs["galleries"], "galleries"),
+        "study_curves": aligned(studies, inputs["study_curves"], "study_curves"),
+        "study_factor": aligned(studies, inputs["study_factor"], "study_factor"),
+        "confusion": aligned(studies, inputs["confusion"], "confusion"),
+        "reliability": aligned(studies, inputs["reliability"], "reliability"),
         **{k: inputs[k] for k in ("hardest", "confused", "overlap", "disagreements")},
         "templates": weights[0] if weights else None,
         "features": weights[1] if len(weights) > 1 else None,
@@ -67,9 +69,6 @@ def figure_files(inputs: Mapping, params: Mapping) -> dict:
 
 def build_context(inputs: Mapping, params: Mapping) -> dict:
     """Everything the template shows, from the rule's named inputs and params."""
-    from mnist_study.report.explorer import section as explorer_section
-    from mnist_study.report.weights import FEATURE_UNITS
-
     r = Results.load(
         inputs,
         params["variants"],
@@ -153,8 +152,6 @@ def keep_together(text) -> str:
 def breakable(name) -> str:
     """A snake_case name that may wrap after its underscores (a long variant name would
     otherwise set a table column's least width)."""
-    from markupsafe import Markup, escape
-
     return Markup("_<wbr>").join(escape(part) for part in str(name).split("_"))
 
 
@@ -181,8 +178,6 @@ def sort_key(value) -> str:
 
 
 def render(template_path, context: Mapping) -> str:
-    import jinja2
-
     template_path = Path(template_path)
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(template_path.parent)),
@@ -200,14 +195,8 @@ def render(template_path, context: Mapping) -> str:
 
 
 def efficiency_figures(inputs: Mapping, params: Mapping, records: Mapping) -> dict:
-    """This invocation's compute figures (mnist_study.evidence.efficiency), the report job's
+    """This invocation's compute figures (mnist_study.record.efficiency), the report job's
     own time included up to now."""
-    import time
-
-    from mnist_study.evidence.efficiency import figures_from_files
-    from mnist_study.logs import process_start
-    from mnist_study.record.runrecord import read_run_record
-
     # The learning-rate sweeps' runs are the study's training too (their jobs are in its time).
     sweeps = {
         ("sweep", i): read_run_record(path) for i, path in enumerate(inputs.get("sweep_info") or [])
@@ -259,8 +248,6 @@ def efficiency_section(f: Mapping) -> dict:
 def write_report(inputs: Mapping, params: Mapping, out, efficiency_out=None) -> None:
     """Rule report: render ``results/report.html`` from the rule's named inputs and params, and
     write the compute figures it shows to ``efficiency_out``."""
-    from mnist_study.atomic import write_json
-
     context = build_context(inputs, params)
     html = render(inputs["template"], context)
     if efficiency_out is not None:

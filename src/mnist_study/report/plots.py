@@ -6,16 +6,15 @@ Each public ``plot_*`` function writes PNG files (atomically) that the report em
 from __future__ import annotations
 
 import math
-import warnings
 from collections.abc import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
+from matplotlib.ticker import FuncFormatter, LogLocator, NullLocator
 
-from mnist_study.atomic import atomic_path
 from mnist_study.evidence.stats import CONFIDENCE
+from mnist_study.report.drawing import epochs_axis, label, plot_band, plt, read_histories, save
 
-DPI = 100
 # (history column prefix, legend label, line style) of the three curves per variant.
 CURVES = (
     ("train", "train (train mode)", ":"),
@@ -24,103 +23,12 @@ CURVES = (
 )
 
 
-def _plt():
-    """pyplot on the Agg backend: jobs have no display, and import costs only when plotting."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    plt.rcParams.update(
-        {
-            "figure.dpi": DPI,
-            "axes.spines.top": False,
-            "axes.spines.right": False,
-            "axes.grid": True,
-            "grid.alpha": 0.3,
-            "font.size": 9,
-        }
-    )
-    return plt
-
-
-def _save(fig, path, layout: str = "tight_layout") -> None:
-    """``layout``: "tight_layout" (cheap, the default: the study has a figure or more per
-    variant), "bbox" (crop to the drawn content, an extra draw; image grids, colour bars) or
-    "fixed" (the figure placed its axes itself)."""
-    plt = _plt()
-    if layout == "tight_layout":
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", UserWarning)
-            fig.tight_layout()
-    with atomic_path(path) as tmp:
-        # The temporary name ends in .tmp, so the format must be given.
-        fig.savefig(tmp, format="png", dpi=DPI, bbox_inches="tight" if layout == "bbox" else None)
-    plt.close(fig)
-
-
 def _log_y(ax) -> None:
     """Log scale with plain tick labels: mathtext labels and minor ticks triple drawing time."""
-    from matplotlib.ticker import FuncFormatter, LogLocator, NullLocator
-
     ax.set_yscale("log")
     ax.yaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
     ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
     ax.yaxis.set_minor_locator(NullLocator())
-
-
-def _epochs_axis(ax) -> None:
-    from matplotlib.ticker import MaxNLocator
-
-    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-
-
-def class_names(dataset: Mapping | None) -> list[str]:
-    """The dataset's class names in label order (mnist_study.config.describe_dataset)."""
-    return list((dataset or {}).get("classes") or [str(c) for c in range(10)])
-
-
-def noun(dataset: Mapping | None) -> str:
-    """What one image shows, in the plural, for titles: 'digits', 'articles', 'images'."""
-    return f"{(dataset or {}).get('noun') or 'image'}s"
-
-
-def _label(labels: Mapping | None, variant: str) -> str:
-    return (labels or {}).get(variant) or variant
-
-
-def read_histories(run_keys, history_paths) -> dict[str, list[pd.DataFrame]]:
-    """{variant: [history per seed]} in run order."""
-    out: dict[str, list[pd.DataFrame]] = {}
-    for (variant, _), path in zip(run_keys, history_paths, strict=True):
-        out.setdefault(variant, []).append(pd.read_csv(path))
-    return out
-
-
-def _band(frames: Sequence[pd.DataFrame], column: str):
-    """Epochs, mean over seeds and the min-max range (seeds may differ in length). Epochs no
-    seed scored (NaN: validation every k-th epoch) are left out, so the line joins the scored
-    ones instead of breaking at every gap."""
-    table = pd.concat([f.set_index("epoch")[column] for f in frames], axis=1)
-    table = table[table.notna().any(axis=1)]
-    return table.index.to_numpy(), table.mean(axis=1), table.min(axis=1), table.max(axis=1)
-
-
-def _plot_band(ax, frames, column, label, color, style="-"):
-    x, mean, low, high = _band(frames, column)
-    ax.plot(x, mean, style, color=color, label=label, lw=1.5)
-    if len(frames) > 1:
-        ax.fill_between(x, low, high, color=color, alpha=0.2, lw=0)
-    return x, mean
-
-
-def _grid(images: np.ndarray, nrow: int, padding: int = 2, pad_value: float = 0.0) -> np.ndarray:
-    """Tile [N,H,W] images with torchvision.utils.make_grid; returns [H', W']."""
-    import torch
-    from torchvision.utils import make_grid
-
-    tensor = torch.as_tensor(np.asarray(images, dtype=np.float32))[:, None]
-    return make_grid(tensor, nrow=nrow, padding=padding, pad_value=pad_value)[0].numpy()
 
 
 # ----------------------------------------------------------------------------- learning curves
@@ -128,21 +36,20 @@ def _grid(images: np.ndarray, nrow: int, padding: int = 2, pad_value: float = 0.
 
 def plot_variant_curves(frames: Sequence[pd.DataFrame], title: str, out) -> None:
     """Loss and accuracy per epoch: train mode, eval mode on training images, validation."""
-    plt = _plt()
     fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(8, 3))
     colors = ("tab:orange", "tab:blue", "tab:green")
     for (prefix, name, style), color in zip(CURVES, colors, strict=True):
-        _plot_band(ax_loss, frames, f"{prefix}_loss", name, color, style)
-        _plot_band(ax_acc, frames, f"{prefix}_acc", name, color, style)
+        plot_band(ax_loss, frames, f"{prefix}_loss", name, color, style)
+        plot_band(ax_acc, frames, f"{prefix}_acc", name, color, style)
     ax_loss.set(xlabel="epoch", ylabel="cross-entropy loss")
     _log_y(ax_loss)
     for ax in (ax_loss, ax_acc):
-        _epochs_axis(ax)
+        epochs_axis(ax)
     ax_acc.set(xlabel="epoch", ylabel="accuracy")
     ax_acc.legend(loc="lower right", fontsize=8)
     seeds = f"{len(frames)} seed" + ("s, band: range over seeds" if len(frames) > 1 else "")
     fig.suptitle(f"{title} ({seeds})")
-    _save(fig, out)
+    save(fig, out)
 
 
 def plot_curves(run_keys, history_paths, outputs: Mapping[str, str], labels=None) -> None:
@@ -151,13 +58,12 @@ def plot_curves(run_keys, history_paths, outputs: Mapping[str, str], labels=None
     for variant, out in outputs.items():
         if variant not in histories:
             raise ValueError(f"no history for variant {variant!r}; have {list(histories)}")
-        plot_variant_curves(histories[variant], _label(labels, variant), out)
+        plot_variant_curves(histories[variant], label(labels, variant), out)
 
 
 def plot_study_curves(study: Mapping, histories: Mapping, out, labels=None) -> None:
     """Overlay of a study's variants: validation accuracy, and validation (solid) against
     eval-mode training loss (dashed); a dot marks each variant's lowest validation loss."""
-    plt = _plt()
     fig, (ax_acc, ax_loss) = plt.subplots(1, 2, figsize=(9, 3.4))
     cmap = plt.get_cmap("viridis" if len(study["variants"]) > 6 else "tab10")
     n = len(study["variants"])
@@ -166,20 +72,20 @@ def plot_study_curves(study: Mapping, histories: Mapping, out, labels=None) -> N
     ):
         color = cmap(i / max(n - 1, 1)) if n > 6 else cmap(i)
         frames = histories[variant]
-        name = f"{_label(labels, variant)} ({value})"
-        _plot_band(ax_acc, frames, "val_acc", name, color)
-        x, mean = _plot_band(ax_loss, frames, "val_loss", None, color)
-        _plot_band(ax_loss, frames, "train_eval_loss", None, color, "--")
+        name = f"{label(labels, variant)} ({value})"
+        plot_band(ax_acc, frames, "val_acc", name, color)
+        x, mean = plot_band(ax_loss, frames, "val_loss", None, color)
+        plot_band(ax_loss, frames, "train_eval_loss", None, color, "--")
         best = int(np.argmin(mean.to_numpy()))
         ax_loss.plot(x[best], mean.iloc[best], "o", color=color, ms=4)
     ax_acc.set(xlabel="epoch", ylabel="validation accuracy")
     ax_loss.set(xlabel="epoch", ylabel="loss (solid: validation, dashed: train)")
     _log_y(ax_loss)
     for ax in (ax_loss, ax_acc):
-        _epochs_axis(ax)
+        epochs_axis(ax)
     ax_acc.legend(fontsize=7, title=study["factor"]["label"], title_fontsize=7)
     fig.suptitle(study.get("title", ""))
-    _save(fig, out)
+    save(fig, out)
 
 
 def _factor_axis(ax, study: Mapping):
@@ -220,7 +126,6 @@ def plot_study_factor(study: Mapping, stats: pd.DataFrame, out) -> None:
     """The study's factor on the x-axis against accuracy (train, validation, test), the
     generalization gap with its 95% interval, and the cost (parameters, training time); a
     factor with series (as a batch size under two lr rules) draws one line style per series."""
-    plt = _plt()
     lookup = {(r["variant"], r["metric"]): r for r in stats.to_dict("records")}
     variants = study["variants"]
 
@@ -244,7 +149,7 @@ def plot_study_factor(study: Mapping, stats: pd.DataFrame, out) -> None:
         ("test_acc", "test", "tab:red", "o"),
     ):
         mean, std, _, _ = series(metric)
-        for (label, idx), style in zip(lines, SERIES_STYLES, strict=False):
+        for (series_name, idx), style in zip(lines, SERIES_STYLES, strict=False):
             ax_acc.errorbar(
                 x[idx],
                 mean[idx],
@@ -254,14 +159,16 @@ def plot_study_factor(study: Mapping, stats: pd.DataFrame, out) -> None:
                 ls=style,
                 ms=4,
                 capsize=3,
-                label=name if label is None else f"{name}, {label}",
+                label=name if series_name is None else f"{name}, {series_name}",
             )
     ax_acc.set_ylabel("accuracy (mean ± std over seeds)")
     ax_acc.legend(fontsize=7)
     x = _factor_axis(ax_gap, study)
     mean, _, low, high = series("gap")
-    for (label, idx), style in zip(lines, SERIES_STYLES, strict=False):
-        ax_gap.plot(x[idx], 100 * mean[idx], marker="o", ls=style, color="tab:purple", label=label)
+    for (series_name, idx), style in zip(lines, SERIES_STYLES, strict=False):
+        ax_gap.plot(
+            x[idx], 100 * mean[idx], marker="o", ls=style, color="tab:purple", label=series_name
+        )
         if not np.all(np.isnan(low[idx])):
             ax_gap.fill_between(
                 x[idx], 100 * low[idx], 100 * high[idx], color="tab:purple", alpha=0.2, lw=0
@@ -296,7 +203,7 @@ def plot_study_factor(study: Mapping, stats: pd.DataFrame, out) -> None:
                 fontsize=7,
             )
     fig.suptitle(study.get("title", ""))
-    _save(fig, out)
+    save(fig, out)
 
 
 def _human(n: float) -> str:

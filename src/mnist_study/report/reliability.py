@@ -8,7 +8,7 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from mnist_study.report.plots import _label, _plt, _save
+from mnist_study.report.drawing import label, plt, save
 
 
 def pool_bins(run_keys, metrics_paths) -> dict[str, dict]:
@@ -45,7 +45,6 @@ def plot_reliability_diagram(pooled: Mapping, variants, title: str, out, labels=
     """Accuracy against mean confidence per bin, one line per variant; the diagonal is perfect
     calibration, and a line below it is overconfident. Bins under 0.1% of the images are left
     out (their accuracy is noise). Below: each bin's share of the images, on a log scale."""
-    plt = _plt()
     fig, (ax, share) = plt.subplots(
         2, 1, figsize=(5.2, 5.6), sharex=True, gridspec_kw={"height_ratios": [3, 1]}
     )
@@ -56,7 +55,7 @@ def plot_reliability_diagram(pooled: Mapping, variants, title: str, out, labels=
             continue
         total = bins["count"].sum()
         keep = bins["count"] >= max(1.0, 0.001 * total)
-        name = f"{_label(labels, variant)} (ECE {100 * bins['ece']:.2f}%)"
+        name = f"{label(labels, variant)} (ECE {100 * bins['ece']:.2f}%)"
         (line,) = ax.plot(bins["confidence"][keep], bins["accuracy"][keep], marker="o", ms=3)
         line.set_label(name)
         share.plot(
@@ -72,7 +71,7 @@ def plot_reliability_diagram(pooled: Mapping, variants, title: str, out, labels=
     share.set_yscale("log")
     share.set_ylabel("share of images")
     share.set_xlabel("confidence (predicted class's probability), 15 equal-width bins")
-    _save(fig, out)
+    save(fig, out)
 
 
 def plot_reliability(studies: Mapping, run_keys, metrics_paths, outputs, labels=None) -> None:

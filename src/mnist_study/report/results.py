@@ -7,7 +7,12 @@ import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from mnist_study.record.runrecord import read_run_record
+import pandas as pd
+
+from mnist_study.evidence.claims import base_variant, is_best
+from mnist_study.evidence.stats import stats_lookup
+from mnist_study.record.provenance import benchmark_times, dataset_checksums
+from mnist_study.runrecord import read_run_record
 
 # Wording where no dataset is described (a results folder read on its own).
 GENERIC = {"name": "", "title": "The", "noun": "image", "classes": [str(c) for c in range(10)]}
@@ -44,11 +49,6 @@ class Results:
         describe: Mapping | None = None,
         flat_gap: float | None = None,
     ) -> Results:
-        import pandas as pd
-
-        from mnist_study.evidence.stats import stats_lookup
-        from mnist_study.record.provenance import benchmark_times, dataset_checksums
-
         info = list(inputs.get("info", []))
         keys = run_keys or [(None, i) for i in range(len(info))]
         return cls(
@@ -76,8 +76,6 @@ class Results:
         return self.describe["title"]
 
     def label(self, name: str) -> str:
-        from mnist_study.evidence.claims import base_variant, is_best
-
         base = base_variant(name)
         label = (self.variants.get(base) or {}).get("label") or base
         return f"{label} (best epoch)" if is_best(name) else label

@@ -3,6 +3,7 @@ what changed since an earlier study, and provenance."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from datetime import datetime, timezone
 from pathlib import Path
@@ -20,8 +21,12 @@ from mnist_study.formatting import (
     pval,
     seconds,
 )
+from mnist_study.machine import machine
+from mnist_study.record.compare import row_text, seeds_text, value_text
+from mnist_study.record.provenance import git_state, package_versions
 from mnist_study.report.figures import Captions, figure
 from mnist_study.report.results import Results
+from mnist_study.report.rulegraph import INSTALL_HINT, draw
 from mnist_study.report.text import describe_model, seed_reference
 
 FAMILIES = {"linear": "Linear", "mlp": "MLP", "cnn": "CNN"}
@@ -200,10 +205,6 @@ def compared_text(r: Results, c: Mapping) -> str:
 
 def changes_section(r: Results, path) -> dict:
     """What changed since the earlier study the rule changes compared with (changes.json)."""
-    import json
-
-    from mnist_study.record.compare import row_text, seeds_text, value_text
-
     data = json.loads(Path(path).read_text(encoding="utf-8"))
     changes = data["changes"] or {}
     return {
@@ -246,9 +247,6 @@ def _machines(r: Results) -> list[dict]:
 def provenance_section(
     r: Results, captions: Captions, dot_text: str, params: Mapping, dot_path: str
 ) -> dict:
-    from mnist_study.record.provenance import git_state, machine, package_versions
-    from mnist_study.report.rulegraph import INSTALL_HINT, draw
-
     svg = draw(dot_text)
     return {
         "git": git_state(params.get("repo", ".")),

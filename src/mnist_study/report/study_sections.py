@@ -10,7 +10,7 @@ from mnist_study.formatting import missing, num, pct, pm_pct, pp, pval, seconds
 from mnist_study.report.checkpoints import checkpoint_rows, checkpoints_claimed, reliability_figure
 from mnist_study.report.figures import Captions, figure
 from mnist_study.report.results import Results
-from mnist_study.report.text import _study_pairs, nouns, study_paragraph
+from mnist_study.report.text import nouns, study_pairs, study_paragraph
 from mnist_study.report.training_data import (
     augmentation_figures,
     chance_check,
@@ -43,7 +43,7 @@ def study_table(r: Results, study: Mapping) -> list[dict]:
 
 def pair_rows(r: Results, name: str) -> list[dict]:
     """All pairs for small studies; consecutive factor steps for larger ones."""
-    mine = _study_pairs(r, name)
+    mine = study_pairs(r, name)
     members = r.studies[name]["variants"]
     if len(members) > ALL_PAIRS_UP_TO:
         steps = set(zip(members[:-1], members[1:], strict=True))

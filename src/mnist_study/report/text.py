@@ -49,7 +49,8 @@ def describe_model(spec: Mapping) -> str:
     return kind
 
 
-def _study_pairs(r: Results, name: str):
+def study_pairs(r: Results, name: str):
+    """The study's rows of the paired tests (pairs.csv); an empty table as it is."""
     return r.pairs[r.pairs["study"] == name] if len(r.pairs) else r.pairs
 
 
@@ -91,7 +92,7 @@ def _gap_sentence(r: Results, study: Mapping) -> str | None:
 
 
 def _pairs_sentences(r: Results, name: str) -> list[str]:
-    mine = _study_pairs(r, name)
+    mine = study_pairs(r, name)
     if not len(mine):
         return []
     significant = mine[mine["p_holm"] < r.alpha]

@@ -7,20 +7,19 @@ from collections.abc import Mapping
 
 from mnist_study.formatting import DASH, missing, pct, pm_pct, pp
 from mnist_study.report.augment_gallery import DRAWS, ROWS
-from mnist_study.report.memorization import train_levels
+from mnist_study.report.figure_plan import train_levels
+from mnist_study.report.figures import aligned, figure
 from mnist_study.report.results import Results
 
 
 def training_data_files(inputs: Mapping, params: Mapping) -> dict:
     """The report rule's augmentation and memorization figures by variant and by study, and the
     names and settings they belong to (all empty where no variant augments or shuffles)."""
-    from mnist_study.report.html import _aligned
-
     augmented = dict(params.get("augmented") or {})
     studies = list(params.get("memorization") or [])
     return {
-        "augmentation": _aligned(list(augmented), inputs.get("augmentation") or [], "augmentation"),
-        "memorization": _aligned(studies, inputs.get("memorization") or [], "memorization"),
+        "augmentation": aligned(list(augmented), inputs.get("augmentation") or [], "augmentation"),
+        "memorization": aligned(studies, inputs.get("memorization") or [], "memorization"),
         "augmented": augmented,
         "random_labels": list(params.get("random_labels") or []),
     }
@@ -28,8 +27,6 @@ def training_data_files(inputs: Mapping, params: Mapping) -> dict:
 
 def augmentation_figures(r: Results, captions, name: str, files: Mapping) -> list[dict]:
     """The galleries of the study's variants that augment, in the study's order."""
-    from mnist_study.report.figures import figure
-
     figures = []
     for v in r.studies[name]["variants"]:
         if v not in files["augmentation"]:
@@ -58,8 +55,6 @@ def augmentation_figures(r: Results, captions, name: str, files: Mapping) -> lis
 
 def memorization_figures(r: Results, captions, name: str, files: Mapping) -> list[dict]:
     """The study's memorization curves, where it has a random-label variant (else none)."""
-    from mnist_study.report.figures import figure
-
     if name not in files["memorization"]:
         return []
     study = r.studies[name]

@@ -10,9 +10,11 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 
-from mnist_study.engine.tuning import read_choices
 from mnist_study.formatting import pct
+from mnist_study.report.drawing import label, plt, save
+from mnist_study.report.figures import aligned, figure
 from mnist_study.report.results import Results
+from mnist_study.runrecord import read_choices
 
 
 def _criterion(choices: Mapping[str, Mapping], where: str) -> str:
@@ -30,12 +32,9 @@ def plot_lr_curves(study: Mapping, choices: Mapping[str, Mapping], out, labels=N
     """Left: mean validation figure (± one standard error over the sweep seeds) against the lr,
     one line per tuned variant; hollow points had censored runs; the chosen lr ringed. Right:
     the isolation plot, each factor value at its own chosen lr."""
-    from mnist_study.report.plots import _label, _plt, _save
-
     values = zip(study["variants"], study["factor"]["values"], strict=True)
     tuned = [(v, f) for v, f in values if v in choices]
     criterion = _criterion({v: choices[v] for v, _ in tuned}, f"studies.{study['title']}")
-    plt = _plt()
     fig, (ax, iso) = plt.subplots(1, 2, figsize=(9.6, 3.6), width_ratios=(3, 2))
     cmap = plt.get_cmap("tab10")
     for i, (variant, value) in enumerate(tuned):
@@ -51,7 +50,7 @@ def plot_lr_curves(study: Mapping, choices: Mapping[str, Mapping], out, labels=N
             color=color,
             lw=1.2,
             capsize=2,
-            label=f"{_label(labels, variant)} ({value})",
+            label=f"{label(labels, variant)} ({value})",
         )
         extended = {e["lr"] for e in choice.get("extensions", [])}
         for p in points:
@@ -99,7 +98,7 @@ def plot_lr_curves(study: Mapping, choices: Mapping[str, Mapping], out, labels=N
     iso.set(xlim=(-0.5, len(tuned) - 0.5), ylabel=criterion, xlabel=study["factor"]["label"])
     iso.set_title("isolation: each at its own best lr", fontsize=8)
     ax.set_title(f"{study.get('title', '')}: the learning-rate sweeps", fontsize=9)
-    _save(fig, out)
+    save(fig, out)
 
 
 def plot_tuning(studies: Mapping, variants, choice_paths, outputs: Mapping, labels=None) -> None:
@@ -116,11 +115,9 @@ def plot_tuning(studies: Mapping, variants, choice_paths, outputs: Mapping, labe
 def tuning_files(inputs: Mapping, params: Mapping) -> dict:
     """The report rule's lr figures by study and the tuned variants' choices (empty where no
     variant is tuned)."""
-    from mnist_study.report.html import _aligned
-
     tuned = list(params.get("tuned") or [])
     return {
-        "tuning": _aligned(
+        "tuning": aligned(
             list(params.get("tuned_studies") or []), inputs.get("tuning") or [], "tuning"
         ),
         "choices": read_choices(tuned, inputs.get("choices") or []),
@@ -129,8 +126,6 @@ def tuning_files(inputs: Mapping, params: Mapping) -> dict:
 
 def tuning_figures(r: Results, captions, name: str, files: Mapping) -> list[dict]:
     """The study's lr figure, where it has a tuned variant (else none)."""
-    from mnist_study.report.figures import figure
-
     if name not in files["tuning"]:
         return []
     study = r.studies[name]

@@ -6,8 +6,9 @@ from __future__ import annotations
 import math
 
 import numpy as np
+import torch
 
-from mnist_study.report.plots import _grid, _plt, _save, class_names
+from mnist_study.report.drawing import class_names, grid, plt, save
 
 FEATURE_UNITS = 64  # first-layer units drawn for an MLP (the report's caption reads it here)
 
@@ -17,8 +18,6 @@ FEATURE_UNITS = 64  # first-layer units drawn for an MLP (the report's caption r
 
 def first_layer_weights(checkpoint) -> np.ndarray:
     """The first dense layer that reads the 784 pixels, as [units, 784]."""
-    import torch
-
     ckpt = torch.load(checkpoint, map_location="cpu", weights_only=True)
     for tensor in ckpt["state_dict"].values():
         if tensor.ndim == 2 and tensor.shape[1] == 28 * 28:
@@ -28,7 +27,6 @@ def first_layer_weights(checkpoint) -> np.ndarray:
 
 def plot_linear_templates(checkpoint, out, classes=None) -> None:
     """The linear model's ten weight vectors as 28x28 templates (red: evidence for the class)."""
-    plt = _plt()
     weights = first_layer_weights(checkpoint)
     if weights.shape[0] != 10:
         raise ValueError(
@@ -43,25 +41,24 @@ def plot_linear_templates(checkpoint, out, classes=None) -> None:
         ax.set_title(name, fontsize=9 if len(name) <= 8 else 7)
         ax.axis("off")
     fig.colorbar(image, ax=list(axes), shrink=0.8, label="weight")
-    _save(fig, out, layout="bbox")
+    save(fig, out, layout="bbox")
 
 
 def plot_mlp_features(checkpoint, out, n: int = FEATURE_UNITS, title: str = "") -> None:
     """The first hidden layer's receptive fields: the ``n`` units with the largest weight norm,
     each scaled to its own range (red positive, blue negative)."""
-    plt = _plt()
     weights = first_layer_weights(checkpoint)
     order = np.argsort(-np.linalg.norm(weights, axis=1))[:n]
     chosen = weights[order]
     scaled = chosen / np.maximum(np.abs(chosen).max(axis=1, keepdims=True), 1e-12)
-    grid = _grid(
+    tiled = grid(
         (scaled.reshape(-1, 28, 28) + 1) / 2, nrow=int(math.ceil(math.sqrt(n))), pad_value=0.5
     )
     fig, ax = plt.subplots(figsize=(6, 6))
-    ax.imshow(grid, cmap="RdBu_r", vmin=0, vmax=1)
+    ax.imshow(tiled, cmap="RdBu_r", vmin=0, vmax=1)
     ax.axis("off")
     ax.set_title(title or f"first-layer features: {len(order)} of {weights.shape[0]} units")
-    _save(fig, out, layout="bbox")
+    save(fig, out, layout="bbox")
 
 
 def plot_weights(

@@ -1,7 +1,6 @@
-"""One training run's record (train.json): its format version, dataset and machine.
+"""The records a study's jobs leave for later stages: a run's train.json, a sweep's choice.json.
 
-Written by mnist_study.engine.train, read back only through read_run_record, which refuses old
-formats.
+Base layer: the engine writes them, and evidence, record and report read them only through here.
 """
 
 from __future__ import annotations
@@ -43,3 +42,17 @@ def read_run_record(path) -> dict:
     if missing:
         raise StudyError(f"{path}: run record lacks {missing}; rerun the study to rewrite it")
     return record
+
+
+def read_choices(variants, paths) -> dict[str, dict]:
+    """The tuned variants' choice.json records (written by the learning-rate sweeps), by
+    variant."""
+    return {
+        v: json.loads(Path(p).read_text(encoding="utf-8"))
+        for v, p in zip(variants, paths, strict=True)
+    }
+
+
+def pilot_run_dir(out: Path, form: str, strength: float, seed: int) -> Path:
+    """The folder of one weight-penalty pilot run: the engine trains into it, evidence reads it."""
+    return Path(out) / form / f"wd{strength:g}" / f"seed{seed}"
