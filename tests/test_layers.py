@@ -330,3 +330,15 @@ def test_the_workflow_scripts_import_only_public_names_of_the_package():
         for node in ast.walk(ast.parse(script.read_text())):
             if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("mnist_study"):
                 assert node.module in modules, f"{script.name}: no module {node.module}"
+
+
+def test_figures_that_show_no_images_import_no_torch():
+    # Only the image figures (galleries, weights, augmentation) tile images with torchvision.
+    code = (
+        "import sys\n"
+        "import mnist_study.report.plots, mnist_study.report.confusion\n"
+        "import mnist_study.report.reliability, mnist_study.report.forest\n"
+        "print('torch' in sys.modules)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "False"

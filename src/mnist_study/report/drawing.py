@@ -1,5 +1,5 @@
 """The shared matplotlib helpers of every figure module: pyplot on the Agg backend in the
-report's style, saving, labels, image grids and the bands of learning curves over seeds."""
+report's style, saving, labels and the bands of learning curves over seeds."""
 
 from __future__ import annotations
 
@@ -7,11 +7,8 @@ import warnings
 from collections.abc import Mapping, Sequence
 
 import matplotlib
-import numpy as np
 import pandas as pd
-import torch
 from matplotlib.ticker import MaxNLocator
-from torchvision.utils import make_grid
 
 from mnist_study.atomic import atomic_path
 
@@ -87,9 +84,3 @@ def plot_band(ax, frames, column, label, color, style="-"):
     if len(frames) > 1:
         ax.fill_between(x, low, high, color=color, alpha=0.2, lw=0)
     return x, mean
-
-
-def grid(images: np.ndarray, nrow: int, padding: int = 2, pad_value: float = 0.0) -> np.ndarray:
-    """Tile [N,H,W] images with torchvision.utils.make_grid; returns [H', W']."""
-    tensor = torch.as_tensor(np.asarray(images, dtype=np.float32))[:, None]
-    return make_grid(tensor, nrow=nrow, padding=padding, pad_value=pad_value)[0].numpy()
