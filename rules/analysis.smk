@@ -1,21 +1,4 @@
 # Analysis: intervals over seeds, paired McNemar tests, claim verdicts and the error analysis.
-FIG = "results/figures"
-ANALYSIS = "results/analysis"
-
-
-# The two models whose error sets the report compares: a disagreements claim's pair, else the
-# first two variants of the first study that has two.
-OVERLAP_PAIR = next(
-    (
-        list(c["variants"])
-        for c in config.get("claims", {}).values()
-        if c["metric"] == "disagreements"
-    ),
-    next(
-        (list(e["variants"][:2]) for e in config["studies"].values() if len(e["variants"]) > 1),
-        None,
-    ),
-)
 
 
 rule statistics:
@@ -88,7 +71,7 @@ rule errors:
         ENV
     params:
         run_keys=run_keys(),
-        pair=OVERLAP_PAIR,
+        pair=PLAN.overlap_pair,
         code=code("errors"),
     script:
         job_script("errors")

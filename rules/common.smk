@@ -18,6 +18,7 @@ from mnist_study.config import (
     tuning,
     verify_present,
 )
+from mnist_study.report.figure_plan import figure_plan
 
 SCHEMA = str(Path(workflow.basedir) / "workflow" / "schemas" / "config.schema.yaml")
 # Every config error stops here, before any job: structure (key paths, types) by the schema,
@@ -40,6 +41,11 @@ DATASET_INFO = study_config.describe_dataset(config["data"])
 # Training images of a full-data run, for the train jobs' order (None: not known before the data).
 TRAIN_IMAGES = train_split_size(config["data"])
 DATA_CACHE = f"results/data/{DATASET}.pt"
+FIG = "results/figures"
+ANALYSIS = "results/analysis"
+# Which figures the study draws (and which rules exist for them), read off the config once:
+# the rule files read its fields, so the order they are included in does not matter.
+PLAN = figure_plan(config)
 ENV = "../workflow/envs/study.yaml"
 
 
@@ -158,7 +164,7 @@ def training_of(variant):
 # ----------------------------------------------------------------- learning-rate sweeps
 # A variant with `tune_lr` trains its claim runs at the lr its sweep chose (a checkpoint per
 # variant, choose_lr_<variant>): each sweep value is a train job of its own on the sweep seeds.
-TUNED = [v for v in VARIANTS if "tune_lr" in config["variants"][v]]
+TUNED = PLAN.tuned
 # The tuned variants that train a sweep; the others share one of theirs (tune_lr.shares).
 SWEEP_OWNERS = [v for v in TUNED if study_config.sweep_owner(config, v) == v]
 SWEEP_SEEDS = tuning.sweep_seeds(config)

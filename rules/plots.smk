@@ -1,36 +1,5 @@
 # Figures, one rule per family; each job draws every figure of its family in one process.
-from mnist_study.report.figure_plan import train_levels
-
-STUDIES = list(config["studies"])
-TITLES = {name: entry["title"] for name, entry in config["studies"].items()}
-# The models whose weights are drawn: the first linear variant, and the first MLP with one
-# hidden layer and no dropout (the seed's MLP).
-LINEAR = next((n for n, e in config["variants"].items() if e["model"]["kind"] == "linear"), None)
-MLP = next(
-    (
-        n
-        for n, e in config["variants"].items()
-        if e["model"]["kind"] == "mlp"
-        and len(e["model"].get("hidden", [])) == 1
-        and not e["model"].get("dropout")
-        and not e["model"].get("input_dropout")
-    ),
-    None,
-)
-# Variants that train on shifted and rotated images, with what their gallery depends on: the
-# augmentation and the training images it picks from (a change redraws the galleries alone).
-AUGMENT_KEYS = ("augment_shift", "augment_rotation", "train_size")
-AUGMENTED = {
-    v: {k: training_of(v).get(k) for k in AUGMENT_KEYS}
-    for v in VARIANTS
-    if training_of(v).get("augment_shift") or training_of(v).get("augment_rotation")
-}
-# Variants that learn shuffled labels, and the studies with one: those get memorization curves.
-RANDOM_LABELS = [v for v in VARIANTS if training_of(v).get("random_labels")]
-MEMORIZATION = [s for s in STUDIES if set(config["studies"][s]["variants"]) & set(RANDOM_LABELS)]
-MEMORIZED = list(dict.fromkeys(v for s in MEMORIZATION for v in config["studies"][s]["variants"]))
-# Studies with a tuned variant: those get the learning-rate sweeps and the isolation plot.
-TUNED_STUDIES = [s for s in STUDIES if set(config["studies"][s]["variants"]) & set(TUNED)]
+# Which families and figures: the figure plan (PLAN, rules/common.smk).
 
 
 rule plot_curves:
@@ -63,12 +32,12 @@ rule plot_studies:
         stats=rules.statistics.output.variants,
     output:
         curves=[
-            figure(f"{FIG}/studies/{s}_curves.png", "study_curves", "Studies", TITLES[s])
-            for s in STUDIES
+            figure(f"{FIG}/studies/{s}_curves.png", "study_curves", "Studies", PLAN.titles[s])
+            for s in PLAN.studies
         ],
         factor=[
-            figure(f"{FIG}/studies/{s}_factor.png", "study_factor", "Studies", TITLES[s])
-            for s in STUDIES
+            figure(f"{FIG}/studies/{s}_factor.png", "study_factor", "Studies", PLAN.titles[s])
+            for s in PLAN.studies
         ],
     log:
         "logs/plots/plot_studies.log",
@@ -91,8 +60,10 @@ rule plot_confusion:
         metrics=runs("metrics.json"),
     output:
         confusion=[
-            figure(f"{FIG}/confusion/{s}.png", "confusion", "Confusion matrices", study=TITLES[s])
-            for s in STUDIES
+            figure(
+                f"{FIG}/confusion/{s}.png", "confusion", "Confusion matrices", study=PLAN.titles[s]
+            )
+            for s in PLAN.studies
         ],
     log:
         "logs/plots/plot_confusion.log",
@@ -116,8 +87,8 @@ rule plot_reliability:
         metrics=runs("metrics.json"),
     output:
         reliability=[
-            figure(f"{FIG}/reliability/{s}.png", "reliability", "Calibration", TITLES[s])
-            for s in STUDIES
+            figure(f"{FIG}/reliability/{s}.png", "reliability", "Calibration", PLAN.titles[s])
+            for s in PLAN.studies
         ],
     log:
         "logs/plots/plot_reliability.log",
@@ -157,7 +128,7 @@ rule plot_explorer:
         job_script("plot_explorer")
 
 
-if AUGMENTED:
+if PLAN.augmented:
 
     rule plot_augmentation:
         input:
@@ -170,7 +141,7 @@ if AUGMENTED:
                     "Augmentation",
                     variant=LABELS[v],
                 )
-                for v in AUGMENTED
+                for v in PLAN.augmented
             ],
         log:
             "logs/plots/plot_augmentation.log",
@@ -180,7 +151,7 @@ if AUGMENTED:
         conda:
             ENV
         params:
-            augmented=AUGMENTED,
+            augmented=PLAN.augmented,
             labels=LABELS,
             dataset=DATASET_INFO,
             code=code("plot_augmentation"),
@@ -188,15 +159,17 @@ if AUGMENTED:
             job_script("plot_augmentation")
 
 
-if MEMORIZATION:
+if PLAN.memorization:
 
     rule plot_memorization:
         input:
-            history=[path for v in MEMORIZED for path in runs_of(v, "history.csv")],
+            history=[path for v in PLAN.memorized for path in runs_of(v, "history.csv")],
         output:
             memorization=[
-                figure(f"{FIG}/memorization/{s}.png", "memorization", "Memorization", TITLES[s])
-                for s in MEMORIZATION
+                figure(
+                    f"{FIG}/memorization/{s}.png", "memorization", "Memorization", PLAN.titles[s]
+                )
+                for s in PLAN.memorization
             ],
         log:
             "logs/plots/plot_memorization.log",
@@ -206,28 +179,25 @@ if MEMORIZATION:
         conda:
             ENV
         params:
-            run_keys=[(v, s) for v in MEMORIZED for s in study_config.seeds_of(config, v)],
-            studies={s: study_config.canonical(config["studies"][s]) for s in MEMORIZATION},
+            run_keys=[(v, s) for v in PLAN.memorized for s in study_config.seeds_of(config, v)],
+            studies={s: study_config.canonical(config["studies"][s]) for s in PLAN.memorization},
             # The training-accuracy levels the study's claims name, drawn as dashed lines.
-            levels={
-                s: train_levels(config["claims"].values(), config["studies"][s]["variants"])
-                for s in MEMORIZATION
-            },
+            levels=PLAN.levels,
             labels=LABELS,
             code=code("plot_memorization"),
         script:
             job_script("plot_memorization")
 
 
-if TUNED_STUDIES:
+if PLAN.tuned_studies:
 
     rule plot_tuning:
         input:
             choices=[choice_file(v) for v in TUNED],
         output:
             tuning=[
-                figure(f"{FIG}/tuning/{s}.png", "tuning", "Learning rates", TITLES[s])
-                for s in TUNED_STUDIES
+                figure(f"{FIG}/tuning/{s}.png", "tuning", "Learning rates", PLAN.titles[s])
+                for s in PLAN.tuned_studies
             ],
         log:
             "logs/plots/plot_tuning.log",
@@ -238,19 +208,19 @@ if TUNED_STUDIES:
             ENV
         params:
             tuned=TUNED,
-            studies={s: study_config.canonical(config["studies"][s]) for s in TUNED_STUDIES},
+            studies={s: study_config.canonical(config["studies"][s]) for s in PLAN.tuned_studies},
             labels=LABELS,
             code=code("plot_tuning"),
         script:
             job_script("plot_tuning")
 
 
-if LINEAR and MLP:
+if PLAN.linear and PLAN.mlp:
 
     rule plot_weights:
         input:
-            linear=f"results/runs/{LINEAR}/seed{SEEDS[0]}/model.pt",
-            mlp=f"results/runs/{MLP}/seed{SEEDS[0]}/model.pt",
+            linear=f"results/runs/{PLAN.linear}/seed{SEEDS[0]}/model.pt",
+            mlp=f"results/runs/{PLAN.mlp}/seed{SEEDS[0]}/model.pt",
         output:
             templates=figure(f"{FIG}/weights/linear_templates.png", "templates", "Weights"),
             features=figure(f"{FIG}/weights/mlp_features.png", "features", "Weights"),
@@ -262,7 +232,7 @@ if LINEAR and MLP:
         conda:
             ENV
         params:
-            mlp_label=LABELS[MLP],
+            mlp_label=LABELS[PLAN.mlp],
             dataset=DATASET_INFO,
             code=code("plot_weights"),
         script:

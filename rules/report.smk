@@ -26,10 +26,10 @@ rule rulegraph:
         rules=codehash.tokens_hash(RULE_FILES),
         # The config switches that change the graph (the script reads the config itself, so
         # that editing a variant's hyperparameters does not redraw the graph).
-        weights=bool(LINEAR and MLP),
-        augmentation=bool(AUGMENTED),
-        memorization=bool(MEMORIZATION),
-        tuning=bool(TUNED_STUDIES),
+        weights=bool(PLAN.linear and PLAN.mlp),
+        augmentation=bool(PLAN.augmented),
+        memorization=bool(PLAN.memorization),
+        tuning=bool(PLAN.tuned_studies),
         code=code("rulegraph"),
     script:
         job_script("rulegraph")
@@ -41,7 +41,6 @@ rule report:
             k: getattr(rules.plot_errors.output, k)
             for k in ("hardest", "confused", "overlap", "disagreements")
         },
-        # Linear templates and MLP features, where the config has both kinds of model.
         runs="results/tables/runs.csv",
         stats=rules.statistics.output.variants,
         pairs=rules.statistics.output.pairs,
@@ -60,16 +59,17 @@ rule report:
         confusion=rules.plot_confusion.output.confusion,
         reliability=rules.plot_reliability.output.reliability,
         # Galleries of augmented images and memorization curves, where variants call for them.
-        augmentation=rules.plot_augmentation.output.augmentation if AUGMENTED else [],
-        memorization=rules.plot_memorization.output.memorization if MEMORIZATION else [],
+        augmentation=rules.plot_augmentation.output.augmentation if PLAN.augmented else [],
+        memorization=rules.plot_memorization.output.memorization if PLAN.memorization else [],
         # The learning-rate sweeps, per study with a tuned variant, and the choices behind them.
-        tuning=rules.plot_tuning.output.tuning if TUNED_STUDIES else [],
+        tuning=rules.plot_tuning.output.tuning if PLAN.tuned_studies else [],
         choices=[choice_file(v) for v in TUNED],
         # The sweeps' run records: their training counts in the compute figures.
         sweep_info=lambda w: sweep_infos(),
+        # Linear templates and MLP features, where the config has both kinds of model.
         weights=(
             [rules.plot_weights.output.templates, rules.plot_weights.output.features]
-            if LINEAR and MLP
+            if PLAN.linear and PLAN.mlp
             else []
         ),
         rulegraph_dot=rules.rulegraph.output.dot,
@@ -113,14 +113,8 @@ rule report:
         config_hash=config_hash(),
         # The repository holds the template: its git commit goes into the provenance.
         repo=lambda w, input: str(Path(input.template).parents[1]),
-        linear_variant=LINEAR,
-        mlp_variant=MLP,
-        # The names the augmentation and memorization figures belong to, in their order.
-        augmented=AUGMENTED,
-        memorization=MEMORIZATION,
-        random_labels=RANDOM_LABELS,
-        tuned=TUNED,
-        tuned_studies=TUNED_STUDIES,
+        # The names each figure belongs to, in their order (report.figure_plan.FigurePlan).
+        plan=PLAN.fields(),
         dataset=DATASET_INFO,
         # Read at job time, never inputs: the stamps say which jobs this invocation ran.
         jobs=lambda w: study_jobs(),

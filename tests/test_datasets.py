@@ -133,7 +133,7 @@ def test_confusion_matrices_and_galleries_name_the_classes(tmp_path, monkeypatch
     import numpy as np
     import pandas as pd
 
-    from mnist_study.report import confusion, galleries
+    from mnist_study.report.plots import confusion, galleries
 
     figures = []
     for module in (confusion, galleries):

@@ -1,5 +1,6 @@
-"""The explorer's data and static figure (mnist_study.report.explorer), and the vendored
-libraries the report inlines: no browser, no study run."""
+"""The explorer's data, static figure and page section (report.plots.explorer_data,
+explorer_figure, report.page.explorer), and the vendored libraries the report inlines: no browser,
+no study run."""
 
 from __future__ import annotations
 
@@ -11,7 +12,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from mnist_study.report import explorer, explorer_figure
+from mnist_study.report.page import explorer as explorer_page
+from mnist_study.report.plots import explorer_data as explorer
+from mnist_study.report.plots import explorer_figure
 
 REPO = Path(__file__).resolve().parents[1]
 VENDOR = REPO / "report" / "vendor"
@@ -135,7 +138,7 @@ def test_missing_outcomes_are_null_and_constant_ones_stay():
 
 def test_the_json_cannot_end_its_script_element():
     data = {"labels": {"x": "</script><!-- & ]]>"}, "rows": [[1.5, None]]}
-    text = explorer.to_json(data)
+    text = explorer_page.to_json(data)
     assert "<" not in text and ">" not in text and "&" not in text
     assert json.loads(text) == data
 
@@ -172,7 +175,7 @@ def test_report_section_inlines_the_library_with_its_licence(tmp_path, data):
     png = tmp_path / "explorer.png"
     explorer_figure.plot(data, png)
     inputs = {"explorer": png}
-    section = explorer.section(
+    section = explorer_page.section(
         runs,
         records_for(runs),
         {},
@@ -187,7 +190,7 @@ def test_report_section_inlines_the_library_with_its_licence(tmp_path, data):
 
 
 def test_the_report_inlines_the_library_with_its_licence():
-    from mnist_study.report.html import inline_script
+    from mnist_study.report.page.html import inline_script
 
     library = inline_script(VENDOR / "d3/d3.min.js")
     assert library.startswith("/*! d3, d3.min.js: Copyright")
@@ -198,7 +201,7 @@ def test_the_report_inlines_the_library_with_its_licence():
 
 
 def test_a_script_that_would_open_an_html_comment_is_refused(tmp_path):
-    from mnist_study.report.html import inline_script
+    from mnist_study.report.page.html import inline_script
 
     bad = tmp_path / "bad.js"
     bad.write_text('var s = "<!--";')

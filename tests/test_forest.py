@@ -10,7 +10,7 @@ from scipy import stats
 
 from mnist_study.evidence.effects import holm
 from mnist_study.evidence.stats import CONFIDENCE
-from mnist_study.report import forest
+from mnist_study.report.plots import forest
 
 ALPHA = 0.05
 STUDIES = {

@@ -336,8 +336,8 @@ def test_figures_that_show_no_images_import_no_torch():
     # Only the image figures (galleries, weights, augmentation) tile images with torchvision.
     code = (
         "import sys\n"
-        "import mnist_study.report.plots, mnist_study.report.confusion\n"
-        "import mnist_study.report.reliability, mnist_study.report.forest\n"
+        "import mnist_study.report.plots.curves, mnist_study.report.plots.confusion\n"
+        "import mnist_study.report.plots.reliability, mnist_study.report.plots.forest\n"
         "print('torch' in sys.modules)\n"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

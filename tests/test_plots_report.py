@@ -6,6 +6,7 @@ Every figure must be a real PNG; the report must embed each one with a caption a
 from __future__ import annotations
 
 import base64
+import dataclasses
 import json
 import platform
 import re
@@ -23,11 +24,15 @@ from mnist_study.engine.misclassified import misclassified_table
 from mnist_study.evidence import error_analysis, stats, verdicts
 from mnist_study.evidence.tables import write_tables
 from mnist_study.record import provenance
-from mnist_study.report import confusion, figures, galleries, plots, rulegraph, weights
-from mnist_study.report import html as report
-from mnist_study.report.augment_gallery import plot_augmentation
-from mnist_study.report.memorization import plot_memorization
-from mnist_study.report.reliability import plot_reliability
+from mnist_study.report.figure_plan import FigurePlan
+from mnist_study.report.page import figures, rulegraph
+from mnist_study.report.page import html as report
+from mnist_study.report.plots import confusion, curves, galleries, weights
+from mnist_study.report.plots.augment_gallery import plot_augmentation
+from mnist_study.report.plots.explorer_figure import plot_files
+from mnist_study.report.plots.forest import plot_forest
+from mnist_study.report.plots.memorization import plot_memorization
+from mnist_study.report.plots.reliability import plot_reliability
 from mnist_study.runrecord import RUN_FORMAT
 
 REPO = Path(__file__).resolve().parents[1]
@@ -85,6 +90,21 @@ CLAIMS = {
         "smallest_effect": 0.01,
     },
 }
+# The figure plan that report.figure_plan.figure_plan would read off such a config.
+PLAN = FigurePlan(
+    studies=list(STUDIES),
+    titles={name: entry["title"] for name, entry in STUDIES.items()},
+    linear="lin",
+    mlp="mlp",
+    augmented={},
+    random_labels=[],
+    memorization=[],
+    memorized=[],
+    levels={},
+    tuned=[],
+    tuned_studies=[],
+    overlap_pair=["mlp", "drop"],
+)
 SKILL = {"lin": 1.5, "mlp": 3.0, "drop": 2.5, "wide": 3.2}
 DOT = """digraph snakemake_dag {
     graph[bgcolor=white, margin=0];
@@ -262,8 +282,8 @@ def study(tmp_path_factory) -> dict:
         "confusion": {s: f / "confusion" / f"{s}.png" for s in STUDIES},
         "reliability": {s: f / "reliability" / f"{s}.png" for s in STUDIES},
     }
-    plots.plot_curves(keys, files("history.csv"), out["curves"], labels_of)
-    plots.plot_studies(
+    curves.plot_curves(keys, files("history.csv"), out["curves"], labels_of)
+    curves.plot_studies(
         STUDIES,
         keys,
         files("history.csv"),
@@ -294,6 +314,10 @@ def study(tmp_path_factory) -> dict:
         path.write_text("s\th:m:s\tmax_rss\n1.25\t0:00:01\t100\n")
     (bench / "plot_curves.tsv").write_text("s\th:m:s\n0.5\t0:00:00\n")
     (root / "matmul.json").write_text('{"matmul_flops_per_s": 1.5e11, "threads": 2}\n')
+    plot_forest(a / "claims.json", STUDIES, 0.05, f / "claims/forest.svg")
+    plot_files(tables / "runs.csv", keys, files("train.json"), f / "explorer.png")
+    changes = {"changes": None, "summary": "No earlier study of mnist is recorded yet."}
+    (a / "changes.json").write_text(json.dumps(changes))
 
     inputs = {
         "runs": tables / "runs.csv",
@@ -317,6 +341,13 @@ def study(tmp_path_factory) -> dict:
         "template": REPO / "report/report.html.j2",
         "css": REPO / "report/style.css",
         "matmul": root / "matmul.json",
+        "forest": f / "claims/forest.svg",
+        "explorer": f / "explorer.png",
+        "changes": a / "changes.json",
+        "scripts": [],
+        "sweep_info": [],
+        # No variant augments, shuffles its labels or tunes its lr (PLAN below).
+        **{name: [] for name in ("augmentation", "memorization", "tuning", "choices")},
     }
     params = {
         "variants": VARIANTS,
@@ -324,8 +355,11 @@ def study(tmp_path_factory) -> dict:
         "config_hash": "0123456789ab",
         "alpha": 0.05,
         "repo": str(root),
-        "linear_variant": "lin",
-        "mlp_variant": "mlp",
+        "run_keys": keys,
+        "flat_gap": None,
+        "jobs": [],
+        "report_stamp": None,
+        "plan": PLAN.fields(),
         "dataset": {
             "name": "mnist",
             "title": "MNIST",
@@ -374,8 +408,8 @@ def parsed(html: str) -> Images:
 def test_every_plot_is_a_png(study):
     pngs = sorted(study["figures"].rglob("*.png"))
     # 4 curves + 4 galleries + 2x2 study figures + 2 confusion + 2 reliability + 2 weights
-    # + 4 errors
-    assert len(pngs) == 4 + 4 + 4 + 2 + 2 + 2 + 4
+    # + 4 errors + the explorer
+    assert len(pngs) == 4 + 4 + 4 + 2 + 2 + 2 + 4 + 1
     for path in pngs:
         data = path.read_bytes()
         assert data.startswith(PNG), path
@@ -392,11 +426,12 @@ def test_report_lists_every_variant_in_the_results_table(study):
 
 def test_report_embeds_every_figure_with_alt_text_and_caption(study):
     page = parsed(study["html"])
-    # Per variant curves and galleries, 4 per study, 4 error figures, 2 weights, and the rule
-    # graph where Graphviz draws it (as SVG).
+    # Per variant curves and galleries, 4 per study, 4 error figures, 2 weights, the explorer's
+    # static figure, and the rule graph where Graphviz draws it (as SVG).
     graph = shutil.which("dot") is not None
-    assert len(page.images) == 4 + 4 + 4 * 2 + 4 + 2 + graph
-    assert page.captions == len(page.images)
+    assert len(page.images) == 4 + 4 + 4 * 2 + 4 + 2 + 1 + graph
+    # The forest plot is captioned too: an SVG inline, not an image.
+    assert page.captions == len(page.images) + 1
     for img in page.images:
         assert img["alt"].strip(), img["src"][:40]
         kind, data = img["src"].split(",", 1)
@@ -515,8 +550,10 @@ def test_study_sections_show_augmentation_memorization_and_the_chance_check(stud
     augmented = {"drop": {"augment_shift": 2, "augment_rotation": 10, "train_size": None}}
     galleries = {"drop": tmp_path / "augmentation/drop.png"}
     curves = {"width": tmp_path / "memorization/width.png"}
-    params = {**study["params"], "augmented": augmented}
-    params.update(memorization=["width"], random_labels=["wide"])
+    plan = dataclasses.replace(
+        PLAN, augmented=augmented, memorization=["width"], random_labels=["wide"]
+    )
+    params = {**study["params"], "plan": plan.fields()}
     plot_augmentation(
         study["inputs"]["cache"], augmented, galleries, study["labels"], params["dataset"]
     )
@@ -571,8 +608,8 @@ def test_a_factor_with_series_draws_one_line_per_series(monkeypatch, tmp_path):
         for m in metrics
     ]
     drawn = {}
-    monkeypatch.setattr(plots, "save", lambda fig, path, layout="": drawn.update(fig=fig))
-    plots.plot_study_factor(study, pd.DataFrame(rows), tmp_path / "batch.png")
+    monkeypatch.setattr(curves, "save", lambda fig, path, layout="": drawn.update(fig=fig))
+    curves.plot_study_factor(study, pd.DataFrame(rows), tmp_path / "batch.png")
     ax_acc, ax_gap, _ = drawn["fig"].axes
     gap_lines = {line.get_label(): list(line.get_xdata()) for line in ax_gap.get_lines()}
     assert gap_lines["fixed"] == [64, 256, 2048] and gap_lines["scaled"] == [64, 256, 2048]

@@ -9,9 +9,9 @@ import pandas as pd
 import pytest
 
 from mnist_study.evidence.verdicts import shape
-from mnist_study.report.gap import flat_gap, gap_segments, reason_sentence
-from mnist_study.report.results import Results
-from mnist_study.report.text import study_paragraph
+from mnist_study.report.page.gap import flat_gap, gap_segments, reason_sentence
+from mnist_study.report.page.results import Results
+from mnist_study.report.page.text import study_paragraph
 
 # Words that would claim more than the split shows.
 CAUSAL = (

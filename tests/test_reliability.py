@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from mnist_study.engine.evaluate import calibration
-from mnist_study.report.reliability import plot_reliability, pool_bins
+from mnist_study.report.plots.reliability import plot_reliability, pool_bins
 
 
 def write_metrics(path, confidence, correct):

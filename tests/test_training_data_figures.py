@@ -9,13 +9,13 @@ import pytest
 import torch
 
 from mnist_study.data.subsets import training_indices
-from mnist_study.report import augment_gallery, memorization, plots
-from mnist_study.report.augment_gallery import DRAWS, PAD, ROWS
 from mnist_study.report.figure_plan import train_levels
-from mnist_study.report.memorization import plot_memorization, plot_memorization_curves
-from mnist_study.report.results import Results
-from mnist_study.report.sections import compared_text
-from mnist_study.report.training_data import chance_check
+from mnist_study.report.page.results import Results
+from mnist_study.report.page.sections import compared_text
+from mnist_study.report.page.training_data import chance_check
+from mnist_study.report.plots import augment_gallery, curves, memorization
+from mnist_study.report.plots.augment_gallery import DRAWS, PAD, ROWS
+from mnist_study.report.plots.memorization import plot_memorization, plot_memorization_curves
 
 PNG = b"\x89PNG\r\n\x1a\n"
 SIDE = 28
@@ -162,7 +162,7 @@ def write_histories(folder, epochs=25, val_every=10):
 def figures(monkeypatch):
     """The figures the plotting functions would save, kept open to be read."""
     saved = []
-    for module in (plots, memorization):
+    for module in (curves, memorization):
         monkeypatch.setattr(
             module, "save", lambda fig, out, layout="tight_layout": saved.append(fig)
         )
@@ -171,7 +171,7 @@ def figures(monkeypatch):
 
 def test_memorization_curves_one_line_per_variant_and_the_claimed_level(tmp_path, figures):
     keys, paths = write_histories(tmp_path)
-    histories = plots.read_histories(keys, paths)
+    histories = curves.read_histories(keys, paths)
     plot_memorization_curves(MEMO, histories, tmp_path / "m.png", {"real": "Real"}, [0.99])
     (ax,) = figures[0].axes
     lines = {line.get_label(): line for line in ax.get_lines()}
@@ -213,14 +213,14 @@ def test_plot_memorization_writes_one_png_per_study(tmp_path):
 
 def test_learning_curves_join_the_epochs_validation_scored(tmp_path, figures):
     keys, paths = write_histories(tmp_path, epochs=25, val_every=10)
-    histories = plots.read_histories(keys, paths)
-    plots.plot_variant_curves(histories["real"], "Real", tmp_path / "c.png")
+    histories = curves.read_histories(keys, paths)
+    curves.plot_variant_curves(histories["real"], "Real", tmp_path / "c.png")
     ax_loss, ax_acc = figures[0].axes[:2]
     val = next(line for line in ax_acc.get_lines() if line.get_label() == "validation")
     x, y = val.get_data()
     assert list(x) == [10, 20, 25] and not np.isnan(y).any()
     study = {**MEMO, "variants": ["real", "random"], "factor": {"label": "L", "values": [1, 2]}}
-    plots.plot_study_curves(study, histories, tmp_path / "s.png")
+    curves.plot_study_curves(study, histories, tmp_path / "s.png")
     ax_acc, ax_loss = figures[1].axes[:2]
     for line in ax_acc.get_lines():
         assert list(line.get_xdata()) == [10, 20, 25]

@@ -234,9 +234,9 @@ def test_tables_module_edit_reruns_only_aggregates(study):
 
 
 def test_plotting_module_edit_reruns_only_plots_and_report(study):
-    # Only the figures plots.py draws, and the report that embeds them; the other figure modules
-    # share report/drawing.py, not plots.py.
-    with edited(study.repo / "src/mnist_study/report/plots.py"):
+    # Only the figures curves.py draws, and the report that embeds them; the other figure modules
+    # share report/plots/drawing.py, not curves.py.
+    with edited(study.repo / "src/mnist_study/report/plots/curves.py"):
         assert planned_jobs(study) == {"plot_curves", "plot_studies", "report"}
 
 

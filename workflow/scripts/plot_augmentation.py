@@ -4,7 +4,7 @@ from mnist_study.logs import start_job
 
 start_job(snakemake.log[0])
 
-from mnist_study.report.augment_gallery import plot_augmentation
+from mnist_study.report.plots.augment_gallery import plot_augmentation
 
 p = snakemake.params
 outputs = dict(zip(p.augmented, snakemake.output.augmentation, strict=True))

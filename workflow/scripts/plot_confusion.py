@@ -4,7 +4,7 @@ from mnist_study.logs import start_job
 
 start_job(snakemake.log[0])
 
-from mnist_study.report.confusion import plot_confusion
+from mnist_study.report.plots.confusion import plot_confusion
 
 p = snakemake.params
 outputs = dict(zip(p.studies, snakemake.output.confusion, strict=True))

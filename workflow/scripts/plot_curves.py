@@ -4,7 +4,7 @@ from mnist_study.logs import start_job
 
 start_job(snakemake.log[0])
 
-from mnist_study.report.plots import plot_curves
+from mnist_study.report.plots.curves import plot_curves
 
 p = snakemake.params
 outputs = dict(zip(p.variants, snakemake.output.curves, strict=True))

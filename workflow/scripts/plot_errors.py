@@ -4,7 +4,7 @@ from mnist_study.logs import start_job
 
 start_job(snakemake.log[0])
 
-from mnist_study.report.galleries import plot_errors
+from mnist_study.report.plots.galleries import plot_errors
 
 i, o = snakemake.input, snakemake.output
 plot_errors(

@@ -4,7 +4,7 @@ from mnist_study.logs import start_job
 
 start_job(snakemake.log[0])
 
-from mnist_study.report.forest import plot_forest
+from mnist_study.report.plots.forest import plot_forest
 
 plot_forest(
     snakemake.input.claims,

@@ -4,7 +4,7 @@ from mnist_study.logs import start_job
 
 start_job(snakemake.log[0])
 
-from mnist_study.report.memorization import plot_memorization
+from mnist_study.report.plots.memorization import plot_memorization
 
 p = snakemake.params
 outputs = dict(zip(p.studies, snakemake.output.memorization, strict=True))

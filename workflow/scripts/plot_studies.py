@@ -4,7 +4,7 @@ from mnist_study.logs import start_job
 
 start_job(snakemake.log[0])
 
-from mnist_study.report.plots import plot_studies
+from mnist_study.report.plots.curves import plot_studies
 
 i, o, p = snakemake.input, snakemake.output, snakemake.params
 curves = dict(zip(p.studies, o.curves, strict=True))

@@ -4,7 +4,7 @@ from mnist_study.logs import start_job
 
 start_job(snakemake.log[0])
 
-from mnist_study.report.tuning_figures import plot_tuning
+from mnist_study.report.plots.tuning import plot_tuning
 
 p = snakemake.params
 outputs = dict(zip(p.studies, snakemake.output.tuning, strict=True))

@@ -4,7 +4,7 @@ from mnist_study.logs import start_job
 
 start_job(snakemake.log[0])
 
-from mnist_study.report.html import write_report
+from mnist_study.report.page.html import write_report
 
 inputs = dict(snakemake.input.items())
 params = dict(snakemake.params.items())

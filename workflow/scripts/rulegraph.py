@@ -6,6 +6,6 @@ start_job(snakemake.log[0])
 
 import os
 
-from mnist_study.report.rulegraph import write_rulegraph
+from mnist_study.report.page.rulegraph import write_rulegraph
 
 write_rulegraph(snakemake.params.snakefile, os.getcwd(), snakemake.config, snakemake.output.dot)

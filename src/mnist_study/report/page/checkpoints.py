@@ -7,8 +7,8 @@ from collections.abc import Mapping
 
 from mnist_study.evidence.claims import base_variant, is_best
 from mnist_study.formatting import num, pct, pp
-from mnist_study.report.figures import figure
-from mnist_study.report.results import Results
+from mnist_study.report.page.figures import figure
+from mnist_study.report.page.results import Results
 
 
 def reliability_figure(r: Results, captions, name: str, path) -> dict:

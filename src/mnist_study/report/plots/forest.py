@@ -22,7 +22,7 @@ from mnist_study.atomic import write_text
 from mnist_study.evidence.claims import base_variant
 from mnist_study.evidence.effects import t_quantile
 from mnist_study.evidence.stats import CONFIDENCE
-from mnist_study.report.drawing import STYLE, plt
+from mnist_study.report.plots.drawing import STYLE, plt
 
 # How each verdict is drawn: by shape as well as colour (WCAG 1.4.1), with the report's colours.
 MARKS = {
@@ -139,45 +139,68 @@ def draw(rows: Sequence[Row]):
 
 
 def _draw(rows: Sequence[Row]):
-    lines = []  # (label, row), row None for a study's heading
+    lines = _lines(rows)
+    height = 0.42 * len(lines) + 1.8  # room for a statement wrapped onto two lines
+    fig, ax = plt.subplots(figsize=(14, height))
+    ax.axvspan(-1, 1, color="#dfe3ea", alpha=0.7, lw=0, zorder=0)
+    ax.axvline(0, color="#5b6475", lw=1, zorder=1)
+    for y, (_, row) in enumerate(lines):
+        if row is not None:
+            _draw_row(ax, y, row)
+    _label_lines(ax, lines)
+    _effect_axis(ax, rows)
+    _verdict_legend(ax)
+    fig.tight_layout()
+    return fig
+
+
+def _lines(rows: Sequence[Row]) -> list[tuple[str, Row | None]]:
+    """The plot's lines from the top: each study's heading (row None), then its claims."""
+    lines = []
     group = None
     for row in rows:
         if row.group != group:
             group = row.group
             lines.append((group, None))
         lines.append((row.statement, row))
-    height = 0.42 * len(lines) + 1.8  # room for a statement wrapped onto two lines
-    fig, ax = plt.subplots(figsize=(14, height))
-    ax.axvspan(-1, 1, color="#dfe3ea", alpha=0.7, lw=0, zorder=0)
-    ax.axvline(0, color="#5b6475", lw=1, zorder=1)
-    for y, (_, row) in enumerate(lines):
-        if row is None:
-            continue
-        style = MARKS.get(row.verdict, MARKS["inconclusive"])
-        if row.effect is None:
-            # Still a row, so the claim is not silently dropped from the picture.
-            ax.text(0, y, " no estimate", va="center", ha="left", color=style["color"])
-            continue
-        if row.low is not None:
-            ax.plot([row.low, row.high], [y, y], color=style["color"], lw=2, zorder=2)
-        (mark,) = ax.plot(
-            [row.effect],
-            [y],
-            linestyle="none",
-            marker=style["marker"],
-            markersize=9,
-            color=style["color"],
-            markerfacecolor=style["color"] if style["filled"] else "white",
-            markeredgewidth=1.8,
-            zorder=3,
-        )
-        mark.set_gid(f"forest-mark-{row.name}")
+    return lines
+
+
+def _draw_row(ax, y: int, row: Row) -> None:
+    """One claim's interval and its mark in its verdict's style, or "no estimate"."""
+    style = MARKS.get(row.verdict, MARKS["inconclusive"])
+    if row.effect is None:
+        # Still a row, so the claim is not silently dropped from the picture.
+        ax.text(0, y, " no estimate", va="center", ha="left", color=style["color"])
+        return
+    if row.low is not None:
+        ax.plot([row.low, row.high], [y, y], color=style["color"], lw=2, zorder=2)
+    (mark,) = ax.plot(
+        [row.effect],
+        [y],
+        linestyle="none",
+        marker=style["marker"],
+        markersize=9,
+        color=style["color"],
+        markerfacecolor=style["color"] if style["filled"] else "white",
+        markeredgewidth=1.8,
+        zorder=3,
+    )
+    mark.set_gid(f"forest-mark-{row.name}")
+
+
+def _label_lines(ax, lines: Sequence[tuple[str, Row | None]]) -> None:
+    """The statements as y tick labels, wrapped, the study headings in bold, top down."""
     ax.set_yticks(range(len(lines)))
     ax.set_yticklabels([_wrap(label, 60) for label, _ in lines])
     for tick, (_, row) in zip(ax.get_yticklabels(), lines, strict=True):
         if row is None:
             tick.set_fontweight("bold")
     ax.set_ylim(len(lines) - 0.5, -0.5)
+
+
+def _effect_axis(ax, rows: Sequence[Row]) -> None:
+    """The effect axis: symlog, wide enough for every interval, at least ±2."""
     ax.set_xscale("symlog", linthresh=LINEAR_WITHIN, linscale=2)
     ends = [v for r in rows for v in (r.low, r.high, r.effect) if v is not None]
     left, right = min(-2.0, min(ends)), max(2.0, max(ends))
@@ -191,6 +214,10 @@ def _draw(rows: Sequence[Row]):
         f"(shaded: within ±1; scale linear within ±{LINEAR_WITHIN:g}, logarithmic beyond)"
     )
     ax.grid(axis="x", alpha=0.3)
+
+
+def _verdict_legend(ax) -> None:
+    """One mark per verdict above the plot."""
     handles = [
         Line2D(
             [],
@@ -206,8 +233,6 @@ def _draw(rows: Sequence[Row]):
         for verdict, s in MARKS.items()
     ]
     ax.legend(handles=handles, loc="lower left", bbox_to_anchor=(0, 1.0), ncols=3, frameon=False)
-    fig.tight_layout()
-    return fig
 
 
 def _wrap(text: str, width: int) -> str:

@@ -9,7 +9,7 @@ from collections.abc import Mapping, Sequence
 
 from mnist_study.evidence.verdicts import turning_point
 from mnist_study.formatting import missing, pct
-from mnist_study.report.results import Results
+from mnist_study.report.page.results import Results
 
 # A mean gap off its train − test by more than half the last printed digit (0.01 pp) means the
 # means come from different runs (a side missing in some), and the printed split would not add.

@@ -8,8 +8,8 @@ import math
 import numpy as np
 import torch
 
-from mnist_study.report.drawing import class_names, plt, save
-from mnist_study.report.image_grid import grid
+from mnist_study.report.plots.drawing import class_names, plt, save
+from mnist_study.report.plots.image_grid import grid
 
 FEATURE_UNITS = 64  # first-layer units drawn for an MLP (the report's caption reads it here)
 

@@ -16,8 +16,8 @@ from matplotlib.collections import LineCollection
 from PIL import Image
 
 from mnist_study.atomic import write_bytes
-from mnist_study.report.drawing import DPI, plt
-from mnist_study.report.explorer import read
+from mnist_study.report.plots.drawing import DPI, plt
+from mnist_study.report.plots.explorer_data import read
 
 # The top of viridis is a pale yellow that vanishes on white: the lines use the rest.
 VIRIDIS_TOP = 0.85

@@ -7,8 +7,8 @@ from collections.abc import Mapping, Sequence
 
 from mnist_study.evidence.verdicts import shape
 from mnist_study.formatting import missing, pct, pp, pval, seconds
-from mnist_study.report.gap import flat_gap, reason_sentence
-from mnist_study.report.results import Results
+from mnist_study.report.page.gap import flat_gap, reason_sentence
+from mnist_study.report.page.results import Results
 
 # ----------------------------------------------------------------------------- text
 

@@ -1,6 +1,7 @@
 """The explorer over every run: one line per run across the hyperparameters that vary between
-runs and the outcomes, as data that report/explorer.js draws (brushable parallel coordinates);
-explorer_figure.py draws the same lines as a static figure for readers without JavaScript.
+runs and the outcomes, as data that report/explorer.js draws (brushable parallel coordinates,
+embedded by report.page.explorer); explorer_figure.py draws the same lines as a static figure
+for readers without JavaScript.
 
 A run's hyperparameters come from its record (train.json: the model spec and the training
 settings as trained, defaults filled in, and the images it trained on); its outcomes, and the
@@ -9,14 +10,12 @@ optimizer, batch and peak learning rate as trained, from runs.csv.
 
 from __future__ import annotations
 
-import json
 import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import pandas as pd
 
-from mnist_study.atomic import json_safe
 from mnist_study.runrecord import read_run_record
 
 
@@ -163,51 +162,8 @@ def build(runs, records: Mapping, labels: Mapping[str, str] | None = None) -> di
     }
 
 
-def to_json(data: Mapping) -> str:
-    """Compact JSON that is safe inside a <script> element: no "</script>", "<!--" or "]]>"
-    can close or comment it out (the parser reads \\u003c as "<")."""
-    text = json.dumps(json_safe(data), separators=(",", ":"), ensure_ascii=False, allow_nan=False)
-    for char, escaped in (("<", "\\u003c"), (">", "\\u003e"), ("&", "\\u0026")):
-        text = text.replace(char, escaped)
-    # Valid JSON, but line terminators in JavaScript source before ES2019.
-    return text.replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
-
-
 def read(runs_csv, run_keys: Sequence, info_paths: Sequence, labels=None) -> dict:
     records = {
         (v, int(s)): read_run_record(p) for (v, s), p in zip(run_keys, info_paths, strict=True)
     }
     return build(pd.read_csv(runs_csv), records, labels)
-
-
-def _in_sentence(label: str) -> str:
-    """An axis label inside a sentence: "Test accuracy" -> "test accuracy", "ECE" stays."""
-    return label if label[:2].isupper() else label[:1].lower() + label[1:]
-
-
-def section(
-    runs,
-    records: Mapping,
-    labels: Mapping[str, str],
-    inputs: Mapping,
-    caption: Callable[..., str],
-    figure: Callable[..., dict],
-) -> dict:
-    """The report's explorer: its data and the static figure (its library and script are
-    inlined with the report's other scripts)."""
-    data = build(runs, records, labels)
-    names = [_in_sentence(a["label"]) for a in data["axes"]]
-    colour = next(
-        (_in_sentence(a["label"]) for a in data["axes"] if a["key"] == data["colour"]), "–"
-    )
-    return {
-        "data": to_json(data),
-        "runs": len(data["rows"]),
-        "figure": figure(
-            inputs["explorer"],
-            caption("explorer", n_runs=len(data["rows"]), axes=", ".join(names), colour=colour),
-            f"Parallel-coordinates chart of {len(data['rows'])} runs, one line each, over "
-            f"{', '.join(names)}; coloured by {colour}.",
-            "explorer",
-        ),
-    }

@@ -7,16 +7,20 @@ from collections.abc import Mapping
 
 from mnist_study.evidence.stats import CONFIDENCE
 from mnist_study.formatting import missing, num, pct, pm_pct, pp, pval, seconds
-from mnist_study.report.checkpoints import checkpoint_rows, checkpoints_claimed, reliability_figure
-from mnist_study.report.figures import Captions, figure
-from mnist_study.report.results import Results
-from mnist_study.report.text import nouns, study_pairs, study_paragraph
-from mnist_study.report.training_data import (
+from mnist_study.report.page.checkpoints import (
+    checkpoint_rows,
+    checkpoints_claimed,
+    reliability_figure,
+)
+from mnist_study.report.page.figures import Captions, figure
+from mnist_study.report.page.results import Results
+from mnist_study.report.page.text import nouns, study_pairs, study_paragraph
+from mnist_study.report.page.training_data import (
     augmentation_figures,
     chance_check,
     memorization_figures,
 )
-from mnist_study.report.tuning_figures import tuning_figures
+from mnist_study.report.page.tuning import tuning_figures
 
 # Studies with more members than this list consecutive factor steps, not every pair.
 ALL_PAIRS_UP_TO = 5
@@ -79,13 +83,11 @@ def curves_figure(r: Results, captions: Captions, variant: str, path) -> dict:
     )
 
 
-def study_section(r: Results, captions: Captions, name: str, files: Mapping) -> dict:
-    """One study: its paragraph, figures, table, paired tests and per-variant curves; where its
-    variants augment or learn random labels, their galleries, curves and the chance check."""
-    study = r.studies[name]
-    members, factor, title = study["variants"], study["factor"]["label"], study["title"]
+def per_variant_curves(r: Results, captions: Captions, name: str, files: Mapping) -> list[dict]:
+    """Each variant's learning curves in the study it belongs to (its home study); elsewhere a
+    pointer to that study."""
     home = r.home_study()
-    per_variant = [
+    return [
         {"label": r.label(v), "figure": curves_figure(r, captions, v, files["curves"][v])}
         if home[v] == name
         else {
@@ -94,11 +96,18 @@ def study_section(r: Results, captions: Captions, name: str, files: Mapping) -> 
             "see": home[v],
             "see_title": r.studies[home[v]]["title"],
         }
-        for v in members
+        for v in r.studies[name]["variants"]
     ]
+
+
+def study_figures(r: Results, captions: Captions, name: str, files: Mapping) -> list[dict]:
+    """The study's figures: overlaid curves, factor plot, confusion, calibration, then those of
+    augmentation, memorization and lr tuning where it has them."""
+    study = r.studies[name]
+    members, factor, title = study["variants"], study["factor"]["label"], study["title"]
     values = ", ".join(f"{value}" for value in study["factor"]["values"])
     log = " (log scale)" if study["factor"].get("log") else ""
-    figures = [
+    return [
         figure(
             files["study_curves"][name],
             captions("study_curves", title=title, factor=factor.lower(), band=r.band),
@@ -126,21 +135,28 @@ def study_section(r: Results, captions: Captions, name: str, files: Mapping) -> 
         *memorization_figures(r, captions, name, files),
         *tuning_figures(r, captions, name, files),
     ]
+
+
+def study_section(r: Results, captions: Captions, name: str, files: Mapping) -> dict:
+    """One study: its paragraph, figures, table, paired tests and per-variant curves; where its
+    variants augment or learn random labels, their galleries, curves and the chance check."""
+    study = r.studies[name]
+    per_variant = per_variant_curves(r, captions, name, files)
     return {
         "id": name,
-        "title": title,
+        "title": study["title"],
         "question": study["question"],
         "reference": study.get("reference"),
         "limits": study.get("limits"),
         "checkpoints": checkpoint_rows(r, study),
         "checkpoints_open": checkpoints_claimed(r, study),
         "chance": chance_check(r, name, files),
-        "factor": factor,
-        "figures": figures,
+        "factor": study["factor"]["label"],
+        "figures": study_figures(r, captions, name, files),
         "per_variant": per_variant,
         "table": study_table(r, study),
         "pairs": pair_rows(r, name),
-        "all_pairs": len(members) <= ALL_PAIRS_UP_TO,
+        "all_pairs": len(study["variants"]) <= ALL_PAIRS_UP_TO,
         "paragraph": study_paragraph(r, name),
     }
 

@@ -24,10 +24,10 @@ from mnist_study.formatting import (
 from mnist_study.machine import machine
 from mnist_study.record.compare import row_text, seeds_text, value_text
 from mnist_study.record.provenance import git_state, package_versions
-from mnist_study.report.figures import Captions, figure
-from mnist_study.report.results import Results
-from mnist_study.report.rulegraph import INSTALL_HINT, draw
-from mnist_study.report.text import describe_model, seed_reference
+from mnist_study.report.page.figures import Captions, figure
+from mnist_study.report.page.results import Results
+from mnist_study.report.page.rulegraph import INSTALL_HINT, draw
+from mnist_study.report.page.text import describe_model, seed_reference
 
 FAMILIES = {"linear": "Linear", "mlp": "MLP", "cnn": "CNN"}
 

@@ -8,7 +8,7 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from mnist_study.report.drawing import label, plt, save
+from mnist_study.report.plots.drawing import label, plt, save
 
 
 def pool_bins(run_keys, metrics_paths) -> dict[str, dict]:

@@ -5,7 +5,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 
-from mnist_study.report.drawing import epochs_axis, label, plot_band, plt, read_histories, save
+from mnist_study.report.plots.drawing import (
+    epochs_axis,
+    label,
+    plot_band,
+    plt,
+    read_histories,
+    save,
+)
 
 # Re-exported beside the figure whose levels it names; its home is the light figure_plan, which
 # Snakemake imports at parse time.

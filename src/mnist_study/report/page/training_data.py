@@ -6,22 +6,20 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from mnist_study.formatting import DASH, missing, pct, pm_pct, pp
-from mnist_study.report.augment_gallery import DRAWS, ROWS
-from mnist_study.report.figure_plan import train_levels
-from mnist_study.report.figures import aligned, figure
-from mnist_study.report.results import Results
+from mnist_study.report.figure_plan import FigurePlan, train_levels
+from mnist_study.report.page.figures import aligned, figure
+from mnist_study.report.page.results import Results
+from mnist_study.report.plots.augment_gallery import DRAWS, ROWS
 
 
-def training_data_files(inputs: Mapping, params: Mapping) -> dict:
+def training_data_files(inputs: Mapping, plan: FigurePlan) -> dict:
     """The report rule's augmentation and memorization figures by variant and by study, and the
     names and settings they belong to (all empty where no variant augments or shuffles)."""
-    augmented = dict(params.get("augmented") or {})
-    studies = list(params.get("memorization") or [])
     return {
-        "augmentation": aligned(list(augmented), inputs.get("augmentation") or [], "augmentation"),
-        "memorization": aligned(studies, inputs.get("memorization") or [], "memorization"),
-        "augmented": augmented,
-        "random_labels": list(params.get("random_labels") or []),
+        "augmentation": aligned(list(plan.augmented), inputs["augmentation"], "augmentation"),
+        "memorization": aligned(plan.memorization, inputs["memorization"], "memorization"),
+        "augmented": dict(plan.augmented),
+        "random_labels": list(plan.random_labels),
     }
 
 

@@ -13,7 +13,14 @@ import pandas as pd
 from matplotlib.ticker import FuncFormatter, LogLocator, NullLocator
 
 from mnist_study.evidence.stats import CONFIDENCE
-from mnist_study.report.drawing import epochs_axis, label, plot_band, plt, read_histories, save
+from mnist_study.report.plots.drawing import (
+    epochs_axis,
+    label,
+    plot_band,
+    plt,
+    read_histories,
+    save,
+)
 
 # (history column prefix, legend label, line style) of the three curves per variant.
 CURVES = (
@@ -122,35 +129,32 @@ def _series(study: Mapping) -> list[tuple[str | None, list[int]]]:
 SERIES_STYLES = ("-", "--", ":", "-.")
 
 
-def plot_study_factor(study: Mapping, stats: pd.DataFrame, out) -> None:
-    """The study's factor on the x-axis against accuracy (train, validation, test), the
-    generalization gap with its 95% interval, and the cost (parameters, training time); a
-    factor with series (as a batch size under two lr rules) draws one line style per series."""
-    lookup = {(r["variant"], r["metric"]): r for r in stats.to_dict("records")}
-    variants = study["variants"]
+def _metric_columns(lookup: Mapping, variants: Sequence[str], metric: str):
+    """(mean, std, ci_low, ci_high) of one metric, each an array in the order of ``variants``."""
+    rows = [lookup.get((v, metric)) for v in variants]
+    if any(r is None for r in rows):
+        missing = [v for v, r in zip(variants, rows, strict=True) if r is None]
+        raise ValueError(f"statistics lack {metric!r} for variants {missing}")
+    return (
+        np.array([r[k] for r in rows], dtype=float) for k in ("mean", "std", "ci_low", "ci_high")
+    )
 
-    def series(metric):
-        rows = [lookup.get((v, metric)) for v in variants]
-        if any(r is None for r in rows):
-            missing = [v for v, r in zip(variants, rows, strict=True) if r is None]
-            raise ValueError(f"statistics lack {metric!r} for variants {missing}")
-        return (
-            np.array([r[k] for r in rows], dtype=float)
-            for k in ("mean", "std", "ci_low", "ci_high")
-        )
 
-    lines = _series(study)
-    fig, axes = plt.subplots(1, 3, figsize=(11, 3.2))
-    ax_acc, ax_gap, ax_cost = axes
-    x = _factor_axis(ax_acc, study)
-    for metric, name, color, marker in (
-        ("train_acc", "train (eval mode)", "tab:blue", "s"),
-        ("val_acc", "validation", "tab:green", "^"),
-        ("test_acc", "test", "tab:red", "o"),
-    ):
-        mean, std, _, _ = series(metric)
+# (metric, legend label, colour, marker) of the accuracy panel's three lines.
+ACCURACIES = (
+    ("train_acc", "train (eval mode)", "tab:blue", "s"),
+    ("val_acc", "validation", "tab:green", "^"),
+    ("test_acc", "test", "tab:red", "o"),
+)
+
+
+def _accuracy_panel(ax, study: Mapping, lines, lookup: Mapping) -> None:
+    """Train, validation and test accuracy (mean ± std over seeds) along the factor."""
+    x = _factor_axis(ax, study)
+    for metric, name, color, marker in ACCURACIES:
+        mean, std, _, _ = _metric_columns(lookup, study["variants"], metric)
         for (series_name, idx), style in zip(lines, SERIES_STYLES, strict=False):
-            ax_acc.errorbar(
+            ax.errorbar(
                 x[idx],
                 mean[idx],
                 yerr=np.nan_to_num(std[idx]),
@@ -161,26 +165,35 @@ def plot_study_factor(study: Mapping, stats: pd.DataFrame, out) -> None:
                 capsize=3,
                 label=name if series_name is None else f"{name}, {series_name}",
             )
-    ax_acc.set_ylabel("accuracy (mean ± std over seeds)")
-    ax_acc.legend(fontsize=7)
-    x = _factor_axis(ax_gap, study)
-    mean, _, low, high = series("gap")
+    ax.set_ylabel("accuracy (mean ± std over seeds)")
+    ax.legend(fontsize=7)
+
+
+def _gap_panel(ax, study: Mapping, lines, lookup: Mapping) -> None:
+    """The generalization gap in pp along the factor, with its interval as a band."""
+    x = _factor_axis(ax, study)
+    mean, _, low, high = _metric_columns(lookup, study["variants"], "gap")
     for (series_name, idx), style in zip(lines, SERIES_STYLES, strict=False):
-        ax_gap.plot(
+        ax.plot(
             x[idx], 100 * mean[idx], marker="o", ls=style, color="tab:purple", label=series_name
         )
         if not np.all(np.isnan(low[idx])):
-            ax_gap.fill_between(
+            ax.fill_between(
                 x[idx], 100 * low[idx], 100 * high[idx], color="tab:purple", alpha=0.2, lw=0
             )
     if len(lines) > 1:
-        ax_gap.legend(fontsize=7)
-    ax_gap.axhline(0, color="gray", lw=0.8)
-    ax_gap.set_ylabel(f"train − test accuracy (pp, {CONFIDENCE:.0%} CI)")
-    x = _factor_axis(ax_cost, study)
-    seconds, sec_std, _, _ = series("train_seconds")
+        ax.legend(fontsize=7)
+    ax.axhline(0, color="gray", lw=0.8)
+    ax.set_ylabel(f"train − test accuracy (pp, {CONFIDENCE:.0%} CI)")
+
+
+def _cost_panel(ax, study: Mapping, lines, lookup: Mapping) -> None:
+    """Training time along the factor, each point labelled with its parameter count (where
+    every variant has one)."""
+    x = _factor_axis(ax, study)
+    seconds, sec_std, _, _ = _metric_columns(lookup, study["variants"], "train_seconds")
     for (_, idx), style in zip(lines, SERIES_STYLES, strict=False):
-        ax_cost.errorbar(
+        ax.errorbar(
             x[idx],
             seconds[idx],
             yerr=np.nan_to_num(sec_std[idx]),
@@ -190,11 +203,11 @@ def plot_study_factor(study: Mapping, stats: pd.DataFrame, out) -> None:
             ms=4,
             capsize=3,
         )
-    ax_cost.set_ylabel("training time (s)")
-    params = [lookup.get((v, "params"), {}).get("mean") for v in variants]
+    ax.set_ylabel("training time (s)")
+    params = [lookup.get((v, "params"), {}).get("mean") for v in study["variants"]]
     if all(p is not None and not pd.isna(p) for p in params):
         for xi, yi, p in zip(x, seconds, params, strict=True):
-            ax_cost.annotate(
+            ax.annotate(
                 _human(p),
                 (xi, yi),
                 textcoords="offset points",
@@ -202,6 +215,18 @@ def plot_study_factor(study: Mapping, stats: pd.DataFrame, out) -> None:
                 ha="center",
                 fontsize=7,
             )
+
+
+def plot_study_factor(study: Mapping, stats: pd.DataFrame, out) -> None:
+    """The study's factor on the x-axis against accuracy (train, validation, test), the
+    generalization gap with its 95% interval, and the cost (parameters, training time); a
+    factor with series (as a batch size under two lr rules) draws one line style per series."""
+    lookup = {(r["variant"], r["metric"]): r for r in stats.to_dict("records")}
+    lines = _series(study)
+    fig, (ax_acc, ax_gap, ax_cost) = plt.subplots(1, 3, figsize=(11, 3.2))
+    _accuracy_panel(ax_acc, study, lines, lookup)
+    _gap_panel(ax_gap, study, lines, lookup)
+    _cost_panel(ax_cost, study, lines, lookup)
     fig.suptitle(study.get("title", ""))
     save(fig, out)
 

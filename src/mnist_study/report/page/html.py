@@ -1,6 +1,6 @@
 """The HTML report: one self-contained file (images as data URIs) rendered with jinja2.
 
-A small builder per section (report/sections.py, report/study_sections.py) turns the loaded
+A small builder per section (page/sections.py, page/study_sections.py) turns the loaded
 Results into what the template shows; this module gathers them and renders the page.
 """
 
@@ -19,10 +19,11 @@ from mnist_study.evidence.verdicts import RULE
 from mnist_study.formatting import missing, pct, pp, seconds
 from mnist_study.logs import process_start
 from mnist_study.record.efficiency import figures_from_files
-from mnist_study.report.explorer import section as explorer_section
-from mnist_study.report.figures import Captions, aligned, figure
-from mnist_study.report.results import Results
-from mnist_study.report.sections import (
+from mnist_study.report.figure_plan import FigurePlan
+from mnist_study.report.page.explorer import section as explorer_section
+from mnist_study.report.page.figures import Captions, aligned, figure
+from mnist_study.report.page.results import Results
+from mnist_study.report.page.sections import (
     changes_section,
     claims_section,
     forest_section,
@@ -30,26 +31,26 @@ from mnist_study.report.sections import (
     results_section,
     summary_section,
 )
-from mnist_study.report.study_sections import (
+from mnist_study.report.page.study_sections import (
     curves_figure,
     error_figures,
     gallery_section,
     study_section,
     weights_section,
 )
-from mnist_study.report.text import named_classes, nouns, seed_reference
-from mnist_study.report.training_data import training_data_files
-from mnist_study.report.tuning_figures import tuning_files
-from mnist_study.report.weights import FEATURE_UNITS
+from mnist_study.report.page.text import named_classes, nouns, seed_reference
+from mnist_study.report.page.training_data import training_data_files
+from mnist_study.report.page.tuning import tuning_files
+from mnist_study.report.plots.weights import FEATURE_UNITS
 from mnist_study.runrecord import read_run_record
 
 # ----------------------------------------------------------------------------- render
 
 
-def figure_files(inputs: Mapping, params: Mapping) -> dict:
+def figure_files(inputs: Mapping, params: Mapping, plan: FigurePlan) -> dict:
     """The rule's figure inputs by name: per variant, per study, or single."""
     variants, studies = list(params["variants"]), list(params["studies"])
-    weights = list(inputs.get("weights") or [])
+    weights = list(inputs["weights"])
     return {
         "curves": aligned(variants, inputs["curves"], "curves"),
         "galleries": aligned(variants, inputs["galleries"], "galleries"),
@@ -60,30 +61,16 @@ def figure_files(inputs: Mapping, params: Mapping) -> dict:
         **{k: inputs[k] for k in ("hardest", "confused", "overlap", "disagreements")},
         "templates": weights[0] if weights else None,
         "features": weights[1] if len(weights) > 1 else None,
-        "linear_variant": params.get("linear_variant"),
-        "mlp_variant": params.get("mlp_variant"),
-        **training_data_files(inputs, params),
-        **tuning_files(inputs, params),
+        "linear_variant": plan.linear,
+        "mlp_variant": plan.mlp,
+        **training_data_files(inputs, plan),
+        **tuning_files(inputs, plan),
     }
 
 
-def build_context(inputs: Mapping, params: Mapping) -> dict:
-    """Everything the template shows, from the rule's named inputs and params."""
-    r = Results.load(
-        inputs,
-        params["variants"],
-        params["studies"],
-        params["alpha"],
-        params.get("run_keys"),
-        params.get("dataset"),
-        params.get("flat_gap"),
-    )
-    captions = Captions(inputs["captions"], noun=r.describe["noun"])
-    files = figure_files(inputs, params)
-    home = r.home_study()
-    pair = r.errors.get("pair")
-    dot_text = Path(inputs["rulegraph_dot"]).read_text(encoding="utf-8")
-    context = {
+def page_context(r: Results, inputs: Mapping) -> dict:
+    """The page's frame: its title, wording, style sheet and scripts."""
+    return {
         "title": f"{r.dataset_title} study: why models behave as they do",
         "dataset": r.describe,
         "nouns": nouns(r),
@@ -92,31 +79,56 @@ def build_context(inputs: Mapping, params: Mapping) -> dict:
         "rule": RULE.replace("α", f"α = {r.alpha:g}"),
         "confidence": f"{CONFIDENCE:.0%}",
         "css": Path(inputs["css"]).read_text(encoding="utf-8"),
-        "scripts": [inline_script(path) for path in inputs.get("scripts", [])],
-        "summary": summary_section(r),
-        "changes": changes_section(r, inputs["changes"]) if "changes" in inputs else None,
-        "results": results_section(r),
-        "claims": claims_section(r),
-        "forest": forest_section(r, captions, inputs.get("forest")),
-        # Every run at once; absent where the rule gives no explorer figure (an older rule).
-        "explorer": (
-            explorer_section(
-                r.runs, r.records, {v: r.label(v) for v in r.variants}, inputs, captions, figure
-            )
-            if "explorer" in inputs
-            else None
-        ),
-        "studies": [study_section(r, captions, s, files) for s in r.studies],
-        # Variants that no study lists still get their learning curves shown.
-        "orphans": [
-            curves_figure(r, captions, v, files["curves"][v]) for v in r.variants if v not in home
-        ],
+        "scripts": [inline_script(path) for path in inputs["scripts"]],
+    }
+
+
+def errors_context(r: Results, captions: Captions, files: Mapping) -> dict:
+    """The error analysis across models: its figures, the pair compared, the hardest classes and
+    the most confused pairs of classes."""
+    pair = r.errors.get("pair")
+    return {
         "errors": r.errors,
         "error_figures": error_figures(r, captions, files),
         "pair": pair,
         "pair_labels": {"a": r.label(pair["a"]), "b": r.label(pair["b"])} if pair else {},
         "hardest_rows": named_classes(r, r.errors["hardest"][:10]),
         "confused_rows": named_classes(r, r.errors["confused_pairs"][:10]),
+    }
+
+
+def build_context(inputs: Mapping, params: Mapping) -> dict:
+    """Everything the template shows, from the rule's named inputs and params."""
+    plan = FigurePlan(**params["plan"])
+    r = Results.load(
+        inputs,
+        params["variants"],
+        params["studies"],
+        params["alpha"],
+        params["run_keys"],
+        params["dataset"],
+        params["flat_gap"],
+    )
+    captions = Captions(inputs["captions"], noun=r.describe["noun"])
+    files = figure_files(inputs, params, plan)
+    home = r.home_study()
+    dot_text = Path(inputs["rulegraph_dot"]).read_text(encoding="utf-8")
+    labels = {v: r.label(v) for v in r.variants}
+    context = {
+        **page_context(r, inputs),
+        "summary": summary_section(r),
+        "changes": changes_section(r, inputs["changes"]),
+        "results": results_section(r),
+        "claims": claims_section(r),
+        "forest": forest_section(r, captions, inputs["forest"]),
+        # Every run at once.
+        "explorer": explorer_section(r.runs, r.records, labels, inputs, captions, figure),
+        "studies": [study_section(r, captions, s, files) for s in r.studies],
+        # Variants that no study lists still get their learning curves shown.
+        "orphans": [
+            curves_figure(r, captions, v, files["curves"][v]) for v in r.variants if v not in home
+        ],
+        **errors_context(r, captions, files),
         "galleries": gallery_section(r, captions, files),
         "weights": weights_section(r, captions, files, FEATURE_UNITS),
         "provenance": provenance_section(
@@ -124,8 +136,8 @@ def build_context(inputs: Mapping, params: Mapping) -> dict:
         ),
     }
     # Last: the figures count this job's own time up to here (rendering follows, under 1 s).
-    figures = efficiency_figures(inputs, params, r.records) if "matmul" in inputs else None
-    context["provenance"]["efficiency"] = figures and efficiency_section(figures)
+    figures = efficiency_figures(inputs, params, r.records)
+    context["provenance"]["efficiency"] = efficiency_section(figures)
     context["efficiency"] = figures
     return context
 
@@ -198,14 +210,12 @@ def efficiency_figures(inputs: Mapping, params: Mapping, records: Mapping) -> di
     """This invocation's compute figures (mnist_study.record.efficiency), the report job's
     own time included up to now."""
     # The learning-rate sweeps' runs are the study's training too (their jobs are in its time).
-    sweeps = {
-        ("sweep", i): read_run_record(path) for i, path in enumerate(inputs.get("sweep_info") or [])
-    }
+    sweeps = {("sweep", i): read_run_record(path) for i, path in enumerate(inputs["sweep_info"])}
     return figures_from_files(
         {**records, **sweeps},
-        params.get("jobs", []),
+        params["jobs"],
         inputs["matmul"],
-        params.get("report_stamp"),
+        params["report_stamp"],
         report_start=process_start(),
         report_end=time.time(),
     )

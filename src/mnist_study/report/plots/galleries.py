@@ -11,8 +11,8 @@ import numpy as np
 import pandas as pd
 
 from mnist_study.data.cache import load_cache
-from mnist_study.report.drawing import class_names, label, noun, plt, save
-from mnist_study.report.image_grid import grid
+from mnist_study.report.plots.drawing import class_names, label, noun, plt, save
+from mnist_study.report.plots.image_grid import grid
 
 # ----------------------------------------------------------------------------- galleries
 

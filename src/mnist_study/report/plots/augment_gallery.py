@@ -11,8 +11,8 @@ from mnist_study.data.augment import blank_value, random_affine
 from mnist_study.data.cache import load_cache, normalise
 from mnist_study.data.datasets import IMAGE_SIZE
 from mnist_study.data.subsets import training_indices
-from mnist_study.report.drawing import class_names, label, plt, save
-from mnist_study.report.image_grid import grid
+from mnist_study.report.plots.drawing import class_names, label, plt, save
+from mnist_study.report.plots.image_grid import grid
 
 ROWS = 6  # images shown: one of each of the first ROWS classes
 DRAWS = 8  # augmented copies beside each image
