@@ -8,6 +8,7 @@ from helpers import REPO
 
 from mnist_study import config as study_config
 from mnist_study.data.datasets import train_split_size
+from mnist_study.report.figure_plan import FigurePlan, figure_plan
 
 SCHEMA = REPO / "workflow/schemas/config.schema.yaml"
 
@@ -134,3 +135,19 @@ def test_the_default_study_trains_a_pinned_number_of_flops():
     assert images == 50000  # from the files where fetched, else the built-in dataset's size
     assert study_config.study_train_flops(config, images) == 212_998_521_600_000
     assert f"{study_config.study_train_flops(config, images):.4g}" == "2.13e+14"
+
+
+def test_the_figure_plan_of_the_default_study():
+    """What the rule files read off the config to plan the figures, and the plan passing through
+    a rule's params as a plain dict and back."""
+    plan = figure_plan(resolved_study_config())
+    assert (plan.linear, plan.mlp) == ("linear", "mlp256")
+    assert plan.augmented == {
+        "wide_small_aug": {"augment_shift": 2, "augment_rotation": 10, "train_size": 5000}
+    }
+    assert plan.random_labels == ["memo_random", "memo_random_dropout"]
+    assert plan.memorization == ["memorization"] and plan.levels == {"memorization": [0.99]}
+    assert plan.tuned_studies == ["lr_activation", "optimizer", "optimizer_speed"]
+    assert plan.studies == list(plan.titles) and "baseline" in plan.studies
+    assert FigurePlan(**plan.fields()) == plan
+    assert repr(plan.fields()) == repr(FigurePlan(**plan.fields()).fields())

@@ -165,7 +165,7 @@ def claims_section(r: Results) -> list[dict]:
 
 def forest_section(r: Results, captions: Captions, path) -> dict | None:
     """The forest plot (rule plot_forest) inline, so that its marks are part of the page."""
-    if not path or not r.claims:
+    if not r.claims:
         return None
     trends = [c["name"] for c in r.claims if "tau" in c]
     return {
@@ -249,8 +249,8 @@ def provenance_section(
 ) -> dict:
     svg = draw(dot_text)
     return {
-        "git": git_state(params.get("repo", ".")),
-        "config_hash": params.get("config_hash", "?"),
+        "git": git_state(params["repo"]),
+        "config_hash": params["config_hash"],
         "packages": package_versions(),
         "report_machine": machine(),
         "training_machines": _machines(r),
