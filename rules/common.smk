@@ -41,6 +41,7 @@ DATASET_INFO = study_config.describe_dataset(config["data"])
 # Training images of a full-data run, for the train jobs' order (None: not known before the data).
 TRAIN_IMAGES = train_split_size(config["data"])
 DATA_CACHE = f"results/data/{DATASET}.pt"
+# Where the figures and the analysis files go.
 FIG = "results/figures"
 ANALYSIS = "results/analysis"
 # Which figures the study draws (and which rules exist for them), read off the config once:
