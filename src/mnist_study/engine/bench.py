@@ -93,27 +93,9 @@ def default_batch_size(config_path: Path) -> int:
     return TrainConfig.batch_size
 
 
-def main(argv: list[str] | None = None) -> dict:
-    parser = argparse.ArgumentParser(prog="python -m mnist_study.engine.bench", description=__doc__)
-    parser.add_argument("--root", default="data", help="data root holding MNIST/raw/ (torchvision)")
-    parser.add_argument("--config", default="config.yaml", help="for the default batch size")
-    parser.add_argument("--batch-size", type=int, help="override the config's batch size")
-    parser.add_argument("--threads", type=int, help="torch threads (default: torch's choice)")
-    parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
-    parser.add_argument("--repeats", type=int, default=3)
-    args = parser.parse_args(argv)
-
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    device = resolve_device(args.device)
-    threads = torch.get_num_threads()
-    batch_size = args.batch_size or default_batch_size(Path(args.config))
-    paths = raw_paths(args.root, "mnist")
-    images = read_idx(paths["train-images-idx3-ubyte"])
-    labels = read_idx(paths["train-labels-idx1-ubyte"])
-    where = device if device == "cpu" else torch.cuda.get_device_name()
-    print(f"device {where}, {threads} threads, torch {torch.__version__}")
-
+def engine_against_reference(root: str, images, labels, device: str, repeats: int) -> dict:
+    """(a) pytorch/examples' loop against (b) this engine on MLP 784-256-10: samples/s of each
+    (medians) and their ratio, as the median of paired repeats and as best against best."""
     t0 = time.perf_counter()
     config = TrainConfig(optimizer="adam", lr=1e-3, batch_size=64)
     small = Engine(images, labels, device, MLP_256, config)
@@ -121,13 +103,13 @@ def main(argv: list[str] | None = None) -> dict:
         f"engine data preparation (once per run, not per epoch): {time.perf_counter() - t0:.2f} s"
     )
     # Warm both up (allocator, first-call dispatch) before anything is timed.
-    reference_epoch(args.root, device, max_batches=50)
+    reference_epoch(root, device, max_batches=50)
     small.epoch(64 * 50)
 
     print("\n(a) pytorch/examples loop vs (b) this engine: MLP 784-256-10, Adam 1e-3, batch 64")
     ref_rates, eng_rates = [], []
-    for r in range(args.repeats):
-        ref_s, ref_n = reference_epoch(args.root, device)
+    for r in range(repeats):
+        ref_s, ref_n = reference_epoch(root, device)
         eng_s, eng_n = small.epoch()
         ref_rates.append(ref_n / ref_s)
         eng_rates.append(eng_n / eng_s)
@@ -146,7 +128,17 @@ def main(argv: list[str] | None = None) -> dict:
         f"  best: (a) {max(ref_rates):.0f}, (b) {max(eng_rates):.0f} samples/s, "
         f"ratio {best_speedup:.1f}x"
     )
+    return {
+        "reference_samples_per_s": ref_rate,
+        "engine_samples_per_s": eng_rate,
+        "speedup": speedup,
+        "speedup_best": best_speedup,
+    }
 
+
+def training_against_matmul(images, labels, device: str, batch_size: int, repeats: int) -> dict:
+    """GFLOP/s of a training epoch of MLP 784-1024-1024-10 against a fp32 matmul's, and their
+    ratio (the hardware use), as the median of paired repeats and as best against best."""
     config = TrainConfig(optimizer="adamw", lr=1e-3, batch_size=batch_size)
     big = Engine(images, labels, device, MLP_1024x2, config)
     flops = spec_from_dict(MLP_1024x2).train_flops_per_sample()
@@ -157,7 +149,7 @@ def main(argv: list[str] | None = None) -> dict:
         f"{flops / 1e6:.2f} MFLOP/sample forward+backward) vs {MATMUL_N}x{MATMUL_N} fp32 matmul"
     )
     mlp_rates, mm_rates = [], []
-    for r in range(args.repeats):
+    for r in range(repeats):
         seconds, n = big.epoch()
         mlp_rates.append(flops * n / seconds / 1e9)
         mm_rates.append(matmul_gflops(device))
@@ -173,23 +165,46 @@ def main(argv: list[str] | None = None) -> dict:
         f"  best: training {max(mlp_rates):.1f}, matmul {max(mm_rates):.1f} GFLOP/s, "
         f"ratio {best_use:.1%}"
     )
-    print(
-        f"\nsummary, median of paired repeats (best of each): speedup {speedup:.1f}x "
-        f"({best_speedup:.1f}x); hardware use {use:.0%} ({best_use:.0%}) of matmul"
-    )
     return {
-        "device": where,
-        "threads": threads,
-        "reference_samples_per_s": ref_rate,
-        "engine_samples_per_s": eng_rate,
-        "speedup": speedup,
-        "speedup_best": best_speedup,
-        "batch_size": batch_size,
         "mlp_gflops": mlp_rate,
         "matmul_gflops": mm_rate,
         "hardware_use": use,
         "hardware_use_best": best_use,
     }
+
+
+def _arguments(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m mnist_study.engine.bench", description=__doc__)
+    parser.add_argument("--root", default="data", help="data root holding MNIST/raw/ (torchvision)")
+    parser.add_argument("--config", default="config.yaml", help="for the default batch size")
+    parser.add_argument("--batch-size", type=int, help="override the config's batch size")
+    parser.add_argument("--threads", type=int, help="torch threads (default: torch's choice)")
+    parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    parser.add_argument("--repeats", type=int, default=3)
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> dict:
+    args = _arguments(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    device = resolve_device(args.device)
+    threads = torch.get_num_threads()
+    batch_size = args.batch_size or default_batch_size(Path(args.config))
+    paths = raw_paths(args.root, "mnist")
+    images = read_idx(paths["train-images-idx3-ubyte"])
+    labels = read_idx(paths["train-labels-idx1-ubyte"])
+    where = device if device == "cpu" else torch.cuda.get_device_name()
+    print(f"device {where}, {threads} threads, torch {torch.__version__}")
+
+    loop = engine_against_reference(args.root, images, labels, device, args.repeats)
+    use = training_against_matmul(images, labels, device, batch_size, args.repeats)
+    print(
+        f"\nsummary, median of paired repeats (best of each): speedup {loop['speedup']:.1f}x "
+        f"({loop['speedup_best']:.1f}x); hardware use {use['hardware_use']:.0%} "
+        f"({use['hardware_use_best']:.0%}) of matmul"
+    )
+    return {"device": where, "threads": threads, **loop, "batch_size": batch_size, **use}
 
 
 if __name__ == "__main__":

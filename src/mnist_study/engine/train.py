@@ -17,13 +17,14 @@ import pandas as pd
 import torch
 import torch.nn.functional as F
 
-from mnist_study.atomic import save_torch, write_csv, write_json
+from mnist_study.atomic import write_csv, write_json
 from mnist_study.data.augment import blank_value, random_affine
 from mnist_study.data.cache import load_cache
 from mnist_study.data.subsets import cache_fingerprint, prepare_data
 from mnist_study.engine import runstore
 from mnist_study.engine.models import as_spec, save_checkpoint
 from mnist_study.engine.optim import Optimizer
+from mnist_study.engine.resume import RunState, read_resume, resume_key
 from mnist_study.engine.train_config import TrainConfig, lr_at, resolve_device
 from mnist_study.machine import machine
 from mnist_study.runrecord import RUN_FORMAT
@@ -42,9 +43,6 @@ HISTORY_COLUMNS = (
 )
 # Wall time per epoch goes to train.json, not history.csv: the history repeats bit for bit.
 FINAL_KEYS = HISTORY_COLUMNS[1:7]
-# 2: wall times left history rows for their own list; 3: the lowest-loss weights; 4: the
-# augmentation generator
-RESUME_FORMAT = 4
 AUGMENT_STREAM = 7919  # added to the seed for the augmentation draws: a stream of their own
 EVAL_BATCH = 1000  # images per forward pass when evaluating: memory, not speed, sets it
 
@@ -88,34 +86,6 @@ def evaluate(model, x, y, batch_size: int = EVAL_BATCH) -> tuple[float, float]:
     return loss_sum.item() / len(x), correct.item() / len(x)
 
 
-def _resume_key(spec, config: TrainConfig, device: str, extra: dict | None = None) -> dict:
-    """What a resume state (or a kept finished run) must match to be used. Threads are left
-    out: a rerun with another thread count continues the same training (only the last bits of
-    its sums differ, as between two whole runs with different thread counts). ``extra`` holds
-    what else made the run: the training code's hash and the data's fingerprint."""
-    return {
-        "spec": spec.to_dict(),
-        "config": {k: v for k, v in config.to_dict().items() if k != "threads"},
-        "device": device,
-        **(extra or {}),
-    }
-
-
-def _load_resume(path: Path | None, key: dict, log) -> dict | None:
-    if path is None or not path.exists():
-        return None
-    try:
-        # On the CPU: RNG states must be CPU tensors; weights are copied to the device on load.
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # noqa: BLE001 - an unreadable state means a fresh start
-        log(f"resume: {path} unreadable ({exc}); starting fresh")
-        return None
-    if state.get("format") != RESUME_FORMAT or state.get("key") != key:
-        log(f"resume: {path} belongs to another spec, config or device; starting fresh")
-        return None
-    return state
-
-
 def train_run(
     cache,
     spec: dict,
@@ -150,11 +120,9 @@ def train_run(
     if cfg.threads is not None:
         torch.set_num_threads(cfg.threads)
     device = resolve_device(cfg.device)
-    checkpoint = Path(checkpoint)
-    resume = Path(resume) if resume is not None else checkpoint.with_name("resume.pt")
-    best = Path(best) if best is not None else checkpoint.with_name("model_best.pt")
-    outputs = {"checkpoint": checkpoint, "best": best, "history": history, "info": info}
-    key = _resume_key(spec, cfg, device, key_extra)
+    outputs = _output_paths(checkpoint, best, history, info)
+    resume = Path(resume) if resume is not None else outputs["checkpoint"].with_name("resume.pt")
+    key = resume_key(spec, cfg, device, key_extra)
     # A finished run is kept with its thread count: on another one its sums differ in the last
     # bits, so a forced rerun with --set-threads trains anew.
     kept_key = {**key, "threads": torch.get_num_threads()}
@@ -162,8 +130,40 @@ def train_run(
         log(f"seed {cfg.seed}: finished before under the same key; kept outputs put back")
         return json.loads(Path(info).read_text(encoding="utf-8"))
 
-    if not isinstance(cache, dict):
-        cache = load_cache(cache)
+    cache = cache if isinstance(cache, dict) else load_cache(cache)
+    data = _device_data(cache, cfg, device, prepared)
+    model, optimizer, order = _seeded_start(spec, cfg, device)
+    augment, augment_rng = _augmentation(cfg, data, device)
+    run = RunState(model, optimizer, order, augment_rng, device)
+    start_epoch = _resume_from(resume, key, run, cfg, log)
+    _train_epochs(run, data, cfg, augment, spec, log, on_epoch_end, lambda: run.save(resume, key))
+    summary = _summary(cache, spec, cfg, run, len(data.train_x), start_epoch)
+    _write_outputs(outputs, run, spec, cfg, data, summary)
+    runstore.keep(outputs, kept_key)
+    resume.unlink(missing_ok=True)
+    log(
+        f"done: val_acc {run.rows[-1]['val_acc']:.4f}, {summary['train_seconds']:.1f} s; "
+        f"wrote {outputs['checkpoint']}, {history}, {info}"
+    )
+    return summary
+
+
+def _output_paths(checkpoint, lowest_val_loss_checkpoint, history, info) -> dict:
+    """The run's files by runstore's names; "best" is early stopping's checkpoint (the lowest
+    validation loss), ``model_best.pt`` beside the last weights unless given."""
+    checkpoint = Path(checkpoint)
+    if lowest_val_loss_checkpoint is None:
+        lowest_val_loss_checkpoint = checkpoint.with_name("model_best.pt")
+    return {
+        "checkpoint": checkpoint,
+        "best": Path(lowest_val_loss_checkpoint),
+        "history": history,
+        "info": info,
+    }
+
+
+def _device_data(cache: dict, cfg: TrainConfig, device: str, prepared: dict | None):
+    """The run's tensors on the device, memoised in ``prepared`` by what selects them."""
     sizes = (
         device,
         cfg.eval_train_size,
@@ -174,11 +174,11 @@ def train_run(
     prepared = {} if prepared is None else prepared
     if sizes not in prepared:
         prepared[sizes] = prepare_data(cache, *sizes)
-    data = prepared[sizes]
-    n_train = len(data.train_x)
-    steps_per_epoch = math.ceil(n_train / cfg.batch_size)
-    total_steps = steps_per_epoch * cfg.epochs
+    return prepared[sizes]
 
+
+def _seeded_start(spec, cfg: TrainConfig, device: str):
+    """The seeded model, its optimizer and the data order's generator."""
     # Init and dropout draw from torch's default generators, seeded here for every run: a run
     # is the same whichever runs shared its process before it.
     torch.manual_seed(cfg.seed)
@@ -186,106 +186,101 @@ def train_run(
     optimizer = Optimizer(model.parameters(), cfg)
     # Data order has its own generator: it does not depend on what the init consumed.
     order = torch.Generator().manual_seed(cfg.seed)
-    augment, augment_rng = None, None
-    if cfg.augment_shift or cfg.augment_rotation:
-        # On the device: the draws never leave it. Their own generator, so a seed gives the
-        # same images whatever else drew numbers before.
-        augment_rng = torch.Generator(device=device).manual_seed(cfg.seed + AUGMENT_STREAM)
-        blank = blank_value(data.mean, data.std)
+    return model, optimizer, order
 
-        def augment(x):
-            return random_affine(x, cfg.augment_shift, cfg.augment_rotation, augment_rng, blank)
 
-    rows: list[dict] = []
-    epoch_seconds: list[float] = []
-    # The weights of the lowest validation loss so far, on the CPU (a copy per improvement).
-    lowest: dict = {"epoch": None, "loss": math.inf, "state": None}
+def _augmentation(cfg: TrainConfig, data, device: str):
+    """(augment, its generator): the per-batch random affine, or (None, None) without one."""
+    if not (cfg.augment_shift or cfg.augment_rotation):
+        return None, None
+    # On the device: the draws never leave it. Their own generator, so a seed gives the same
+    # images whatever else drew numbers before.
+    augment_rng = torch.Generator(device=device).manual_seed(cfg.seed + AUGMENT_STREAM)
+    blank = blank_value(data.mean, data.std)
 
-    state = _load_resume(resume, key, log)
+    def augment(x):
+        return random_affine(x, cfg.augment_shift, cfg.augment_rotation, augment_rng, blank)
+
+    return augment, augment_rng
+
+
+def _resume_from(resume: Path, key: dict, run: RunState, cfg: TrainConfig, log) -> int:
+    """Load the resume state into ``run`` where one matches; returns the epochs done."""
+    state = read_resume(resume, key, log)
     if state is not None:
-        model.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
-        order.set_state(state["order_rng"])
-        if augment_rng is not None:
-            augment_rng.set_state(state["augment_rng"])
-        torch.set_rng_state(state["cpu_rng"])
-        if device == "cuda":
-            torch.cuda.set_rng_state(state["cuda_rng"])
-        rows = list(state["history"])
-        epoch_seconds = list(state["epoch_seconds"])
-        lowest = dict(state["lowest"])
-        log(f"resume: continuing after epoch {len(rows)} of {cfg.epochs} from {resume}")
-    start_epoch = len(rows)
+        run.load(state)
+        log(f"resume: continuing after epoch {len(run.rows)} of {cfg.epochs} from {resume}")
+    return len(run.rows)
 
+
+def _train_epochs(run: RunState, data, cfg: TrainConfig, augment, spec, log, on_epoch_end, save):
+    """The epochs left: each trains, scores, keeps the lowest validation loss's weights and,
+    before the last, saves the resume state (``save``) before ``on_epoch_end``."""
+    n_train = len(data.train_x)
+    steps_per_epoch = math.ceil(n_train / cfg.batch_size)
     log(
-        f"{spec.to_dict()} seed {cfg.seed} on {device} ({torch.get_num_threads()} threads): "
+        f"{spec.to_dict()} seed {cfg.seed} on {run.device} ({torch.get_num_threads()} threads): "
         f"{n_train} images, {spec.num_params()} params, {cfg.epochs} epochs of "
         f"{steps_per_epoch} steps"
     )
-    for epoch in range(start_epoch + 1, cfg.epochs + 1):
+    for epoch in range(len(run.rows) + 1, cfg.epochs + 1):
         t0 = time.perf_counter()
-        first = (epoch - 1) * steps_per_epoch
-        lrs = [lr_at(cfg, s, total_steps) for s in range(first, first + steps_per_epoch)]
-        perm = torch.randperm(n_train, generator=order).to(device, non_blocking=True)
-        loss_sum, correct = train_epoch(
-            model, optimizer, data.train_x, data.train_y, perm, cfg.batch_size, lrs, augment
-        )
-        # The gap's train side is read from the last row only: the whole fixed subset there,
-        # a fixed part of it before (the curves), which costs a tenth as much on 5,000 images.
-        last = epoch == cfg.epochs
-        train_eval_loss, train_eval_acc = evaluate(
-            model,
-            data.train_eval_x if last else data.epoch_eval_x,
-            data.train_eval_y if last else data.epoch_eval_y,
-        )
-        # Epochs between validation passes get NaN: no row pretends to a figure not measured.
-        scored = last or epoch % cfg.val_every == 0
-        val_loss, val_acc = (
-            evaluate(model, data.val_x, data.val_y) if scored else (math.nan, math.nan)
-        )
-        row = {
-            "epoch": epoch,
-            "train_loss": loss_sum.item() / n_train,
-            "train_acc": correct.item() / n_train,
-            "train_eval_loss": train_eval_loss,
-            "train_eval_acc": train_eval_acc,
-            "val_loss": val_loss,
-            "val_acc": val_acc,
-            "lr": lrs[-1],
-        }
-        rows.append(row)
-        if val_loss < lowest["loss"]:
-            state_now = {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}
-            lowest = {"epoch": epoch, "loss": val_loss, "state": state_now}
-        epoch_seconds.append(time.perf_counter() - t0)
+        row = _epoch(run, data, cfg, augment, epoch, steps_per_epoch)
+        run.rows.append(row)
+        run.note_val_loss(epoch, row["val_loss"])
+        run.epoch_seconds.append(time.perf_counter() - t0)
         log(
             f"epoch {epoch}/{cfg.epochs}: train {row['train_loss']:.4f} {row['train_acc']:.4f}"
-            f" | train eval {train_eval_loss:.4f} {train_eval_acc:.4f}"
-            f" | val {val_loss:.4f} {val_acc:.4f} | lr {row['lr']:.3g} | {epoch_seconds[-1]:.1f} s"
+            f" | train eval {row['train_eval_loss']:.4f} {row['train_eval_acc']:.4f}"
+            f" | val {row['val_loss']:.4f} {row['val_acc']:.4f} | lr {row['lr']:.3g}"
+            f" | {run.epoch_seconds[-1]:.1f} s"
         )
-        if not last:  # the last epoch's state is the outputs themselves, kept below
-            save_torch(
-                resume,
-                {
-                    "format": RESUME_FORMAT,
-                    "key": key,
-                    "model": model.state_dict(),
-                    "optimizer": optimizer.state_dict(),
-                    "order_rng": order.get_state(),
-                    "augment_rng": None if augment_rng is None else augment_rng.get_state(),
-                    "cpu_rng": torch.get_rng_state(),
-                    "cuda_rng": torch.cuda.get_rng_state() if device == "cuda" else None,
-                    "history": rows,
-                    "epoch_seconds": epoch_seconds,
-                    "lowest": lowest,
-                },
-            )
+        if epoch != cfg.epochs:  # the last epoch's state is the outputs themselves, kept later
+            save()
         if on_epoch_end is not None:
             on_epoch_end(epoch, row)
 
-    frame = pd.DataFrame(rows, columns=list(HISTORY_COLUMNS))
-    best_acc_epoch = int(frame.loc[frame["val_acc"].idxmax(), "epoch"])
-    summary = {
+
+def _epoch(run: RunState, data, cfg: TrainConfig, augment, epoch: int, steps_per_epoch: int):
+    """Train one epoch and score it; returns its history row."""
+    n_train = len(data.train_x)
+    first = (epoch - 1) * steps_per_epoch
+    total_steps = steps_per_epoch * cfg.epochs
+    lrs = [lr_at(cfg, s, total_steps) for s in range(first, first + steps_per_epoch)]
+    perm = torch.randperm(n_train, generator=run.order).to(run.device, non_blocking=True)
+    loss_sum, correct = train_epoch(
+        run.model, run.optimizer, data.train_x, data.train_y, perm, cfg.batch_size, lrs, augment
+    )
+    # The gap's train side is read from the last row only: the whole fixed subset there, a
+    # fixed part of it before (the curves), which costs a tenth as much on 5,000 images.
+    last = epoch == cfg.epochs
+    train_eval_loss, train_eval_acc = evaluate(
+        run.model,
+        data.train_eval_x if last else data.epoch_eval_x,
+        data.train_eval_y if last else data.epoch_eval_y,
+    )
+    # Epochs between validation passes get NaN: no row pretends to a figure not measured.
+    scored = last or epoch % cfg.val_every == 0
+    val_loss, val_acc = (
+        evaluate(run.model, data.val_x, data.val_y) if scored else (math.nan, math.nan)
+    )
+    return {
+        "epoch": epoch,
+        "train_loss": loss_sum.item() / n_train,
+        "train_acc": correct.item() / n_train,
+        "train_eval_loss": train_eval_loss,
+        "train_eval_acc": train_eval_acc,
+        "val_loss": val_loss,
+        "val_acc": val_acc,
+        "lr": lrs[-1],
+    }
+
+
+def _summary(cache: dict, spec, cfg: TrainConfig, run: RunState, n_train: int, start_epoch: int):
+    """The train.json dict of a finished run."""
+    frame = pd.DataFrame(run.rows, columns=list(HISTORY_COLUMNS))
+    best_val_acc_epoch = int(frame.loc[frame["val_acc"].idxmax(), "epoch"])
+    return {
         "format": RUN_FORMAT,
         "dataset": cache.get("dataset", "?"),
         "machine": machine(),
@@ -293,37 +288,37 @@ def train_run(
         "flops_per_sample": spec.flops_per_sample(),
         "train_flops_per_sample": spec.train_flops_per_sample(),
         "train_images": n_train,
-        "train_seconds": float(sum(epoch_seconds)),
-        "epoch_seconds": epoch_seconds,
+        "train_seconds": float(sum(run.epoch_seconds)),
+        "epoch_seconds": run.epoch_seconds,
         # When this run's training ended (Unix time): which invocation of the study trained it.
         "finished_at": time.time(),
-        "device": device,
-        "device_name": torch.cuda.get_device_name() if device == "cuda" else "cpu",
+        "device": run.device,
+        "device_name": torch.cuda.get_device_name() if run.device == "cuda" else "cpu",
         "threads": torch.get_num_threads(),
         "epochs": cfg.epochs,
         "resumed_after_epoch": start_epoch,
-        "final": {k: rows[-1][k] for k in FINAL_KEYS},
-        "best_epoch": best_acc_epoch,
-        # Early stopping's epoch: the lowest validation loss (its weights: the best checkpoint).
-        "stop_epoch": lowest["epoch"],
+        "final": {k: run.rows[-1][k] for k in FINAL_KEYS},
+        # The recorded key says "best": the epoch of the highest validation accuracy.
+        "best_epoch": best_val_acc_epoch,
+        # Early stopping's epoch: the lowest validation loss (its weights: model_best.pt).
+        "stop_epoch": run.lowest_val_loss_checkpoint["epoch"],
         "spec": spec.to_dict(),
         "train_config": cfg.to_dict(),
         # The schedule's peak as trained (after any scaling with the batch): what tables state.
         "peak_lr": cfg.peak_lr,
     }
-    save_checkpoint(checkpoint, model, spec, cfg.to_dict(), data.mean, data.std, cfg.epochs)
+
+
+def _write_outputs(outputs: dict, run: RunState, spec, cfg: TrainConfig, data, summary: dict):
+    """The last weights, the lowest validation loss's weights, history.csv and train.json."""
+    lowest = run.lowest_val_loss_checkpoint
+    mean, std = data.mean, data.std
+    save_checkpoint(outputs["checkpoint"], run.model, spec, cfg.to_dict(), mean, std, cfg.epochs)
     save_checkpoint(
-        best, model, spec, cfg.to_dict(), data.mean, data.std, lowest["epoch"], lowest["state"]
+        outputs["best"], run.model, spec, cfg.to_dict(), mean, std, lowest["epoch"], lowest["state"]
     )
-    write_csv(history, frame)
-    write_json(info, summary)
-    runstore.keep(outputs, kept_key)
-    resume.unlink(missing_ok=True)
-    log(
-        f"done: val_acc {rows[-1]['val_acc']:.4f}, {summary['train_seconds']:.1f} s; "
-        f"wrote {checkpoint}, {history}, {info}"
-    )
-    return summary
+    write_csv(outputs["history"], pd.DataFrame(run.rows, columns=list(HISTORY_COLUMNS)))
+    write_json(outputs["info"], summary)
 
 
 def train_block(
