@@ -216,7 +216,7 @@ def _p_values_text(verdict: Verdict) -> list[str]:
 
 def claims_markdown(results: Sequence[dict]) -> str:
     """One line per claim: the verdict, the statement and its numbers (for notes and logs)."""
-    counts = Counter(r["verdict"] for r in results)
+    counts = Counter(verdict["verdict"] for verdict in results)
     lines = [
         "# Claims",
         "",
@@ -225,21 +225,24 @@ def claims_markdown(results: Sequence[dict]) -> str:
         RULE.replace("α", f"α = {results[0]['alpha']:g}") if results else RULE,
         "",
     ]
-    for r in results:
-        lines.append(f"- **{r['verdict']}**: {r['statement']} ({r['name']}). {r['numbers']}")
+    for verdict in results:
+        word, statement, name = verdict["verdict"], verdict["statement"], verdict["name"]
+        lines.append(f"- **{word}**: {statement} ({name}). {verdict['numbers']}")
     return "\n".join(lines) + "\n"
 
 
 def compare_verdicts(first: Sequence[dict], second: Sequence[dict]) -> tuple[str, bool]:
     """Two studies' claims side by side: (a Markdown table, whether every verdict agrees)."""
-    other = {r["name"]: r for r in second}
+    other = {verdict["name"]: verdict for verdict in second}
     lines = ["| claim | first | second | agree |", "| --- | --- | --- | --- |"]
     agree = True
-    for r in first:
-        twin = other.get(r["name"], {}).get("verdict", "missing")
-        same = twin == r["verdict"]
+    for verdict in first:
+        twin = other.get(verdict["name"], {}).get("verdict", "missing")
+        same = twin == verdict["verdict"]
         agree &= same
-        lines.append(f"| {r['name']} | {r['verdict']} | {twin} | {'yes' if same else 'NO'} |")
+        lines.append(
+            f"| {verdict['name']} | {verdict['verdict']} | {twin} | {'yes' if same else 'NO'} |"
+        )
     return "\n".join(lines) + "\n", agree
 
 
