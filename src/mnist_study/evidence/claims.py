@@ -37,6 +37,8 @@ RUN_LEVEL_METRICS = tuple(
 # A variant name with this suffix names the variant's best-epoch (lowest validation loss)
 # checkpoint, scored on the same images: early stopping's claims compare it with the last.
 BEST = "@best"
+# The kinds of test a claim gets (Claim.kind): one per compare, non-inferiority, a plain pair.
+KINDS = COMPARES + ("not_worse", "pair")
 VERDICTS = ("supported", "contradicted", "inconclusive")
 
 
@@ -68,109 +70,30 @@ class Claim:
         """Check a claim's entry; errors name the key (``claims.<name>.<key>``) and what is
         valid. With ``variants``, the names it compares must be among them."""
         where = f"claims.{name}"
-        if not isinstance(d, Mapping):
-            raise ValueError(f"{where}: {d!r}; must be a mapping")
-        names = [f.name for f in fields(cls) if f.name != "name"]
-        unknown = sorted(set(d) - set(names))
-        if unknown:
-            raise ValueError(f"{where}: unknown key(s) {unknown}; valid: {names}")
-        for key in ("statement", "metric", "variants", "expect", "smallest_effect"):
-            if key not in d:
-                raise ValueError(f"{where}: missing key {key!r}")
-        if not isinstance(d["statement"], str) or not d["statement"].strip():
-            raise ValueError(f"{where}.statement: {d['statement']!r}; must be a sentence")
-        metric, expect, compared = d["metric"], d["expect"], d["variants"]
-        if metric not in CLAIM_METRICS:
-            raise ValueError(f"{where}.metric: {metric!r}; valid: {list(CLAIM_METRICS)}")
-        if expect not in EXPECTATIONS:
-            raise ValueError(f"{where}.expect: {expect!r}; valid: {list(EXPECTATIONS)}")
-        compare = d.get("compare", "trend")
-        if compare not in COMPARES:
-            raise ValueError(f"{where}.compare: {compare!r}; valid: {list(COMPARES)}")
-        fewest = 1 if compare == "level" else 2
-        if (
-            not isinstance(compared, list | tuple)
-            or len(compared) < fewest
-            or len(set(compared)) != len(compared)
-        ):
-            raise ValueError(
-                f"{where}.variants: {compared!r}; give at least "
-                + ("one variant name" if fewest == 1 else "two distinct variant names")
-            )
-        if variants is not None:
-            valid = list(variants)
-            unknown = [v for v in compared if base_variant(v) not in valid]
-            if unknown:
-                raise ValueError(
-                    f"{where}.variants names {unknown}, which are not variants; valid: {valid}, "
-                    f"each also with {BEST!r} for its best-epoch checkpoint"
-                )
-        best = [v for v in compared if is_best(v)]
-        if best and metric not in IMAGE_METRICS:
-            raise ValueError(
-                f"{where}.variants names best-epoch checkpoints {best}; they have test-set "
-                f"figures only, so the metric must be one of {list(IMAGE_METRICS)}, not {metric!r}"
-            )
+        _check_keys(where, d, [f.name for f in fields(cls) if f.name != "name"])
+        metric, expect, compare = _check_choices(where, d)
+        compared = d["variants"]
+        _check_variants(where, compared, compare, metric, variants)
         _check_compare(where, compare, compared, metric, d.get("level"))
         _check_recovery(where, compare, compared, metric, d.get("share"))
-        if compare == "each" and (len(compared) < 3 or metric not in IMAGE_METRICS):
-            raise ValueError(
-                f"{where}.compare: 'each' tests the last variant against each of at least two "
-                f"others, on a metric of {list(IMAGE_METRICS)}; got {len(compared)} variants "
-                f"and metric {metric!r}"
-            )
-        if (metric == "disagreements") != (expect == "present"):
-            raise ValueError(
-                f"{where}: metric 'disagreements' goes with expect 'present' and only with it; "
-                f"got metric {metric!r}, expect {expect!r}"
-            )
-        if expect == "not_worse" and (
-            metric not in NOT_WORSE_METRICS or len(compared) != 2 or "compare" in d
-        ):
-            raise ValueError(
-                f"{where}: expect 'not_worse' (B - A > -smallest_effect, one-sided) compares two "
-                f"variants on a metric where larger is better, one of {list(NOT_WORSE_METRICS)}, "
-                f"with no `compare`; got metric {metric!r}, {len(compared)} variants"
-                + (f", compare {d['compare']!r}" if "compare" in d else "")
-            )
-        if metric == "disagreements" and len(compared) != 2:
-            raise ValueError(f"{where}.variants: 'disagreements' compares exactly two variants")
-        threshold = d.get("threshold")
-        if metric in TIME_TO_METRICS and not (_is_number(threshold) and 0 < threshold <= 1):
-            raise ValueError(f"{where}.threshold: {threshold!r}; need a number in (0, 1]")
-        epoch = d.get("epoch")
-        if metric == "val_acc_at_epoch" and not (_is_int(epoch) and epoch >= 1):
-            raise ValueError(f"{where}.epoch: {epoch!r}; need an integer >= 1")
-        sesoi = d["smallest_effect"]
-        if not (_is_number(sesoi) and sesoi > 0):
-            raise ValueError(
-                f"{where}.smallest_effect: {sesoi!r}; need a positive number in the units of "
-                f"{metric!r}"
-            )
-        study = d.get("study")
-        if study is not None and not isinstance(study, str):
-            raise ValueError(f"{where}.study: {study!r}; must name a study (studies.<name>)")
-        twin = d.get("fixed_lr_claim")
-        if twin is not None and (not isinstance(twin, str) or len(compared) != 2 or "compare" in d):
-            raise ValueError(
-                f"{where}.fixed_lr_claim: {twin!r}; names another claim (of two variants, no "
-                f"`compare`), the same comparison at fixed learning rates"
-            )
+        _check_pairing(where, d, compare, metric, expect)
+        _check_figures(where, d, metric)
+        _check_links(where, d)
         return cls(
             name=name,
             statement=d["statement"],
             metric=metric,
             variants=tuple(compared),
             expect=expect,
-            smallest_effect=float(sesoi),
-            threshold=threshold,
-            epoch=epoch,
+            smallest_effect=float(d["smallest_effect"]),
+            threshold=d.get("threshold"),
+            epoch=d.get("epoch"),
             source=d.get("source"),
             compare=compare,
             level=None if d.get("level") is None else float(d["level"]),
-            fixed_lr_claim=twin,
+            fixed_lr_claim=d.get("fixed_lr_claim"),
             share=None if d.get("share") is None else float(d["share"]),
-            study=study,
+            study=d.get("study"),
         )
 
     @property
@@ -178,6 +101,16 @@ class Claim:
         """+1 where the claim expects the metric to rise along its variants (or, not_worse,
         not to fall by the margin), -1 to fall."""
         return -1 if self.expect == "decrease" else 1
+
+    @property
+    def kind(self) -> str:
+        """Which test decides the claim (one of KINDS): a stated expectation not_worse, else its
+        compare; a trend of two variants is one plain pair."""
+        if self.is_not_worse:
+            return "not_worse"
+        if self.compare in ("trend", "each") and len(self.variants) <= 2:
+            return "pair"
+        return self.compare
 
     @property
     def is_trend(self) -> bool:
@@ -232,6 +165,119 @@ class Claim:
         if self.is_each or self.is_level or self.is_interaction or self.is_recovery:
             optional["compare"] = self.compare
         return head | {k: v for k, v in optional.items() if v is not None}
+
+
+def _check_keys(where: str, d, names: list[str]) -> None:
+    """A mapping of known keys, the required ones all present, with a statement."""
+    if not isinstance(d, Mapping):
+        raise ValueError(f"{where}: {d!r}; must be a mapping")
+    unknown = sorted(set(d) - set(names))
+    if unknown:
+        raise ValueError(f"{where}: unknown key(s) {unknown}; valid: {names}")
+    for key in ("statement", "metric", "variants", "expect", "smallest_effect"):
+        if key not in d:
+            raise ValueError(f"{where}: missing key {key!r}")
+    if not isinstance(d["statement"], str) or not d["statement"].strip():
+        raise ValueError(f"{where}.statement: {d['statement']!r}; must be a sentence")
+
+
+def _check_choices(where: str, d: Mapping) -> tuple[str, str, str]:
+    """The metric, the expectation and the comparison, each one of its valid names."""
+    metric, expect = d["metric"], d["expect"]
+    if metric not in CLAIM_METRICS:
+        raise ValueError(f"{where}.metric: {metric!r}; valid: {list(CLAIM_METRICS)}")
+    if expect not in EXPECTATIONS:
+        raise ValueError(f"{where}.expect: {expect!r}; valid: {list(EXPECTATIONS)}")
+    compare = d.get("compare", "trend")
+    if compare not in COMPARES:
+        raise ValueError(f"{where}.compare: {compare!r}; valid: {list(COMPARES)}")
+    return metric, expect, compare
+
+
+def _check_variants(where: str, compared, compare: str, metric: str, variants) -> None:
+    """Distinct names, enough for the comparison, each a known variant; a best-epoch
+    checkpoint only on a test-set metric."""
+    fewest = 1 if compare == "level" else 2
+    if (
+        not isinstance(compared, list | tuple)
+        or len(compared) < fewest
+        or len(set(compared)) != len(compared)
+    ):
+        raise ValueError(
+            f"{where}.variants: {compared!r}; give at least "
+            + ("one variant name" if fewest == 1 else "two distinct variant names")
+        )
+    if variants is not None:
+        valid = list(variants)
+        unknown = [v for v in compared if base_variant(v) not in valid]
+        if unknown:
+            raise ValueError(
+                f"{where}.variants names {unknown}, which are not variants; valid: {valid}, "
+                f"each also with {BEST!r} for its best-epoch checkpoint"
+            )
+    best = [v for v in compared if is_best(v)]
+    if best and metric not in IMAGE_METRICS:
+        raise ValueError(
+            f"{where}.variants names best-epoch checkpoints {best}; they have test-set "
+            f"figures only, so the metric must be one of {list(IMAGE_METRICS)}, not {metric!r}"
+        )
+
+
+def _check_pairing(where: str, d: Mapping, compare: str, metric: str, expect: str) -> None:
+    """Which comparisons, metrics and expectations go together: 'each' on a test-set metric,
+    'disagreements' with 'present' on two variants, 'not_worse' on one plain pair."""
+    compared = d["variants"]
+    if compare == "each" and (len(compared) < 3 or metric not in IMAGE_METRICS):
+        raise ValueError(
+            f"{where}.compare: 'each' tests the last variant against each of at least two "
+            f"others, on a metric of {list(IMAGE_METRICS)}; got {len(compared)} variants "
+            f"and metric {metric!r}"
+        )
+    if (metric == "disagreements") != (expect == "present"):
+        raise ValueError(
+            f"{where}: metric 'disagreements' goes with expect 'present' and only with it; "
+            f"got metric {metric!r}, expect {expect!r}"
+        )
+    if expect == "not_worse" and (
+        metric not in NOT_WORSE_METRICS or len(compared) != 2 or "compare" in d
+    ):
+        raise ValueError(
+            f"{where}: expect 'not_worse' (B - A > -smallest_effect, one-sided) compares two "
+            f"variants on a metric where larger is better, one of {list(NOT_WORSE_METRICS)}, "
+            f"with no `compare`; got metric {metric!r}, {len(compared)} variants"
+            + (f", compare {d['compare']!r}" if "compare" in d else "")
+        )
+    if metric == "disagreements" and len(compared) != 2:
+        raise ValueError(f"{where}.variants: 'disagreements' compares exactly two variants")
+
+
+def _check_figures(where: str, d: Mapping, metric: str) -> None:
+    """The numbers the metric needs: a threshold, an epoch, and always a smallest effect."""
+    threshold = d.get("threshold")
+    if metric in TIME_TO_METRICS and not (_is_number(threshold) and 0 < threshold <= 1):
+        raise ValueError(f"{where}.threshold: {threshold!r}; need a number in (0, 1]")
+    epoch = d.get("epoch")
+    if metric == "val_acc_at_epoch" and not (_is_int(epoch) and epoch >= 1):
+        raise ValueError(f"{where}.epoch: {epoch!r}; need an integer >= 1")
+    sesoi = d["smallest_effect"]
+    if not (_is_number(sesoi) and sesoi > 0):
+        raise ValueError(
+            f"{where}.smallest_effect: {sesoi!r}; need a positive number in the units of {metric!r}"
+        )
+
+
+def _check_links(where: str, d: Mapping) -> None:
+    """The names a claim points to: its study, and its twin at fixed learning rates."""
+    study = d.get("study")
+    if study is not None and not isinstance(study, str):
+        raise ValueError(f"{where}.study: {study!r}; must name a study (studies.<name>)")
+    twin = d.get("fixed_lr_claim")
+    compared = d["variants"]
+    if twin is not None and (not isinstance(twin, str) or len(compared) != 2 or "compare" in d):
+        raise ValueError(
+            f"{where}.fixed_lr_claim: {twin!r}; names another claim (of two variants, no "
+            f"`compare`), the same comparison at fixed learning rates"
+        )
 
 
 def _check_compare(where: str, compare: str, compared, metric: str, level) -> None:

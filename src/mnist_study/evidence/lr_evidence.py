@@ -150,15 +150,15 @@ def tuning_record(choice: Mapping) -> dict:
     }
 
 
-def learning_rates_text(r: Mapping) -> str:
+def learning_rates_text(verdict: Mapping) -> str:
     """Each side's learning rate: for one scaled with its batch the rate it was scaled from,
     for a tuned one how its sweep chose it, for one trained at another's choice whose
     (lr_from), and otherwise that it is fixed in config.yaml."""
-    tuning, borrowed = r.get("tuning", {}), r.get("lr_from", {})
+    tuning, borrowed = verdict.get("tuning", {}), verdict.get("lr_from", {})
     sides = []
-    for name, lr in r["learning_rates"].items():
+    for name, lr in verdict["learning_rates"].items():
         text = f"{name} {lr:g}"
-        if scaled := r.get("lr_scaled", {}).get(name):
+        if scaled := verdict.get("lr_scaled", {}).get(name):
             source = f"{borrowed[name]}'s choice" if name in borrowed else "fixed"
             text += (
                 f" ({source} {scaled['base']:g} × {scaled['batch']} / {scaled['reference']}, "
@@ -181,8 +181,8 @@ def learning_rates_text(r: Mapping) -> str:
     return "learning rates: " + ", ".join(sides)
 
 
-def rate_dependence_text(r: Mapping) -> str:
-    d, metric = r["rate_dependence"], r["metric"]
+def rate_dependence_text(verdict: Mapping) -> str:
+    d, metric = verdict["rate_dependence"], verdict["metric"]
     low, high = d["difference_ci"]
     interval = (
         ""
