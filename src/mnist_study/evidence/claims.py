@@ -42,6 +42,22 @@ KINDS = COMPARES + ("not_worse", "pair")
 VERDICTS = ("supported", "contradicted", "inconclusive")
 
 
+def claim_kind(compare: str, expect: str, n_variants: int) -> str:
+    """Which test decides a claim (one of KINDS): a stated expectation not_worse, else its
+    compare; a trend or an each of two variants is one plain pair."""
+    if expect == "not_worse":
+        return "not_worse"
+    if compare in ("trend", "each") and n_variants <= 2:
+        return "pair"
+    return compare
+
+
+def record_kind(entry: Mapping) -> str:
+    """The kind of a claim's config entry or verdict record, from what it states (compare,
+    expect, variants), never from which result keys it carries."""
+    return claim_kind(entry.get("compare", "trend"), entry["expect"], len(entry["variants"]))
+
+
 @dataclass(frozen=True)
 class Claim:
     """One checkable statement (config.yaml ``claims.<name>``)."""
@@ -104,13 +120,8 @@ class Claim:
 
     @property
     def kind(self) -> str:
-        """Which test decides the claim (one of KINDS): a stated expectation not_worse, else its
-        compare; a trend of two variants is one plain pair."""
-        if self.is_not_worse:
-            return "not_worse"
-        if self.compare in ("trend", "each") and len(self.variants) <= 2:
-            return "pair"
-        return self.compare
+        """Which test decides the claim (one of KINDS); see claim_kind."""
+        return claim_kind(self.compare, self.expect, len(self.variants))
 
     @property
     def is_trend(self) -> bool:

@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from datetime import datetime, timezone
 from pathlib import Path
 
+from mnist_study.evidence.claims import record_kind
 from mnist_study.evidence.effects import POWER, least_seeds
 from mnist_study.formatting import (
     metric_diff,
@@ -155,7 +156,11 @@ def claims_section(r: Results) -> list[dict]:
                     else ""
                 ),
                 "shape": c.get("shape", ""),
-                "tau": "n/a" if missing(c.get("tau")) else f"{c['tau']:+.2f}",
+                "tau": (
+                    f"{c['tau']:+.2f}"
+                    if record_kind(c) == "trend" and not missing(c["tau"])
+                    else "n/a"
+                ),
                 "numbers": c["numbers"],
                 "test": c.get("test", ""),
             }
@@ -167,7 +172,7 @@ def forest_section(r: Results, captions: Captions, path) -> dict | None:
     """The forest plot (rule plot_forest) inline, so that its marks are part of the page."""
     if not r.claims:
         return None
-    trends = [c["name"] for c in r.claims if "tau" in c]
+    trends = [c["name"] for c in r.claims if record_kind(c) == "trend"]
     return {
         "svg": Path(path).read_text(encoding="utf-8"),
         "caption": captions(
@@ -189,7 +194,7 @@ def compared_text(r: Results, c: Mapping) -> str:
     """What a claim compares, in the words of its ``compare``: the last against each of the
     others, one variant against a level, a difference of differences, or a sequence."""
     labels = [r.label(v) for v in c["variants"]]
-    compare = c.get("compare")
+    compare = record_kind(c)
     if compare == "each":
         return f"{labels[-1]} against each of " + ", ".join(labels[:-1])
     if compare == "level":

@@ -19,7 +19,7 @@ import matplotlib
 from matplotlib.lines import Line2D
 
 from mnist_study.atomic import write_text
-from mnist_study.evidence.claims import base_variant
+from mnist_study.evidence.claims import base_variant, record_kind
 from mnist_study.evidence.effects import t_quantile
 from mnist_study.evidence.stats import CONFIDENCE
 from mnist_study.report.plots.drawing import STYLE, plt
@@ -92,7 +92,8 @@ def holm_interval(claim: Mapping, alpha: float) -> tuple[float, float, float, st
     one_sided = equivalent or claim["expect"] == "not_worse"
     tail = alpha * p / p_holm * (2 if one_sided else 1)
     half = t_quantile(1 - tail / 2, df) * spread
-    test = "equivalence" if equivalent else "trend" if "tau" in claim else "difference"
+    trend = record_kind(claim) == "trend"
+    test = "equivalence" if equivalent else "trend" if trend else "difference"
     return claim["effect"] - half, claim["effect"] + half, 1 - tail, test
 
 
