@@ -194,7 +194,7 @@ def compared_text(r: Results, c: Mapping) -> str:
     """What a claim compares, in the words of its ``compare``: the last against each of the
     others, one variant against a level, a difference of differences, or a sequence."""
     labels = [r.label(v) for v in c["variants"]]
-    compare = record_kind(c)
+    compare = c.get("compare")
     if compare == "each":
         return f"{labels[-1]} against each of " + ", ".join(labels[:-1])
     if compare == "level":
