@@ -19,7 +19,6 @@ import pandas as pd
 
 from mnist_study import StudyError
 from mnist_study.atomic import write_text
-from mnist_study.evidence.claims import record_kind
 from mnist_study.evidence.effects import Effect, holm, image_set_id
 from mnist_study.evidence.stats import CONFIDENCE
 from mnist_study.formatting import metric_diff, metric_size, pm_pct, pp, pval
@@ -134,7 +133,7 @@ def compare_claims(
     for a in shared:
         b = other[a["name"]]
         ea, eb = claim_effect(a), claim_effect(b)
-        if record_kind(a) == record_kind(b) == "each":
+        if a.get("comparisons") and b.get("comparisons"):
             # The same comparison on both: the one that decided the claim on the first.
             ea, eb = (comparison_effect(x, a["binding"]) for x in (a, b))
         diff = difference(ea, eb, test_sets)
@@ -145,8 +144,8 @@ def compare_claims(
                 "statement": a["statement"],
                 "metric": a["metric"],
                 "smallest_effect": margin,
-                "first": {"effect": ea, "verdict": a["verdict"], "tau": _tau(a)},
-                "second": {"effect": eb, "verdict": b["verdict"], "tau": _tau(b)},
+                "first": {"effect": ea, "verdict": a["verdict"], "tau": a.get("tau")},
+                "second": {"effect": eb, "verdict": b["verdict"], "tau": b.get("tau")},
                 "difference": diff,
                 "p_difference": diff.p_value(),
                 "p_equivalence": diff.p_equivalence(margin),
@@ -173,11 +172,6 @@ def compare_claims(
             alpha,
         )
     return rows
-
-
-def _tau(record: Mapping) -> float | None:
-    """A trend's rank correlation; None for the other kinds, which have none."""
-    return record["tau"] if record_kind(record) == "trend" else None
 
 
 def _or_one(p: float) -> float:
