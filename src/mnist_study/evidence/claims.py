@@ -125,11 +125,11 @@ class Claim:
 
     @property
     def is_trend(self) -> bool:
-        return len(self.variants) > 2 and self.compare == "trend"
+        return self.kind == "trend"
 
     @property
     def is_each(self) -> bool:
-        return len(self.variants) > 2 and self.compare == "each"
+        return self.kind == "each"
 
     @property
     def is_not_worse(self) -> bool:
@@ -137,15 +137,15 @@ class Claim:
 
     @property
     def is_level(self) -> bool:
-        return self.compare == "level"
+        return self.kind == "level"
 
     @property
     def is_interaction(self) -> bool:
-        return self.compare == "interaction"
+        return self.kind == "interaction"
 
     @property
     def is_recovery(self) -> bool:
-        return self.compare == "recovery"
+        return self.kind == "recovery"
 
     @property
     def comparisons(self) -> list[tuple[str, str]]:
