@@ -19,6 +19,7 @@ import pandas as pd
 
 from mnist_study import StudyError
 from mnist_study.atomic import write_text
+from mnist_study.evidence.claims import record_kind
 from mnist_study.evidence.effects import Effect, holm, image_set_id
 from mnist_study.evidence.stats import CONFIDENCE
 from mnist_study.formatting import metric_diff, metric_size, pm_pct, pp, pval
@@ -122,6 +123,11 @@ def judge(first: Effect, second: Effect, p_diff: float, p_equiv: float, alpha: f
     return "unresolved"
 
 
+def _tau(record: Mapping) -> float | None:
+    """A trend's rank correlation over its variants; other kinds state none."""
+    return record["tau"] if record_kind(record) == "trend" else None
+
+
 def compare_claims(
     first: Sequence[Mapping], second: Sequence[Mapping], alpha: float, test_sets: Sequence[str]
 ) -> list:
@@ -133,7 +139,7 @@ def compare_claims(
     for a in shared:
         b = other[a["name"]]
         ea, eb = claim_effect(a), claim_effect(b)
-        if a.get("comparisons") and b.get("comparisons"):
+        if record_kind(a) == record_kind(b) == "each":
             # The same comparison on both: the one that decided the claim on the first.
             ea, eb = (comparison_effect(x, a["binding"]) for x in (a, b))
         diff = difference(ea, eb, test_sets)
@@ -144,8 +150,8 @@ def compare_claims(
                 "statement": a["statement"],
                 "metric": a["metric"],
                 "smallest_effect": margin,
-                "first": {"effect": ea, "verdict": a["verdict"], "tau": a.get("tau")},
-                "second": {"effect": eb, "verdict": b["verdict"], "tau": b.get("tau")},
+                "first": {"effect": ea, "verdict": a["verdict"], "tau": _tau(a)},
+                "second": {"effect": eb, "verdict": b["verdict"], "tau": _tau(b)},
                 "difference": diff,
                 "p_difference": diff.p_value(),
                 "p_equivalence": diff.p_equivalence(margin),
