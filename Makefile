@@ -7,7 +7,8 @@ SNAKEMAKE := $(VENV)/bin/snakemake
 STAMP := $(VENV)/.installed-stamp
 PROFILE := workflow/profiles/default
 
-.PHONY: setup dataset-layer report carry-over compare quick replicate pilot pilot-penalty unlock \
+.PHONY: setup dataset-layer report carry-over compare quick replicate pilot pilot-runs design \
+	pilot-penalty unlock \
 	unlock-quick unlock-replicate unlock-pilot test check-report lint lint-imports test-slurm \
 	bench clean
 
@@ -107,11 +108,21 @@ replicate: setup dataset-layer
 PILOT_DIR := results/pilot/$(DATASET)
 PILOT_CONFIG := $(CURDIR)/config.yaml $(LAYER) $(CURDIR)/workflow/pilot.yaml
 
-pilot: setup dataset-layer
+pilot-runs: setup dataset-layer
 	$(call run_snakemake,results/tables/runs.csv --directory $(PILOT_DIR) \
 		--configfile $(PILOT_CONFIG),$(PILOT_DIR),unlock-pilot$(ON_DATASET))
+
+pilot: pilot-runs
 	$(PY) -m mnist_study.evidence.power $(PILOT_DIR) $(PILOT_CONFIG) > $(PILOT_DIR)/plan.md
 	@cat $(PILOT_DIR)/plan.md
+
+# make design: the pilot's runs (Snakemake reruns only pilot runs that are new or changed), then
+# every variant's seeds within config.yaml's design budget and each claim's forecasts, into
+# workflow/designs/<dataset>.yaml and .md, with what the change from the committed design
+# retrains. BUDGET=<tflop> explores another budget and writes nothing.
+design: pilot-runs
+	$(PY) -m mnist_study.evidence.design $(PILOT_DIR) $(PILOT_CONFIG) \
+		--out workflow/designs/$(DATASET) --study $(STUDY) $(if $(BUDGET),--budget $(BUDGET))
 
 # make pilot-penalty: which form of weight penalty, on validation only
 # (workflow/pilots/weight_penalty.yaml), into results/pilot/weight_penalty-<dataset>/choice.md.

@@ -6,7 +6,8 @@ import json
 
 import pytest
 
-from mnist_study.record.efficiency import MAX_IDLE_S, efficiency, run_flops
+from mnist_study.record.efficiency import MAX_IDLE_S, efficiency
+from mnist_study.runrecord import run_flops
 
 
 def record(flops_per_sample=3e6, images=1000, epochs=2, seconds=(1.0, 2.0), finished=50.0):

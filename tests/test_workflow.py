@@ -466,7 +466,27 @@ CONFIG_ERRORS = {
     ),
     "power-above-one": (
         _set("power", 1.5),
-        r"power: 1\.5 is greater than or equal to the maximum of 1",
+        r"power: 1\.5; valid: a number in \(0, 1\)",
+    ),
+    "design-budget-negative": (
+        _set("design", "budget_tflop", -5),
+        r"design\.budget_tflop: -5; valid: a number > 0",
+    ),
+    "design-budget-zero": (
+        _set("design", "budget_tflop", 0),
+        r"design\.budget_tflop: 0; valid: a number > 0",
+    ),
+    "design-agreement-one": (
+        _set("design", "agreement", 1.0),
+        r"design\.agreement: 1\.0; valid: a number in \(0, 1\)",
+    ),
+    "design-agreement-zero": (
+        _set("design", "agreement", 0),
+        r"design\.agreement: 0; valid: a number in \(0, 1\)",
+    ),
+    "design-unknown-key": (
+        _set("design", "budget", 100),
+        r"design: unknown key\(s\) \['budget'\]; valid: \['agreement', 'budget_tflop'\]",
     ),
     "unknown-study": (
         _set("only_studies", ["baseline", "depht"]),

@@ -29,6 +29,11 @@ RUN_KEYS = (
 )
 
 
+def run_flops(record) -> float:
+    """A run's training arithmetic from its train.json: FLOPs per sample x images x epochs."""
+    return float(record["train_flops_per_sample"]) * int(record["train_images"]) * record["epochs"]
+
+
 def read_run_record(path) -> dict:
     """One run's train.json, refused with the remedy when it is of another format."""
     record = json.loads(Path(path).read_text(encoding="utf-8"))

@@ -24,6 +24,22 @@ def _path(parts: Iterable) -> str:
     return text or "(top level)"
 
 
+BOUNDS = ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum")
+
+
+def _range(schema: Mapping) -> str:
+    """A schema's numeric bounds in words: 'in (0, 1)', 'in [0, 1)', '> 0', '>= 1'."""
+    low = ("(", schema["exclusiveMinimum"]) if "exclusiveMinimum" in schema else None
+    low = ("[", schema["minimum"]) if low is None and "minimum" in schema else low
+    high = (")", schema["exclusiveMaximum"]) if "exclusiveMaximum" in schema else None
+    high = ("]", schema["maximum"]) if high is None and "maximum" in schema else high
+    if low and high:
+        return f"in {low[0]}{low[1]:g}, {high[1]:g}{high[0]}"
+    if low:
+        return f"{'>' if low[0] == '(' else '>='} {low[1]:g}"
+    return f"{'<' if high[0] == ')' else '<='} {high[1]:g}"
+
+
 def _describe(error) -> str:
     """One jsonschema error as 'key.path: what is wrong; what is valid'."""
     where, value, schema = _path(error.absolute_path), error.instance, error.schema
@@ -38,6 +54,8 @@ def _describe(error) -> str:
         return f"{where}: {value!r}; valid: {schema['enum']}"
     if kind == "propertyNames":
         return f"{where}: {error.message}"
+    if kind in BOUNDS:
+        return f"{where}: {value!r}; valid: a number {_range(schema)}"
     description = schema.get("description")
     return f"{where}: {error.message}" + (f" (expected: {description})" if description else "")
 

@@ -12,15 +12,11 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from mnist_study.record.provenance import benchmark_seconds
+from mnist_study.runrecord import run_flops
 
 # Idle time between jobs beyond this (seconds) means the study was stopped and started again:
 # its wall time then says nothing about speed, and the figures are labelled partial.
 MAX_IDLE_S = 60.0
-
-
-def run_flops(record: Mapping) -> float:
-    """A run's training arithmetic from its train.json: FLOPs per sample x images x epochs."""
-    return float(record["train_flops_per_sample"]) * int(record["train_images"]) * record["epochs"]
 
 
 def _read_json(path) -> dict | None:
