@@ -81,13 +81,9 @@ def test_the_design_of_the_smoke_pilot_repeats_byte_for_byte_and_plans_a_new_cla
     row and its variants' seeds from the design alone; the same pilot writes the same files;
     exploring another budget writes nothing."""
     config = smoke_run.read_config()
-    config["claims"]["penalty_or_not"] = {
-        "statement": "Dropout changes the test accuracy.",
-        "metric": "test_acc",
-        "variants": ["mlp", "mlp_dropout"],
-        "expect": "increase",
-        "smallest_effect": 0.01,
-    }
+    config["claims"]["penalty_or_not"] = claim(
+        "test_acc", ["mlp", "mlp_dropout"], "increase", smallest_effect=0.01
+    )
     per_run = design.run_tflop(smoke_run.workdir, list(config["variants"]))
     budget = 6 * sum(per_run.values())  # room for six seeds of every variant
     config["design"] = {"budget_tflop": budget, "agreement": 0.9}

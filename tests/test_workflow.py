@@ -468,22 +468,6 @@ CONFIG_ERRORS = {
         _set("power", 1.5),
         r"power: 1\.5; valid: a number in \(0, 1\)",
     ),
-    "design-budget-negative": (
-        _set("design", "budget_tflop", -5),
-        r"design\.budget_tflop: -5; valid: a number > 0",
-    ),
-    "design-budget-zero": (
-        _set("design", "budget_tflop", 0),
-        r"design\.budget_tflop: 0; valid: a number > 0",
-    ),
-    "design-agreement-one": (
-        _set("design", "agreement", 1.0),
-        r"design\.agreement: 1\.0; valid: a number in \(0, 1\)",
-    ),
-    "design-agreement-zero": (
-        _set("design", "agreement", 0),
-        r"design\.agreement: 0; valid: a number in \(0, 1\)",
-    ),
     "design-unknown-key": (
         _set("design", "budget", 100),
         r"design: unknown key\(s\) \['budget'\]; valid: \['agreement', 'budget_tflop'\]",
@@ -493,6 +477,21 @@ CONFIG_ERRORS = {
         r"only_studies names \['depht'\], which are not studies; "
         r"valid: \['activation', 'augmentation', 'baseline', 'memorization'\]",
     ),
+}
+
+
+# A bad design value stops with its key path and the valid range.
+CONFIG_ERRORS |= {
+    f"design-{key}-{value}": (
+        _set("design", key, value),
+        rf"design\.{key}: {re.escape(repr(value))}; valid: a number {re.escape(valid)}",
+    )
+    for key, value, valid in [
+        ("budget_tflop", -5, "> 0"),
+        ("budget_tflop", 0, "> 0"),
+        ("agreement", 1.0, "in (0, 1)"),
+        ("agreement", 0, "in (0, 1)"),
+    ]
 }
 
 
