@@ -181,10 +181,20 @@ def test_confusion_matrices_and_galleries_name_the_classes(tmp_path, monkeypatch
                 "mnist_study.evidence.power results/pilot/fashion-mnist",
             ],
         ),
+        (
+            "design",
+            [
+                "--directory results/pilot/fashion-mnist",
+                "workflow/datasets/fashion-mnist.yaml",
+                "workflow/pilot.yaml",
+                "mnist_study.evidence.design results/pilot/fashion-mnist",
+                "--out workflow/designs/fashion-mnist --study results/fashion-mnist",
+            ],
+        ),
     ],
 )
 def test_replicate_and_pilot_follow_the_dataset(tmp_path, target, expected):
-    """make replicate DATASET=<name> and make pilot DATASET=<name> layer the dataset's config
+    """make replicate, make pilot and make design with DATASET=<name> layer the dataset's config
     under the replicate's or pilot's, each in its own folder (a dry run of the Makefile)."""
     stamp = tmp_path / ".installed-stamp"
     stamp.touch()
