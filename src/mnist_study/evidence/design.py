@@ -17,11 +17,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 import yaml
 
 from mnist_study import StudyError
 from mnist_study.atomic import write_text
+from mnist_study.evidence import power
 from mnist_study.evidence.allocation import (
     SEED_GRID,
     Allocation,
@@ -35,8 +35,6 @@ from mnist_study.evidence.claim_effects import Evidence
 from mnist_study.evidence.claims import Claim, base_variant
 from mnist_study.evidence.forecast import SIMULATIONS, ClaimModel, Contrast, Forecast, Group
 from mnist_study.evidence.forecast import forecast as forecast_family
-from mnist_study.evidence.stats import load_all_correct
-from mnist_study.evidence.verdicts import names_best
 from mnist_study.runrecord import read_run_record, run_flops
 from mnist_study.settings import (
     HASH_LENGTH,
@@ -179,23 +177,11 @@ def make_design(
 
 
 def read_pilot(folder: Path, config: Mapping) -> tuple[Evidence, dict[str, Claim], int]:
-    """A finished pilot's evidence, the configured claims its runs cover, and the number of
-    test images its runs were scored on."""
-    runs = pd.read_csv(folder / "results/tables/runs.csv")
-    keys = [(r.variant, int(r.seed)) for r in runs.itertuples()]
-    run_dir = folder / "results/runs"
-    histories = {(v, s): pd.read_csv(run_dir / v / f"seed{s}/history.csv") for v, s in keys}
-    piloted = set(runs["variant"])
-    claims = {
-        n: c
-        for n, c in config["claims"].items()
-        if set(map(base_variant, c["variants"])) <= piloted
-    }
-    paths = [run_dir / v / f"seed{s}/predictions.npz" for v, s in keys]
-    correct = load_all_correct(keys, paths, names_best(claims))
-    n_images = int(next(iter(correct.values())).test.size) if correct else 0
-    checked = {n: Claim.from_dict(n, c) for n, c in claims.items()}
-    return Evidence(runs, histories, correct), checked, n_images
+    """A finished pilot's evidence (mnist_study.evidence.power.read_pilot), the configured
+    claims its runs cover, and the number of test images its runs were scored on."""
+    evidence, claims = power.read_pilot(folder, config)
+    n_images = int(next(iter(evidence.correct.values())).test.size) if evidence.correct else 0
+    return evidence, {n: Claim.from_dict(n, c) for n, c in claims.items()}, n_images
 
 
 def run_tflop(folder: Path, variants) -> dict[str, float]:

@@ -89,10 +89,10 @@ def _draw_truth(model: ClaimModel, at_smallest: bool, rng, reps: int) -> dict:
             return np.full(reps, float(sd))
         return sd * np.sqrt(df0 / rng.chisquare(df0, reps))
 
-    def centre(estimate, sd_draw, extra=0.0):
+    def centre(estimate, sd_draw):
         if df0 is None:
             return np.full(reps, float(estimate))
-        return estimate + rng.standard_normal(reps) * np.sqrt(sd_draw**2 / n0 + extra**2)
+        return estimate + rng.standard_normal(reps) * np.sqrt(sd_draw**2 / n0)
 
     smallest = model.direction * model.smallest_effect
     contrasts = []

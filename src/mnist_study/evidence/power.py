@@ -153,15 +153,9 @@ def _seeds(n: int | None) -> str:
     return str(n) if n is not None else f"> {MAX_SEEDS}"
 
 
-def main(argv: list[str]) -> int:
-    if not argv:
-        print(__doc__, file=sys.stderr)
-        return 2
-    folder = Path(argv[0])
-    config = load_study_config(argv[1:] or [folder / "config.yaml"])
-    config.setdefault("data", {}).setdefault("dataset", "mnist")
-    config.setdefault("power", POWER)
-    resolve_dataset(config)  # per-dataset thresholds: the pilot's dataset's
+def read_pilot(folder: Path, config: Mapping) -> tuple[Evidence, dict]:
+    """A finished pilot's evidence, and the configured claims (their config entries) whose
+    variants it ran."""
     runs = pd.read_csv(folder / "results/tables/runs.csv")
     keys = [(r.variant, int(r.seed)) for r in runs.itertuples()]
     run_dir = folder / "results/runs"
@@ -173,8 +167,20 @@ def main(argv: list[str]) -> int:
     }
     paths = [run_dir / v / f"seed{s}/predictions.npz" for v, s in keys]
     correct = load_all_correct(keys, paths, names_best(claims))
+    return Evidence(runs, histories, correct), claims
+
+
+def main(argv: list[str]) -> int:
+    if not argv:
+        print(__doc__, file=sys.stderr)
+        return 2
+    folder = Path(argv[0])
+    config = load_study_config(argv[1:] or [folder / "config.yaml"])
+    config.setdefault("data", {}).setdefault("dataset", "mnist")
+    config.setdefault("power", POWER)
+    resolve_dataset(config)  # per-dataset thresholds: the pilot's dataset's
+    evidence, claims = read_pilot(folder, config)
     family = len(config["claims"])
-    evidence = Evidence(runs, histories, correct)
     rows = plan(claims, evidence, config["alpha"], config["power"], family)
     print(markdown(rows, config["alpha"], family, config["power"]))
     for variant, seeds in seeds_per_variant(rows, claims).items():
