@@ -50,6 +50,8 @@ rule claims:
         tuned=TUNED,
         # Variants that train at another's chosen lr (lr_from), named beside their rate.
         lr_sources={v: lr_source(v) for v in VARIANTS if lr_source(v) not in (None, v)},
+        # The design's file hash and rows, beside each verdict (a claim it misses: not designed).
+        design=DESIGN,
         code=code("claims"),
     script:
         job_script("claims")

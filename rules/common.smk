@@ -2,6 +2,7 @@
 # Kept free of heavy imports: Snakemake parses this on every invocation.
 import json
 import os
+import sys
 from pathlib import Path
 
 from snakemake.utils import validate
@@ -28,6 +29,13 @@ validate(config, schema=SCHEMA)  # fills in the schema's defaults
 study_config.resolve_dataset(config)
 study_config.check_meaning(config)
 study_config.select_studies(config)
+# Every variant's seeds: its pin, else the committed design's (make design), else the default;
+# a claim the design does not cover is named here, at every invocation (snakemake -n too).
+SEED_PLAN = study_config.plan_study_seeds(config, workflow.basedir)
+for line in SEED_PLAN.warnings():
+    print(f"Warning: {line}", file=sys.stderr)
+# What the claims and the report show of the design (its hash, rows and every variant's seeds).
+DESIGN = study_config.summary(SEED_PLAN)
 # Data files already on disk are verified here, before any job: a corrupt one stops the run
 # with its name, both checksums and the remedy, and no job's output is deleted for it.
 verify_present(config["data"])

@@ -116,6 +116,7 @@ rule report:
         # The names each figure belongs to, in their order (report.figure_plan.FigurePlan).
         plan=PLAN.fields(),
         dataset=DATASET_INFO,
+        design=DESIGN,
         # Read at job time, never inputs: the stamps say which jobs this invocation ran.
         jobs=lambda w: study_jobs(),
         report_stamp=stamp_of("logs/report/report.log"),

@@ -66,6 +66,8 @@ def smoke_config(local_dir: Path, sha256: dict) -> dict:
         root="data",
     )
     config["seeds"] = [0, 1]  # two seeds: the statistics have a spread to work with
+    # No design of its own: every claim runs undesigned, on the two seeds (its default here).
+    config["design"] = {**config.get("design", {}), "file": "workflow/designs/smoke.yaml"}
     config["device"] = "cpu"
     config["training"].update(epochs=2, batch_size=64)
     config["variants"] = {

@@ -34,11 +34,11 @@ def _score(seeds, curves):
     return sum(f >= AGREEMENT for f in forecasts), min(forecasts)
 
 
-def _brute_force(curves, run_tflop, budget):
+def _brute_force(curves, run_tflop, budget, fixed=None):
     """The best (claims reaching the agreement, lowest F_same) over every assignment."""
-    best = None
+    best, fixed = None, fixed or {}
     for counts in itertools.product(GRID, repeat=len(VARIANTS)):
-        seeds = dict(zip(VARIANTS, counts, strict=True))
+        seeds = {**dict(zip(VARIANTS, counts, strict=True)), **fixed}
         if cost(seeds, run_tflop) <= budget:
             score = _score(seeds, curves)
             best = score if best is None or score > best else best
@@ -54,6 +54,18 @@ def test_the_allocation_matches_brute_force_and_keeps_to_the_budget(instance):
     assert min(plan.seeds.values()) >= allocation.MIN_SEEDS
     assert _score(plan.seeds, curves) == _brute_force(curves, run_tflop, budget)
     assert len(plan.reached) == _score(plan.seeds, curves)[0]
+
+
+@pytest.mark.parametrize("instance", range(20))
+def test_a_pinned_variant_keeps_its_seeds_and_the_rest_match_brute_force(instance):
+    """A variant pinned in config.yaml is not the allocation's to change; the others are
+    chosen as brute force chooses them around it."""
+    curves, run_tflop, budget = _synthetic(np.random.default_rng(100 + instance))
+    fixed = {"a": 3}
+    budget += 3 * run_tflop["a"]
+    plan = allocate(curves, run_tflop, budget, AGREEMENT, fixed)
+    assert plan.seeds["a"] == 3 and plan.tflop <= budget
+    assert _score(plan.seeds, curves) == _brute_force(curves, run_tflop, budget, fixed)
 
 
 def test_two_claims_sharing_a_variant_beat_one_cheaper_claim():

@@ -124,6 +124,7 @@ def resolved_study_config() -> dict:
     study_config.resolve_dataset(config)
     study_config.check_meaning(config)
     study_config.select_studies(config)
+    study_config.plan_study_seeds(config, REPO)
     return config
 
 

@@ -10,6 +10,7 @@ from test_analysis import claim
 
 from mnist_study.evidence import design
 from mnist_study.evidence.claims import Claim
+from mnist_study.seedplan import variant_hash
 
 
 @pytest.mark.parametrize(
@@ -65,12 +66,12 @@ def test_the_wall_time_forecast_reads_the_last_study_s_speed(tmp_path):
 def test_a_variant_s_hash_follows_what_it_trains_not_its_seeds_or_label():
     config = yaml.safe_load((REPO / "config.yaml").read_text(encoding="utf-8"))
     config["device"] = "cpu"
-    before = design.variant_hash(config, "mlp256")
+    before = variant_hash(config, "mlp256")
     config["variants"]["mlp256"]["n_seeds"] = 99
     config["variants"]["mlp256"]["label"] = "renamed"
-    assert design.variant_hash(config, "mlp256") == before
+    assert variant_hash(config, "mlp256") == before
     config["variants"]["mlp256"].setdefault("training", {})["lr"] = 0.123
-    assert design.variant_hash(config, "mlp256") != before
+    assert variant_hash(config, "mlp256") != before
 
 
 @pytest.mark.slow
@@ -107,3 +108,29 @@ def test_the_design_of_the_smoke_pilot_repeats_byte_for_byte_and_plans_a_new_cla
     assert (stem.with_suffix(".yaml").read_bytes(), stem.with_suffix(".md").read_bytes()) == written
     assert design.main([*args, "--budget", str(budget / 2)]) == 0
     assert stem.with_suffix(".yaml").read_bytes() == written[0]
+
+
+@pytest.mark.slow
+def test_the_study_reads_a_new_claim_s_seeds_from_its_design_with_no_hand_edit(smoke_run, tmp_path):
+    """Before its design, `snakemake -n` names the new claim and `make design`; after it, the
+    claim's variants plan the design's seeds and no claim is left undesigned."""
+    config = smoke_run.read_config()
+    config["claims"]["penalty_or_not"] = claim(
+        "test_acc", ["mlp", "mlp_dropout"], "increase", smallest_effect=0.01
+    )
+    per_run = design.run_tflop(smoke_run.workdir, list(config["variants"]))
+    stem = tmp_path / "designs/smoke"
+    config["design"] = {"budget_tflop": 6 * sum(per_run.values()), "file": f"{stem}.yaml"}
+    path = tmp_path / "config.yaml"
+    path.write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
+    before = smoke_run.snakemake("-n", "--configfile", str(path), check=True)
+    assert "claim 'penalty_or_not' is not designed" in before.stderr
+    assert "make design" in before.stderr
+    assert design.main([str(smoke_run.workdir), str(path), "--out", str(stem)]) == 0
+    planned = yaml.safe_load(stem.with_suffix(".yaml").read_text(encoding="utf-8"))
+    after = smoke_run.snakemake("-n", "--configfile", str(path), check=True)
+    assert "is not designed" not in after.stderr
+    more = {v: e["n_seeds"] for v, e in planned["variants"].items() if e["n_seeds"] > 2}
+    assert more, "the budget gave no variant more than the smoke study's two seeds"
+    for v, n in more.items():
+        assert f"results/runs/{v}/seed{n - 1}/" in after.stdout + after.stderr

@@ -615,3 +615,54 @@ def test_a_factor_with_series_draws_one_line_per_series(monkeypatch, tmp_path):
     assert gap_lines["fixed"] == [64, 256, 2048] and gap_lines["scaled"] == [64, 256, 2048]
     labels = [t.get_text() for t in ax_acc.get_legend().get_texts()]
     assert "test, fixed" in labels and "test, scaled" in labels and len(labels) == 6
+
+
+def test_the_design_section_shows_the_design_s_tables_and_what_it_does_not_cover(study):
+    """The report repeats the committed design's claims and variants tables, and names the
+    claims the design does not cover (they ran on pinned or default seeds)."""
+    from mnist_study.seedplan import SeedPlan, summary
+
+    names = list(study["params"]["variants"])
+    row = {
+        "label": "budget-limited, bounded by the test set",
+        "seeds_needed": None,
+        "seeds_given": 5,
+        "likeliest": "supported",
+        "likeliest_share": 0.61,
+        "f_same": 0.612,
+        "f_new": 0.803,
+        "f_same_at_smallest": 0.5,
+        "f_new_at_smallest": 0.7,
+        "tflop": 1.25,
+        "tflop_to_reach": None,
+    }
+    record = {
+        "budget_tflop": 215,
+        "agreement": 0.9,
+        "reached": 0,
+        "lowest_f_same": 0.612,
+        "variants": {v: {"n_seeds": 5, "tflop_per_run": 0.25, "config": "h"} for v in names},
+        "claims": {"designed_claim": row, "new_claim": row},
+    }
+    plan = SeedPlan(
+        dict.fromkeys(names, 5),
+        {**dict.fromkeys(names, "designed"), names[0]: "pinned"},
+        ("new_claim",),
+        "workflow/designs/mnist.yaml",
+        "ab" * 32,
+        record,
+    )
+    params = {**study["params"], "design": summary(plan)}
+    html = report.render(
+        REPO / "report/report.html.j2", report.build_context(study["inputs"], params)
+    )
+    section = html.split('<section id="design">', 1)[1].split("</section>", 1)[0]
+    assert "workflow/designs/mnist.yaml" in section and "abababababababab" in section
+    table = section.split('id="design-claims"', 1)[1].split("</table>", 1)[0]
+    assert "designed_<wbr>claim" in table and "new_<wbr>claim" not in table
+    assert "61.2% / 80.3%" in table and "beyond the grid" in table
+    assert "new_claim" in section.split('id="not-designed"', 1)[1]
+    variants = section.split('id="design-variants"', 1)[1].split("</table>", 1)[0]
+    assert variants.count("<tr>") == len(names) + 1 and "pinned" in variants
+    assert f"{len(names) * 5 * 0.25:.1f} TFLOP" in section
+    assert '<section id="design">' not in study["html"]  # no design given: no section

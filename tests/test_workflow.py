@@ -132,6 +132,11 @@ def test_end_to_end_outputs(smoke_run):
     assert (work / "results/data/mnist.pt").exists()
     html = (work / "results/report.html").read_text()
     assert all(variant in html for variant in config["variants"])
+    # The smoke study has no design: every claim is marked so, and named at its Design section.
+    claims = json.loads((work / "results/analysis/claims.json").read_text())
+    assert {c["design"]["designed"] for c in claims} == {False}
+    assert html.count('class="not-designed"') == len(claims) == len(config["claims"])
+    assert all(f"<code>{c['name']}</code>" in html.split('id="not-designed"')[1] for c in claims)
 
 
 def test_nothing_to_do_after_a_complete_run(study):
@@ -470,7 +475,8 @@ CONFIG_ERRORS = {
     ),
     "design-unknown-key": (
         _set("design", "budget", 100),
-        r"design: unknown key\(s\) \['budget'\]; valid: \['agreement', 'budget_tflop'\]",
+        r"design: unknown key\(s\) \['budget'\]; valid: \['agreement', 'budget_tflop', 'file', "
+        r"'undesigned_seeds', 'use'\]",
     ),
     "unknown-study": (
         _set("only_studies", ["baseline", "depht"]),
@@ -491,6 +497,7 @@ CONFIG_ERRORS |= {
         ("budget_tflop", 0, "> 0"),
         ("agreement", 1.0, "in (0, 1)"),
         ("agreement", 0, "in (0, 1)"),
+        ("undesigned_seeds", 1, ">= 2"),
     ]
 }
 

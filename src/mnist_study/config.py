@@ -8,6 +8,7 @@ else of the package: what they read of the stages comes through here, so its imp
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from pathlib import Path
 
 from mnist_study import StudyError
 from mnist_study.data.datasets import (
@@ -28,6 +29,18 @@ from mnist_study.engine.tuning import Sweep, sweep_seeds
 from mnist_study.evidence.claims import Claim, base_variant
 from mnist_study.logs import stamp_path
 from mnist_study.machine import cpu_model
+from mnist_study.seedplan import (
+    SeedPlan,
+    apply,
+    describe,
+    design_path,
+    offsets_for,
+    overlaps,
+    plan_seeds,
+    read_design,
+    seed_sets,
+    summary,
+)
 from mnist_study.settings import (
     ConfigError,
     canonical,
@@ -59,6 +72,8 @@ __all__ = [
     "describe_dataset",
     "labels",
     "lr_source",
+    "plan_study_seeds",
+    "summary",
     "raw_paths",
     "recorded_config",
     "resolve_dataset",
@@ -172,7 +187,6 @@ def check_meaning(config: Mapping) -> None:
         raise ConfigError(f"config.yaml: {err}") from None
     _check_random_label_subsets(config)
     _check_batch_sizes(config)
-    _check_sweep_seeds(config)
     _check_lr_sources(config)
     variants = config["variants"]
     for study, entry in config["studies"].items():
@@ -286,3 +300,57 @@ def study_train_flops(config: Mapping, full_size: int | None) -> float:
             runs += len(entry["tune_lr"]["values"]) * len(sweep_seeds(config))
         total += run_train_flops(config, v, full_size) * runs
     return total
+
+
+def plan_study_seeds(config: dict, root: str | Path) -> SeedPlan:
+    """Every variant's seeds from its pin or the committed design (else the default), written
+    into the config; then the checks that the seeds stay apart: from the sweeps', and, where
+    the design gives many, from the replicate's and the pilot's (the layers under ``root``)."""
+    path = design_path(config, root)
+    try:
+        design, sha256 = read_design(path)
+    except ConfigError:
+        raise
+    except Exception as err:  # a YAML error of the file names the file
+        raise ConfigError(f"{path}: {err}") from None
+    shown = str(path.relative_to(root)) if path.is_relative_to(root) else str(path)
+    plan = plan_seeds(config, design, sha256, shown)
+    apply(config, plan)
+    _check_sweep_seeds(config)
+    if config["design"].get("use", True):
+        _check_study_seeds(config, plan, Path(root))
+    return plan
+
+
+def _layer_offset(root: Path, name: str) -> tuple[int, int | None]:
+    import yaml  # only for the layers' seed offsets, once per parse
+
+    path = root / "workflow" / f"{name}.yaml"
+    layer = yaml.safe_load(path.read_text(encoding="utf-8")) if path.exists() else {}
+    seeds = layer.get("seeds")
+    return int(layer.get("seed_offset", 0)), (len(seeds) if seeds else None)
+
+
+def _check_study_seeds(config: Mapping, plan: SeedPlan, root: Path) -> None:
+    """The study, replicate and pilot runs and their sweeps draw disjoint seeds for the most
+    seeds any variant has; else stop with the seed offsets that would keep them apart."""
+    import yaml  # only for config.yaml's own offsets, once per parse
+
+    runs = max(plan.counts.values(), default=0)
+    base = yaml.safe_load((root / "config.yaml").read_text(encoding="utf-8"))
+    replicate, _ = _layer_offset(root, "replicate")
+    pilot, pilot_runs = _layer_offset(root, "pilot")
+    pilot_runs = pilot_runs or len(config["seeds"])
+    offsets = {"study": int(base.get("seed_offset", 0)), "replicate": replicate, "pilot": pilot}
+    sweep_runs, tuning_offset = int(config["tuning"]["seeds"]), int(config["tuning"]["seed_offset"])
+    sets = seed_sets(runs, sweep_runs, offsets, tuning_offset, pilot_runs)
+    clash = overlaps(sets)
+    if clash:
+        most = max(plan.counts, key=plan.counts.get)
+        fix = offsets_for(runs, pilot_runs, sweep_runs)
+        raise ConfigError(
+            f"seeds: {most} trains {runs} seeds, so {clash[0][0]} and {clash[0][1]} share seeds "
+            f"({describe(sets)}); keep them apart with workflow/replicate.yaml seed_offset: "
+            f"{fix['replicate']}, config.yaml tuning.seed_offset: {fix['tuning']} and "
+            f"workflow/pilot.yaml seed_offset: {fix['pilot']}"
+        )

@@ -206,10 +206,16 @@ def select_studies(config: dict) -> None:
 
 
 def seeds_of(config: Mapping, variant: str) -> list[int]:
-    """The seeds that train a variant: the first n_seeds of ``seeds`` (all of them by default,
-    or where fewer are given, as in make quick). The power calculation sets n_seeds."""
-    seeds = [int(s) + config.get("seed_offset", 0) for s in config["seeds"]]
-    return seeds[: config["variants"][variant].get("n_seeds", len(seeds))]
+    """The seeds that train a variant: its first n_seeds (the design's or its pin, which
+    rules/common.smk set) of ``seeds``, on past the list's end where it has fewer, each plus
+    seed_offset. With design.use false (the pilot, make quick) all of ``seeds``."""
+    seeds = [int(s) for s in config["seeds"]]
+    n = len(seeds)
+    if config.get("design", {}).get("use", True):
+        n = int(config["variants"][variant].get("n_seeds", n))
+    more = range(max(seeds) + 1, max(seeds) + 1 + max(n - len(seeds), 0))
+    offset = int(config.get("seed_offset", 0))
+    return [s + offset for s in [*seeds, *more][:n]]
 
 
 def canonical(value):

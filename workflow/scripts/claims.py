@@ -19,4 +19,5 @@ write_claims(
     power=p.power,
     choice_paths=dict(zip(p.tuned, i.choices, strict=True)),
     lr_sources=p.lr_sources,
+    design=p.design,
 )

@@ -72,18 +72,27 @@ def cost(seeds: Mapping[str, int], run_tflop: Mapping[str, float]) -> float:
 
 
 def _seeds_for(
-    needs: Mapping[str, int], curves: Mapping[str, Curve], variants: Sequence[str]
+    needs: Mapping[str, int],
+    curves: Mapping[str, Curve],
+    variants: Sequence[str],
+    fixed: Mapping[str, int],
 ) -> dict[str, int]:
-    """Each variant's seeds: the most any of ``needs``' claims asks of it, at least MIN_SEEDS."""
-    seeds = dict.fromkeys(variants, MIN_SEEDS)
+    """Each variant's seeds: the most any of ``needs``' claims asks of it, at least MIN_SEEDS;
+    a ``fixed`` (pinned) variant keeps its count."""
+    seeds = {v: fixed.get(v, MIN_SEEDS) for v in variants}
     for name, n in needs.items():
-        for v in curves[name].variants:
+        for v in curves[name].variants - fixed.keys():
             seeds[v] = max(seeds[v], n)
     return seeds
 
 
-def _raise(seeds: Mapping[str, int], variants, n: int) -> dict[str, int]:
-    return {v: max(k, n) if v in variants else k for v, k in seeds.items()}
+def _attainable(cv: Curve, n: int, fixed: Mapping[str, int]) -> bool:
+    """Whether the claim can have ``n`` seeds: none of its pinned variants has fewer."""
+    return all(fixed[v] >= n for v in cv.variants & fixed.keys())
+
+
+def _raise(seeds: Mapping[str, int], variants, n: int, fixed=()) -> dict[str, int]:
+    return {v: max(k, n) if v in variants and v not in fixed else k for v, k in seeds.items()}
 
 
 def _most_reached(
@@ -92,6 +101,7 @@ def _most_reached(
     curves: Mapping[str, Curve],
     run_tflop: Mapping[str, float],
     budget: float,
+    fixed: Mapping[str, int],
 ) -> tuple[str, ...] | None:
     """The largest set of claims whose agreement needs fit the budget on top of ``base``;
     among sets of that size, the cheapest. None where ``base`` alone does not fit. Exact: a
@@ -100,7 +110,7 @@ def _most_reached(
         return None
 
     def extra(seeds, name):
-        raised = _raise(seeds, curves[name].variants, agree_need[name])
+        raised = _raise(seeds, curves[name].variants, agree_need[name], fixed)
         return cost(raised, run_tflop) - cost(seeds, run_tflop), raised
 
     free = [c for c in agree_need if extra(base, c)[0] == 0]
@@ -131,14 +141,20 @@ def allocate(
     run_tflop: Mapping[str, float],
     budget: float,
     agreement: float,
+    fixed: Mapping[str, int] | None = None,
 ) -> Allocation:
     """Every variant's seeds (every variant in ``run_tflop``; one no claim reads keeps
-    MIN_SEEDS): the most claims reaching ``agreement`` within ``budget`` TFLOP, then the
-    highest lowest F_same those claims' seeds leave room for."""
+    MIN_SEEDS, a ``fixed`` one its pin): the most claims reaching ``agreement`` within
+    ``budget`` TFLOP, then the highest lowest F_same those claims' seeds leave room for."""
     variants = list(run_tflop)
-    agree_need = {c: n for c, cv in curves.items() if (n := cv.need(agreement)) is not None}
-    floor = _seeds_for({}, curves, variants)
-    reached = _most_reached(floor, agree_need, curves, run_tflop, budget)
+    fixed = dict(fixed or {})
+    agree_need = {
+        c: n
+        for c, cv in curves.items()
+        if (n := cv.need(agreement)) is not None and _attainable(cv, n, fixed)
+    }
+    floor = _seeds_for({}, curves, variants, fixed)
+    reached = _most_reached(floor, agree_need, curves, run_tflop, budget, fixed)
     if reached is None:
         raise ValueError(
             f"design.budget_tflop {budget:g}: {MIN_SEEDS} seeds of every variant alone take "
@@ -149,15 +165,24 @@ def allocate(
     low, high = 0, len(levels) - 1
     while low <= high:  # the lowest F_same that can be guaranteed, by bisection over levels
         mid = (low + high) // 2
-        needs = {c: cv.need(levels[mid]) for c, cv in curves.items()}
-        base = None if None in needs.values() else _seeds_for(needs, curves, variants)
-        got = None if base is None else _most_reached(base, agree_need, curves, run_tflop, budget)
+        # A claim a pin holds below the level caps the lowest F_same there, as no seeds reach it.
+        needs = {
+            c: n if n is not None and _attainable(cv, n, fixed) else None
+            for c, cv in curves.items()
+            for n in [cv.need(levels[mid])]
+        }
+        base = None if None in needs.values() else _seeds_for(needs, curves, variants, fixed)
+        got = (
+            None
+            if base is None
+            else _most_reached(base, agree_need, curves, run_tflop, budget, fixed)
+        )
         if got is not None and len(got) == len(reached):
             best, low = (levels[mid], base, got), mid + 1
         else:
             high = mid - 1
     _, base, chosen = best
-    seeds = _seeds_for({c: agree_need[c] for c in chosen}, curves, variants)
+    seeds = _seeds_for({c: agree_need[c] for c in chosen}, curves, variants, fixed)
     seeds = {v: max(n, base[v]) for v, n in seeds.items()}
     lowest = min((cv.at(min(seeds[v] for v in cv.variants)) for cv in curves.values()), default=1.0)
     return Allocation(seeds, chosen, lowest, cost(seeds, run_tflop))

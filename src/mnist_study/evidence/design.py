@@ -9,7 +9,6 @@ python -m mnist_study.evidence.design <pilot folder> <config ...> --out <design 
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import math
 from collections.abc import Mapping
@@ -36,16 +35,12 @@ from mnist_study.evidence.claims import Claim, base_variant
 from mnist_study.evidence.forecast import SIMULATIONS, ClaimModel, Contrast, Forecast, Group
 from mnist_study.evidence.forecast import forecast as forecast_family
 from mnist_study.runrecord import read_run_record, run_flops
-from mnist_study.settings import (
-    HASH_LENGTH,
-    canonical,
-    load_study_config,
-    resolve_dataset,
-    variant_model,
-    variant_training,
-)
+from mnist_study.seedplan import describe, offsets_for, overlaps, seed_sets, variant_hash
+from mnist_study.settings import load_study_config, resolve_dataset
 
 DEFAULT_RATIO = 2.5  # wall time over the matmul limit where no earlier study measured it
+# The design file's wall time is at this matmul figure, so that it is the same on every machine.
+REFERENCE_MATMUL = 100e9
 
 
 def contrast_weights(claim: Claim, a: str, b: str) -> dict[str, float]:
@@ -153,7 +148,9 @@ def make_design(
     curves: dict[str, Curve] = {
         n: curve(m, variants_of[n], alpha, len(models)) for n, m in models.items()
     }
-    plan = allocate(curves, run_tflop, settings["budget_tflop"], agreement)
+    plan = allocate(
+        curves, run_tflop, settings["budget_tflop"], agreement, settings.get("pinned", {})
+    )
     family = list(models.values())
     at_pilot = forecast_family(family, plan.seeds, alpha)
     at_smallest = forecast_family(family, plan.seeds, alpha, at_smallest=True)
@@ -198,26 +195,6 @@ def run_tflop(folder: Path, variants) -> dict[str, float]:
     return out
 
 
-def variant_hash(config: Mapping, variant: str) -> str:
-    """What a variant trains, hashed (model and training, no seed): a change since the
-    design shows as another hash."""
-    training = {
-        k: v for k, v in variant_training(config, variant, 0).items() if k not in ("seed", "device")
-    }
-    entry = config["variants"][variant]
-    text = json.dumps(
-        canonical(
-            {
-                "model": variant_model(config, variant),
-                "training": training,
-                **{k: entry[k] for k in ("tune_lr", "lr_from") if k in entry},
-            }
-        ),
-        sort_keys=True,
-    )
-    return hashlib.sha256(text.encode()).hexdigest()[:HASH_LENGTH]
-
-
 def _sig(x: float) -> float:
     """Four significant digits: a figure of the design file, not of its arithmetic."""
     return float(f"{x:.4g}")
@@ -231,6 +208,14 @@ def _seeds_text(n: int | None) -> str:
     return str(n) if n is not None else f"> {SEED_GRID[-1]}"
 
 
+def _reach(c: ClaimDesign) -> float | None:
+    """The study's TFLOP once a budget-limited claim has the seeds it needs (None: resolved,
+    or not within the grid)."""
+    if c.seeds_needed is None or "resolved" in c.label:
+        return None
+    return _sig(c.tflop_to_reach)
+
+
 def design_record(design: Design, config: Mapping) -> dict:
     """The design file's content: every variant's seeds and config hash, and each claim's
     label and forecasts (rounded: the same pilot writes the same file)."""
@@ -242,6 +227,8 @@ def design_record(design: Design, config: Mapping) -> dict:
         "alpha": design.alpha,
         "simulations": SIMULATIONS,
         "training_tflop": _sig(plan.tflop),
+        "reached": len(plan.reached),
+        "lowest_f_same": round(plan.lowest, 3),
         "variants": {
             v: {
                 "n_seeds": plan.seeds[v],
@@ -256,10 +243,13 @@ def design_record(design: Design, config: Mapping) -> dict:
                 "seeds_needed": c.seeds_needed,
                 "seeds_given": c.seeds_given,
                 "likeliest": likeliest(c.at_pilot)[0],
+                "likeliest_share": round(likeliest(c.at_pilot)[1], 3),
                 "f_same": round(c.at_pilot.same, 3),
                 "f_new": round(c.at_pilot.new, 3),
                 "f_same_at_smallest": round(c.at_smallest.same, 3),
                 "f_new_at_smallest": round(c.at_smallest.new, 3),
+                "tflop": _sig(c.tflop),
+                "tflop_to_reach": _reach(c),
                 "variants": sorted(map(base_variant, config["claims"][c.name]["variants"])),
             }
             for c in design.claims
@@ -282,7 +272,7 @@ def claims_table(design: Design) -> list[str]:
         "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for c in design.claims:
-        reach = "" if c.seeds_needed is None or "resolved" in c.label else f"{c.tflop_to_reach:.1f}"
+        reach = "" if _reach(c) is None else f"{c.tflop_to_reach:.1f}"
         word, share = likeliest(c.at_pilot)
         lines.append(
             f"| {c.name} | {', '.join(c.label)} | {word} ({_pct(share)}) | "
@@ -301,9 +291,9 @@ def variants_table(design: Design) -> list[str]:
     return lines
 
 
-def markdown(design: Design, wall_seconds: float | None) -> str:
+def markdown(design: Design, layout: str) -> str:
     plan = design.allocation
-    wall = "n/a" if wall_seconds is None else f"{wall_seconds / 60:.0f} min"
+    wall = plan.tflop * 1e12 / REFERENCE_MATMUL * DEFAULT_RATIO / 60
     head = [
         f"# Design: {design.dataset}",
         "",
@@ -313,7 +303,12 @@ def markdown(design: Design, wall_seconds: float | None) -> str:
         "",
         f"Total: {plan.tflop:.1f} TFLOP of training; {len(plan.reached)} of "
         f"{len(design.claims)} claims reach the agreement; the lowest F_same is "
-        f"{_pct(plan.lowest)}. Forecast wall time on this machine: {wall}.",
+        f"{_pct(plan.lowest)}. Forecast wall time: the TFLOP over the machine's `bench_matmul` "
+        f"figure, times the ratio of the last study's efficiency.json ({DEFAULT_RATIO:g} where "
+        f"there is none): {wall:.0f} min at {REFERENCE_MATMUL / 1e9:.0f} GFLOP/s; `make design` "
+        f"prints this machine's, the report the study's.",
+        "",
+        layout,
         "",
         "## Claims",
         "",
@@ -379,7 +374,8 @@ def retrain_tflop(old: Mapping | None, new: Mapping) -> tuple[float, list[str]]:
 
 def build(folder: Path, config: Mapping, budget: float | None = None) -> Design:
     """The design of ``config``'s study from its pilot in ``folder``."""
-    settings = {**config.get("design", {}), "alpha": config["alpha"]}
+    pinned = {v: int(e["n_seeds"]) for v, e in config["variants"].items() if "n_seeds" in e}
+    settings = {**config.get("design", {}), "alpha": config["alpha"], "pinned": pinned}
     settings.setdefault("budget_tflop", 215.0)
     settings.setdefault("agreement", 0.9)
     if budget is not None:
@@ -401,6 +397,31 @@ def build(folder: Path, config: Mapping, budget: float | None = None) -> Design:
     )
 
 
+def seed_layout(design: Design, root: Path) -> str:
+    """Whether the most seeds a variant has keep the study, replicate, pilot and sweep seeds
+    apart at the repository's seed offsets, and the offsets that would where they do not."""
+    config = load_study_config([str(root / "config.yaml")])
+    offsets = {"study": int(config.get("seed_offset", 0))}
+    pilot_runs = 3
+    for name in ("replicate", "pilot"):
+        layer = load_study_config([str(root / "workflow" / f"{name}.yaml")])
+        offsets[name] = int(layer.get("seed_offset", 0))
+        pilot_runs = len(layer["seeds"]) if name == "pilot" and "seeds" in layer else pilot_runs
+    runs = max(design.allocation.seeds.values())
+    most = max(design.allocation.seeds, key=design.allocation.seeds.get)
+    sweeps, tuning_offset = int(config["tuning"]["seeds"]), int(config["tuning"]["seed_offset"])
+    sets = seed_sets(runs, sweeps, offsets, tuning_offset, pilot_runs)
+    text = f"Seeds: the most a variant trains is {runs} ({most}): {describe(sets)}"
+    if not overlaps(sets):
+        return text + ", all apart at the present seed offsets."
+    fix = offsets_for(runs, pilot_runs, sweeps)
+    return (
+        text + f". These overlap: set workflow/replicate.yaml seed_offset: {fix['replicate']}, "
+        f"config.yaml tuning.seed_offset: {fix['tuning']}, workflow/pilot.yaml seed_offset: "
+        f"{fix['pilot']} (the study stops at `snakemake -n` until they are)."
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     config = load_study_config(args.config)
@@ -410,12 +431,14 @@ def main(argv: list[str] | None = None) -> int:
     record = design_record(design, config)
     study = [Path(args.study)] if args.study else []
     wall = wall_seconds(design.allocation.tflop, [*study, Path(args.pilot)])
-    text = markdown(design, wall)
+    text = markdown(design, seed_layout(design, Path(args.root)))
     stem = Path(args.out)
     committed = stem.with_suffix(".yaml")
     old = yaml.safe_load(committed.read_text(encoding="utf-8")) if committed.exists() else None
     retrain, lines = retrain_tflop(old, record)
     print(text)
+    if wall is not None:
+        print(f"Forecast wall time on this machine: {wall / 60:.0f} min")
     print(f"Against {committed}: " + ("no change" if not lines else "\n" + "\n".join(lines)))
     minutes = wall_seconds(retrain, [*study, Path(args.pilot)])
     print(
@@ -441,6 +464,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--out", required=True, help="the design's stem: <stem>.yaml, <stem>.md")
     parser.add_argument("--budget", type=float, help="explore this TFLOP budget; write nothing")
     parser.add_argument("--study", help="the study's folder, for its measured speed")
+    parser.add_argument("--root", default=".", help="the repository, for its seed offsets")
     return parser
 
 

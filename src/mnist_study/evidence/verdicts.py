@@ -267,6 +267,26 @@ def _read_histories(run_keys, history_paths) -> dict:
     return {(v, int(s)): pd.read_csv(p) for (v, s), p in zip(run_keys, history_paths, strict=True)}
 
 
+def _reads_design(seeds: Mapping) -> bool:
+    return any(s["source"] != "all seeds" for s in seeds.values())
+
+
+def design_entry(design: Mapping | None, name: str, variants) -> dict:
+    """A verdict's design: the design file and its sha256, whether the design covers the
+    claim, its row there (label, seeds, forecasts) and its variants' seeds as run."""
+    design = design or {}
+    row = design.get("claims", {}).get(name)
+    seeds = design.get("seeds", {})
+    return {
+        "file": design.get("file"),
+        "sha256": design.get("sha256"),
+        # None: the study reads no design (the pilot, make quick: every variant all seeds).
+        "designed": row is not None if _reads_design(seeds) else None,
+        **({"forecast": dict(row)} if row is not None else {}),
+        "seeds": {v: seeds[b]["n"] for v in variants if (b := base_variant(v)) in seeds},
+    }
+
+
 def write_claims(
     runs_csv,
     run_keys,
@@ -279,9 +299,11 @@ def write_claims(
     power: float = POWER,
     choice_paths: Mapping[str, str] | None = None,
     lr_sources: Mapping[str, str] | None = None,
+    design: Mapping | None = None,
 ):
     """Rule claims: one verdict per configured claim, as JSON and as a Markdown list;
-    ``choice_paths``: each tuned variant's choice.json; ``lr_sources``: see evaluate_claims."""
+    ``choice_paths``: each tuned variant's choice.json; ``lr_sources``: see evaluate_claims;
+    ``design``: seedplan.summary, whose file hash and row go beside each verdict."""
     runs = pd.read_csv(runs_csv)
     histories = _read_histories(run_keys, history_paths)
     correct = load_all_correct(run_keys, prediction_paths, names_best(claims or {}))
@@ -290,6 +312,8 @@ def write_claims(
     results = evaluate_claims(
         claims or {}, runs, histories, correct, alpha, power, choices, lr_sources
     )
+    for result in results:
+        result["design"] = design_entry(design, result["name"], result["variants"])
     write_json(json_out, results)
     write_text(md_out, claims_markdown(results))
 

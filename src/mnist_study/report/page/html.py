@@ -20,6 +20,7 @@ from mnist_study.formatting import missing, pct, pp, seconds
 from mnist_study.logs import process_start
 from mnist_study.record.efficiency import figures_from_files
 from mnist_study.report.figure_plan import FigurePlan
+from mnist_study.report.page.design import design_section
 from mnist_study.report.page.explorer import section as explorer_section
 from mnist_study.report.page.figures import Captions, aligned, figure
 from mnist_study.report.page.results import Results
@@ -139,6 +140,7 @@ def build_context(inputs: Mapping, params: Mapping) -> dict:
     figures = efficiency_figures(inputs, params, r.records)
     context["provenance"]["efficiency"] = efficiency_section(figures)
     context["efficiency"] = figures
+    context["design"] = design_section(params.get("design"), figures)
     return context
 
 

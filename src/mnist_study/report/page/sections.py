@@ -163,6 +163,8 @@ def claims_section(r: Results) -> list[dict]:
                 ),
                 "numbers": c["numbers"],
                 "test": c.get("test", ""),
+                # A claim the design does not cover ran on its variants' pinned or default seeds.
+                "not_designed": c.get("design", {}).get("designed") is False,
             }
         )
     return rows
