@@ -109,7 +109,7 @@ PILOT_DIR := results/pilot/$(DATASET)
 PILOT_CONFIG := $(CURDIR)/config.yaml $(LAYER) $(CURDIR)/workflow/pilot.yaml
 
 pilot-runs: setup dataset-layer
-	$(call run_snakemake,results/tables/runs.csv --directory $(PILOT_DIR) \
+	$(call run_snakemake,results/tables/runs.csv results/tables/matmul.json --directory $(PILOT_DIR) \
 		--configfile $(PILOT_CONFIG),$(PILOT_DIR),unlock-pilot$(ON_DATASET))
 
 pilot: pilot-runs

@@ -159,6 +159,8 @@ def test_the_committed_design_covers_every_claim_and_variant_of_the_study(layers
     assert plan.design is not None, f"no design at {plan.design_file}: run make design"
     assert plan.undesigned == ()
     assert all(s in (DESIGNED, PINNED) for s in plan.source.values()), plan.source
+    budget = config["design"]["budget_tflop"]
+    assert plan.design["budget_tflop"] == budget and plan.design["training_tflop"] <= budget
 
 
 def test_a_design_file_that_is_no_design_stops_with_its_path(tmp_path):

@@ -77,9 +77,14 @@ class SeedPlan:
 
     def warnings(self) -> list[str]:
         where = self.design_file or f"{DESIGNS}/<dataset>.yaml"
+        why = (
+            f"there is no design at {where}"
+            if self.design_sha256 is None
+            else f"it is new, or its variants changed since {where}"
+        )
         return [
-            f"claim {c!r} is not designed: it is new, or its variants changed since {where}; "
-            f"it runs with its variants' pinned or default seeds. Run `make design` to plan it."
+            f"claim {c!r} is not designed: {why}; it runs with its variants' pinned or default "
+            f"seeds. Run `make design` to plan it."
             for c in self.undesigned
         ]
 

@@ -437,8 +437,14 @@ def main(argv: list[str] | None = None) -> int:
     old = yaml.safe_load(committed.read_text(encoding="utf-8")) if committed.exists() else None
     retrain, lines = retrain_tflop(old, record)
     print(text)
-    if wall is not None:
-        print(f"Forecast wall time on this machine: {wall / 60:.0f} min")
+    print(
+        "Forecast wall time on this machine: "
+        + (
+            "unknown (no bench_matmul figure in the pilot or the study)"
+            if wall is None
+            else f"{wall / 60:.0f} min"
+        )
+    )
     print(f"Against {committed}: " + ("no change" if not lines else "\n" + "\n".join(lines)))
     minutes = wall_seconds(retrain, [*study, Path(args.pilot)])
     print(
