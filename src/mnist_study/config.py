@@ -32,13 +32,10 @@ from mnist_study.machine import cpu_model
 from mnist_study.seedplan import (
     SeedPlan,
     apply,
-    describe,
     design_path,
-    offsets_for,
-    overlaps,
+    layout,
     plan_seeds,
     read_design,
-    seed_sets,
     summary,
 )
 from mnist_study.settings import (
@@ -307,12 +304,7 @@ def plan_study_seeds(config: dict, root: str | Path) -> SeedPlan:
     into the config; then the checks that the seeds stay apart: from the sweeps', and, where
     the design gives many, from the replicate's and the pilot's (the layers under ``root``)."""
     path = design_path(config, root)
-    try:
-        design, sha256 = read_design(path)
-    except ConfigError:
-        raise
-    except Exception as err:  # a YAML error of the file names the file
-        raise ConfigError(f"{path}: {err}") from None
+    design, sha256 = read_design(path)
     shown = str(path.relative_to(root)) if path.is_relative_to(root) else str(path)
     plan = plan_seeds(config, design, sha256, shown)
     apply(config, plan)
@@ -322,35 +314,16 @@ def plan_study_seeds(config: dict, root: str | Path) -> SeedPlan:
     return plan
 
 
-def _layer_offset(root: Path, name: str) -> tuple[int, int | None]:
-    import yaml  # only for the layers' seed offsets, once per parse
-
-    path = root / "workflow" / f"{name}.yaml"
-    layer = yaml.safe_load(path.read_text(encoding="utf-8")) if path.exists() else {}
-    seeds = layer.get("seeds")
-    return int(layer.get("seed_offset", 0)), (len(seeds) if seeds else None)
-
-
 def _check_study_seeds(config: Mapping, plan: SeedPlan, root: Path) -> None:
     """The study, replicate and pilot runs and their sweeps draw disjoint seeds for the most
     seeds any variant has; else stop with the seed offsets that would keep them apart."""
-    import yaml  # only for config.yaml's own offsets, once per parse
-
-    runs = max(plan.counts.values(), default=0)
-    base = yaml.safe_load((root / "config.yaml").read_text(encoding="utf-8"))
-    replicate, _ = _layer_offset(root, "replicate")
-    pilot, pilot_runs = _layer_offset(root, "pilot")
-    pilot_runs = pilot_runs or len(config["seeds"])
-    offsets = {"study": int(base.get("seed_offset", 0)), "replicate": replicate, "pilot": pilot}
-    sweep_runs, tuning_offset = int(config["tuning"]["seeds"]), int(config["tuning"]["seed_offset"])
-    sets = seed_sets(runs, sweep_runs, offsets, tuning_offset, pilot_runs)
-    clash = overlaps(sets)
-    if clash:
+    seeds = layout(root, max(plan.counts.values(), default=0), config["tuning"])
+    if seeds.clash:
         most = max(plan.counts, key=plan.counts.get)
-        fix = offsets_for(runs, pilot_runs, sweep_runs)
+        (a, b), fix = seeds.clash[0], seeds.fix
         raise ConfigError(
-            f"seeds: {most} trains {runs} seeds, so {clash[0][0]} and {clash[0][1]} share seeds "
-            f"({describe(sets)}); keep them apart with workflow/replicate.yaml seed_offset: "
+            f"seeds: {most} trains {seeds.runs} seeds, so {a} and {b} share seeds "
+            f"({seeds.text()}); keep them apart with workflow/replicate.yaml seed_offset: "
             f"{fix['replicate']}, config.yaml tuning.seed_offset: {fix['tuning']} and "
             f"workflow/pilot.yaml seed_offset: {fix['pilot']}"
         )

@@ -55,8 +55,11 @@ def read_design(path: Path) -> tuple[dict | None, str | None]:
 
     if not path.exists():
         return None, None
-    data = path.read_bytes()
-    record = yaml.safe_load(data)
+    try:
+        data = path.read_bytes()
+        record = yaml.safe_load(data)
+    except (OSError, yaml.YAMLError) as err:
+        raise ConfigError(f"{path}: {err}") from None
     if not isinstance(record, Mapping) or not isinstance(record.get("variants"), Mapping):
         raise ConfigError(
             f"{path}: not a design (no `variants` mapping); write it with `make design`"
@@ -191,3 +194,40 @@ def offsets_for(runs: int, pilot_runs: int, sweep_runs: int) -> dict[str, int]:
 
 def describe(sets: Mapping[str, range]) -> str:
     return ", ".join(f"{name} {r.start}-{r.stop - 1}" for name, r in sets.items() if len(r))
+
+
+@dataclass(frozen=True)
+class Layout:
+    """The seed sets at the repository's offsets for ``runs`` seeds a variant, the pairs that
+    share seeds, and the offsets that would keep every set apart."""
+
+    runs: int
+    sets: dict[str, range]
+    clash: list[tuple[str, str]]
+    fix: dict[str, int]
+
+    def text(self) -> str:
+        return describe(self.sets)
+
+
+def _layer(root: Path, name: str) -> dict:
+    import yaml  # only for the seed offsets, once per parse or design
+
+    path = root / name
+    return (yaml.safe_load(path.read_text(encoding="utf-8")) or {}) if path.exists() else {}
+
+
+def layout(root: str | Path, runs: int, tuning: Mapping) -> Layout:
+    """The study's (config.yaml), replicate's and pilot's seeds (workflow/replicate.yaml,
+    workflow/pilot.yaml under ``root``) and their sweeps' (``tuning``) for ``runs`` seeds."""
+    root = Path(root)
+    pilot = _layer(root, "workflow/pilot.yaml")
+    offsets = {
+        "study": int(_layer(root, "config.yaml").get("seed_offset", 0)),
+        "replicate": int(_layer(root, "workflow/replicate.yaml").get("seed_offset", 0)),
+        "pilot": int(pilot.get("seed_offset", 0)),
+    }
+    pilot_runs = len(pilot.get("seeds") or [0, 1, 2])
+    sweep_runs = int(tuning["seeds"])
+    sets = seed_sets(runs, sweep_runs, offsets, int(tuning["seed_offset"]), pilot_runs)
+    return Layout(runs, sets, overlaps(sets), offsets_for(runs, pilot_runs, sweep_runs))

@@ -35,7 +35,7 @@ from mnist_study.evidence.claims import Claim, base_variant
 from mnist_study.evidence.forecast import SIMULATIONS, ClaimModel, Contrast, Forecast, Group
 from mnist_study.evidence.forecast import forecast as forecast_family
 from mnist_study.runrecord import read_run_record, run_flops
-from mnist_study.seedplan import describe, offsets_for, overlaps, seed_sets, variant_hash
+from mnist_study.seedplan import layout, variant_hash
 from mnist_study.settings import load_study_config, resolve_dataset
 
 DEFAULT_RATIO = 2.5  # wall time over the matmul limit where no earlier study measured it
@@ -397,24 +397,15 @@ def build(folder: Path, config: Mapping, budget: float | None = None) -> Design:
     )
 
 
-def seed_layout(design: Design, root: Path) -> str:
+def seed_layout(design: Design, root: Path, tuning: Mapping) -> str:
     """Whether the most seeds a variant has keep the study, replicate, pilot and sweep seeds
     apart at the repository's seed offsets, and the offsets that would where they do not."""
-    config = load_study_config([str(root / "config.yaml")])
-    offsets = {"study": int(config.get("seed_offset", 0))}
-    pilot_runs = 3
-    for name in ("replicate", "pilot"):
-        layer = load_study_config([str(root / "workflow" / f"{name}.yaml")])
-        offsets[name] = int(layer.get("seed_offset", 0))
-        pilot_runs = len(layer["seeds"]) if name == "pilot" and "seeds" in layer else pilot_runs
-    runs = max(design.allocation.seeds.values())
     most = max(design.allocation.seeds, key=design.allocation.seeds.get)
-    sweeps, tuning_offset = int(config["tuning"]["seeds"]), int(config["tuning"]["seed_offset"])
-    sets = seed_sets(runs, sweeps, offsets, tuning_offset, pilot_runs)
-    text = f"Seeds: the most a variant trains is {runs} ({most}): {describe(sets)}"
-    if not overlaps(sets):
+    seeds = layout(root, design.allocation.seeds[most], tuning)
+    text = f"Seeds: the most a variant trains is {seeds.runs} ({most}): {seeds.text()}"
+    if not seeds.clash:
         return text + ", all apart at the present seed offsets."
-    fix = offsets_for(runs, pilot_runs, sweeps)
+    fix = seeds.fix
     return (
         text + f". These overlap: set workflow/replicate.yaml seed_offset: {fix['replicate']}, "
         f"config.yaml tuning.seed_offset: {fix['tuning']}, workflow/pilot.yaml seed_offset: "
@@ -431,7 +422,7 @@ def main(argv: list[str] | None = None) -> int:
     record = design_record(design, config)
     study = [Path(args.study)] if args.study else []
     wall = wall_seconds(design.allocation.tflop, [*study, Path(args.pilot)])
-    text = markdown(design, seed_layout(design, Path(args.root)))
+    text = markdown(design, seed_layout(design, Path(args.root), config["tuning"]))
     stem = Path(args.out)
     committed = stem.with_suffix(".yaml")
     old = yaml.safe_load(committed.read_text(encoding="utf-8")) if committed.exists() else None
