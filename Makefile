@@ -90,17 +90,25 @@ quick: setup
 	@cat results/quick/results/analysis/claims.md
 	@echo "Report: $(CURDIR)/results/quick/results/report.html"
 
-# The full study again with disjoint seeds (workflow/replicate.yaml), then every claim's verdict
-# beside the main study's: a verdict is a finding only if both agree. DATASET=<name> replicates
-# that dataset's study (its layer, then the replicate's) in results/<name>-replicate/.
+# The full study again with disjoint seeds (workflow/replicate.yaml), judged claim by claim
+# against the main study (mnist_study.record.replication, README "Replication"): the study's
+# report is rendered again with each outcome beside its verdict; exit 1 on a disagreement or on
+# fewer identical verdicts than the design forecast, 2 where the two cannot be judged (no
+# committed design, another design or test set). DATASET=<name> replicates that dataset's study
+# (its layer, then the replicate's) in results/<name>-replicate/. Run make report first.
 REPLICATE := --directory $(REPLICATE_DIR) \
 	--configfile $(CURDIR)/config.yaml $(LAYER) $(CURDIR)/workflow/replicate.yaml
+FIRST_CLAIMS := $(STUDY)/results/analysis/claims.json
 
 replicate: setup dataset-layer
+	@test -f $(FIRST_CLAIMS) || { echo "$(FIRST_CLAIMS): not found; the replicate is judged" \
+		"against the study: run make report$(ON_DATASET) first" >&2; exit 2; }
 	$(call run_snakemake,$(REPLICATE),$(REPLICATE_DIR),unlock-replicate$(ON_DATASET))
 	$(PY) -m mnist_study.record.history record $(REPLICATE_DIR)
-	$(PY) -m mnist_study.evidence.verdicts $(STUDY)/results/analysis/claims.json \
-		$(REPLICATE_DIR)/results/analysis/claims.json
+	$(SNAKEMAKE) --workflow-profile $(PROFILE) $(STUDY_ARGS) results/report.html || { \
+		status=$$?; sh workflow/lock-hint.sh $(STUDY) 'make $(UNLOCK)'; exit $$status; }
+	$(PY) -m mnist_study.record.replication $(FIRST_CLAIMS) \
+		$(REPLICATE_DIR)/results/analysis/claims.json --out $(REPLICATE_DIR)/replication.md
 
 # The design's pilots, run before a design's first full run (README, "Power by design").
 # make pilot: every variant with three seeds of its own (workflow/pilot.yaml) in

@@ -1,4 +1,5 @@
-# Analysis: intervals over seeds, paired McNemar tests, claim verdicts and the error analysis.
+# Analysis: intervals over seeds, paired McNemar tests, claim verdicts, the error analysis and,
+# once a replicate exists, its outcome for every claim.
 
 
 rule statistics:
@@ -55,6 +56,30 @@ rule claims:
         code=code("claims"),
     script:
         job_script("claims")
+
+
+rule replication:
+    input:
+        first=rules.claims.output.verdicts,
+        # Planned only once the replicate exists (the report asks for it then).
+        second=replicate_claims(),
+    output:
+        outcomes=f"{ANALYSIS}/replication.json",
+        text=f"{ANALYSIS}/replication.md",
+    log:
+        "logs/analysis/replication.log",
+    benchmark:
+        "benchmarks/replication.tsv"
+    localrule: True
+    conda:
+        ENV
+    params:
+        # The checkout whose git history holds the committed design (relative: a moved
+        # checkout reruns nothing).
+        repo=os.path.relpath(workflow.basedir),
+        code=code("replication"),
+    script:
+        job_script("replication")
 
 
 rule errors:

@@ -357,11 +357,20 @@ def study_jobs():
     for r in workflow.rules:
         if r.name in ("all", "sweeps", "report") or r.name in unplanned:
             continue
+        if r.name == "replication" and not replicate_claims():
+            continue
         if r.wildcard_names or r.benchmark is None:
             raise ValueError(f"{r.name}: every job needs a benchmark, and no rule has wildcards")
         log = str(r.log[0])
         jobs.append({"name": r.name, "stamp": stamp_of(log), "benchmark": str(r.benchmark)})
     return jobs
+
+
+def replicate_claims():
+    """The replicate's claims.json (replicate.claims, from this study's folder) once `make
+    replicate` has written it, as a list of one; else none (the report has no replication)."""
+    path = config.get("replicate", {}).get("claims")
+    return [path] if path and os.path.exists(path) else []
 
 
 def benchmark_files():

@@ -47,6 +47,8 @@ rule report:
         claims=rules.claims.output.verdicts,
         forest=rules.plot_forest.output.forest,
         changes=rules.changes.output.changes,
+        # The replicate's outcomes beside each verdict, once `make replicate` has run.
+        replication=rules.replication.output.outcomes if replicate_claims() else [],
         errors=rules.errors.output.summary,
         cache=DATA_CACHE,
         info=runs("train.json"),

@@ -14,7 +14,7 @@ import pytest
 
 from mnist_study import metrics
 from mnist_study.engine.misclassified import misclassified_table
-from mnist_study.evidence import claim_effects, claims, error_analysis, stats, verdicts
+from mnist_study.evidence import claim_effects, claims, effects, error_analysis, stats, verdicts
 
 # ----------------------------------------------------------------------------- helpers
 
@@ -509,25 +509,13 @@ def test_rule_entry_points_write_their_files(tmp_path):
     )
     judged = json.loads((tmp_path / "claims.json").read_text())
     assert judged[0]["name"] == "up" and judged[0]["verdict"] in claims.VERDICTS
+    # The test set's id, from its labels: a replicate is judged only on the same images.
+    labels = np.load(pred_paths[0])["labels"]
+    assert {r["test_set"] for r in judged} == {effects.image_set_id("test", labels)}
     assert "up" in (tmp_path / "claims.md").read_text()
     error_analysis.write_errors(keys, mis_paths, pred_paths[0], ("lin", "mlp"), tmp_path / "e.json")
     errors = json.loads((tmp_path / "e.json").read_text())
     assert errors["n_runs"] == 4 and errors["pair"]["a"] == "lin"
-
-
-def test_two_studies_verdicts_side_by_side(tmp_path):
-    first = [{"name": "a", "verdict": "supported"}, {"name": "b", "verdict": "inconclusive"}]
-    same = [{"name": "b", "verdict": "inconclusive"}, {"name": "a", "verdict": "supported"}]
-    table, agree = verdicts.compare_verdicts(first, same)
-    assert agree and "| a | supported | supported | yes |" in table
-    flipped = [{"name": "a", "verdict": "supported"}, {"name": "b", "verdict": "contradicted"}]
-    table, agree = verdicts.compare_verdicts(first, flipped)
-    assert not agree and "| b | inconclusive | contradicted | NO |" in table
-    paths = [tmp_path / "first.json", tmp_path / "second.json"]
-    for path, data in zip(paths, (first, flipped), strict=True):
-        path.write_text(json.dumps(data))
-    assert verdicts.main([str(p) for p in paths]) == 1
-    assert verdicts.main([str(paths[0]), str(paths[0])]) == 0
 
 
 def three_way_study(extra_b: int, extra_c: int, seeds=(0, 1, 2, 3), n=2000):

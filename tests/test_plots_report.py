@@ -666,3 +666,39 @@ def test_the_design_section_shows_the_design_s_tables_and_what_it_does_not_cover
     assert variants.count("<tr>") == len(names) + 1 and "pinned" in variants
     assert f"{len(names) * 5 * 0.25:.1f} TFLOP" in section
     assert '<section id="design">' not in study["html"]  # no design given: no section
+
+
+def test_the_report_gives_each_claim_its_label_and_its_replicate_s_outcome(study, tmp_path):
+    """Beside each verdict: the design's label and F_same and, once a replicate exists, its
+    verdict and outcome; a claim its test set bounds says so; the replication's rule and its
+    forecast check stand in the Design section."""
+    claims = json.loads(Path(study["inputs"]["claims"]).read_text())
+    first, *rest = claims
+    row = {"label": "budget-limited, bounded by the test set", "f_same": 0.61, "f_new": 0.803}
+    first["design"] = {"file": "workflow/designs/mnist.yaml", "designed": True, "forecast": row}
+    path = tmp_path / "claims.json"
+    path.write_text(json.dumps(claims))
+    outcome = {"name": first["name"], "verdicts": ["supported", "inconclusive"]}
+    replication = {
+        "design": {"file": "workflow/designs/mnist.yaml", "sha256": "ab" * 32, "commit": "c" * 40},
+        "claims": [outcome | {"outcome": "consistent"}],
+        "counts": {"identical": 0, "consistent": 1, "differs": 0, "disagrees": 0},
+        "forecast": {"expected": 0.61, "claims": 1, "quantile": 0, "observed": 0, "below": False},
+        "exit": 0,
+    }
+    (tmp_path / "replication.json").write_text(json.dumps(replication))
+    inputs = {**study["inputs"], "claims": path, "replication": tmp_path / "replication.json"}
+    html = report.render(
+        REPO / "report/report.html.j2", report.build_context(inputs, study["params"])
+    )
+    row_html = html.split(f'id="claim-{first["name"]}"', 1)[1].split("</tr>", 1)[0]
+    assert "budget-limited, bounded by the test set, F_same 61.0%" in row_html
+    assert "replicate: inconclusive, consistent" in row_html
+    assert "would repeat only 80.3% of the time (F_new)" in row_html
+    others = [html.split(f'id="claim-{c["name"]}"', 1)[1].split("</tr>", 1)[0] for c in rest]
+    assert not any("replicate:" in r or "F_same" in r for r in others)
+    section = html.split('<section id="replication">', 1)[1].split("</section>", 1)[0]
+    assert "0 identical, 1 consistent, 0 differs, 0 disagrees" in section
+    assert "forecast 0.6 of 1 identical (5% quantile 0); observed 0" in section
+    assert "The replication passes" in section and "Welch-Satterthwaite" in section
+    assert "replicate:" not in study["html"] and 'id="replication"' not in study["html"]

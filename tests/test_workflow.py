@@ -139,6 +139,27 @@ def test_end_to_end_outputs(smoke_run):
     assert all(f"<code>{c['name']}</code>" in html.split('id="not-designed"')[1] for c in claims)
 
 
+def test_a_replicate_plans_its_replication_and_the_report_and_nothing_else(smoke_run, tmp_path):
+    """Once the replicate's claims.json exists (replicate.claims), the study plans the
+    replication and its report again (and the history record, whose config moved), no run;
+    where the two cannot be judged (here: no committed design), the report says why."""
+    study = SmokeStudy(tmp_path / "copy")
+    shutil.copytree(smoke_run.root, study.root, symlinks=True)
+    replicate = study.workdir / "replicate/claims.json"
+    replicate.parent.mkdir()
+    shutil.copy(study.workdir / "results/analysis/claims.json", replicate)
+    config = study.read_config()
+    config["replicate"] = {"claims": "replicate/claims.json"}
+    study.write_config(config)
+    assert planned_jobs(study) - HISTORY == {"replication", "report"}
+    study.snakemake(check=True)
+    outcome = json.loads((study.workdir / "results/analysis/replication.json").read_text())
+    assert outcome["exit"] == 2 and "read no design" in outcome["error"]
+    html = (study.workdir / "results/report.html").read_text()
+    section = html.split('<section id="replication">', 1)[1].split("</section>", 1)[0]
+    assert "could not be judged against this study" in section and "read no design" in section
+
+
 def test_nothing_to_do_after_a_complete_run(study):
     assert planned_jobs(study) == set()
 

@@ -199,8 +199,11 @@ def to_reach(
     return need, cost(_raise(seeds, curve_.variants, need), run_tflop)
 
 
+BOUNDED = "bounded by the test set"  # the label F_new below the agreement adds
+
+
 def labels(same: float, new: float, agreement: float) -> tuple[str, ...]:
     """resolved (F_same reaches the agreement) or budget-limited; and, beside either,
     bounded by the test set where a fresh test set would not repeat the verdict (F_new)."""
     first = "resolved" if same >= agreement else "budget-limited"
-    return (first, "bounded by the test set") if new < agreement else (first,)
+    return (first, BOUNDED) if new < agreement else (first,)

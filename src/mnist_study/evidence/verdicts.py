@@ -6,12 +6,9 @@ Reads runs.csv, the histories and the integer predictions; writes claims.json an
 
 from __future__ import annotations
 
-import json
 import math
-import sys
 from collections import Counter
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 
 import pandas as pd
 
@@ -231,33 +228,6 @@ def claims_markdown(results: Sequence[dict]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def compare_verdicts(first: Sequence[dict], second: Sequence[dict]) -> tuple[str, bool]:
-    """Two studies' claims side by side: (a Markdown table, whether every verdict agrees)."""
-    other = {verdict["name"]: verdict for verdict in second}
-    lines = ["| claim | first | second | agree |", "| --- | --- | --- | --- |"]
-    agree = True
-    for verdict in first:
-        twin = other.get(verdict["name"], {}).get("verdict", "missing")
-        same = twin == verdict["verdict"]
-        agree &= same
-        lines.append(
-            f"| {verdict['name']} | {verdict['verdict']} | {twin} | {'yes' if same else 'NO'} |"
-        )
-    return "\n".join(lines) + "\n", agree
-
-
-def main(argv: Sequence[str]) -> int:
-    """python -m mnist_study.evidence.verdicts FIRST/claims.json SECOND/claims.json: exit 1 when any
-    verdict differs."""
-    if len(argv) != 2:
-        print(main.__doc__, file=sys.stderr)
-        return 2
-    first, second = (json.loads(Path(p).read_text(encoding="utf-8")) for p in argv)
-    table, agree = compare_verdicts(first, second)
-    print(table + ("Every verdict agrees." if agree else "Some verdicts differ."))
-    return 0 if agree else 1
-
-
 def names_best(claims: Mapping) -> bool:
     """Whether any claim reads a best-epoch checkpoint (a variant named ``v@best``)."""
     return any(is_best(v) for c in claims.values() for v in c["variants"])
@@ -312,13 +282,10 @@ def write_claims(
     results = evaluate_claims(
         claims or {}, runs, histories, correct, alpha, power, choices, lr_sources
     )
+    test_set = next(iter(correct.values())).test_set if correct else None
     for result in results:
         result["design"] = design_entry(design, result["name"], result["variants"])
+        # Which images every verdict was scored on: a replicate is judged on the same ones.
+        result["test_set"] = test_set
     write_json(json_out, results)
     write_text(md_out, claims_markdown(results))
-
-
-if __name__ == "__main__":
-    import sys
-
-    raise SystemExit(main(sys.argv[1:]))

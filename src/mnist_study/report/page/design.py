@@ -1,12 +1,14 @@
 """The report's Design section: the committed design's claims and variants tables, its totals,
-the forecast wall time on this machine, and the claims the design does not cover."""
+the forecast wall time on this machine, the claims it does not cover, and the replication."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 
+from mnist_study.evidence.allocation import BOUNDED
 from mnist_study.evidence.design import DEFAULT_RATIO, METHOD
 from mnist_study.formatting import missing, pct
+from mnist_study.record.replication import RULE, forecast_text
 
 
 def _share(x) -> str:
@@ -96,4 +98,41 @@ def design_section(design: Mapping | None, efficiency: Mapping) -> dict | None:
             else f"{DEFAULT_RATIO:g}, the ratio assumed where no study measured one"
         ),
         "undesigned": design.get("undesigned", []),
+    }
+
+
+def replication_section(replication: Mapping | None) -> dict | None:
+    """The replicate judged against this study (mnist_study.record.replication): the rule, the
+    counts and the forecast check, or why the two could not be judged; None before a replicate."""
+    if not replication:
+        return None
+    if "error" in replication:
+        return {"rule": RULE, "error": replication["error"]}
+    counts = ", ".join(f"{n} {k}" for k, n in replication["counts"].items())
+    return {
+        "rule": RULE,
+        "error": None,
+        "design": replication["design"],
+        "summary": f"{counts}; {forecast_text(replication['forecast'])}.",
+        "passes": replication["exit"] == 0,
+    }
+
+
+def claim_design(record: Mapping, outcome: Mapping | None) -> dict:
+    """What the claims table shows of one claim's design: its label and F_same, a sentence where
+    its test set bounds it, and the replicate's verdict and outcome once there is one."""
+    row = (record.get("design") or {}).get("forecast") or {}
+    label, f_new = row.get("label"), row.get("f_new")
+    bounded = label is not None and BOUNDED in label and not missing(f_new)
+    return {
+        "label": label,
+        "f_same": None if missing(row.get("f_same")) else _share(row["f_same"]),
+        "bounded": (
+            f"The test set bounds this claim: on a fresh test set of the same size, even with "
+            f"unlimited seeds, the verdict would repeat only {_share(f_new)} of the time (F_new)."
+            if bounded
+            else None
+        ),
+        "replicate": outcome["verdicts"][1] if outcome else None,
+        "outcome": outcome["outcome"] if outcome else None,
     }

@@ -6,6 +6,7 @@ Results into what the template shows; this module gathers them and renders the p
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Mapping
 from pathlib import Path
@@ -20,7 +21,7 @@ from mnist_study.formatting import missing, pct, pp, seconds
 from mnist_study.logs import process_start
 from mnist_study.record.efficiency import figures_from_files
 from mnist_study.report.figure_plan import FigurePlan
-from mnist_study.report.page.design import design_section
+from mnist_study.report.page.design import design_section, replication_section
 from mnist_study.report.page.explorer import section as explorer_section
 from mnist_study.report.page.figures import Captions, aligned, figure
 from mnist_study.report.page.results import Results
@@ -114,13 +115,14 @@ def build_context(inputs: Mapping, params: Mapping) -> dict:
     files = figure_files(inputs, params, plan)
     home = r.home_study()
     dot_text = Path(inputs["rulegraph_dot"]).read_text(encoding="utf-8")
+    replication = read_replication(inputs.get("replication"))
     labels = {v: r.label(v) for v in r.variants}
     context = {
         **page_context(r, inputs),
         "summary": summary_section(r),
         "changes": changes_section(r, inputs["changes"]),
         "results": results_section(r),
-        "claims": claims_section(r),
+        "claims": claims_section(r, outcomes_by_claim(replication)),
         "forest": forest_section(r, captions, inputs["forest"]),
         # Every run at once.
         "explorer": explorer_section(r.runs, r.records, labels, inputs, captions, figure),
@@ -141,7 +143,19 @@ def build_context(inputs: Mapping, params: Mapping) -> dict:
     context["provenance"]["efficiency"] = efficiency_section(figures)
     context["efficiency"] = figures
     context["design"] = design_section(params.get("design"), figures)
+    context["replication"] = replication_section(replication)
     return context
+
+
+def read_replication(path) -> dict | None:
+    """The replication's outcomes (rule replication), where a replicate of this study exists."""
+    if not path:
+        return None
+    return json.loads(Path(path).read_text(encoding="utf-8"))
+
+
+def outcomes_by_claim(replication: Mapping | None) -> dict[str, Mapping]:
+    return {c["name"]: c for c in (replication or {}).get("claims", [])}
 
 
 # Where a narrow table cell may wrap: between a mean and its "± sd", a range's two ends; never

@@ -25,6 +25,7 @@ from mnist_study.formatting import (
 from mnist_study.machine import machine
 from mnist_study.record.compare import row_text, seeds_text, value_text
 from mnist_study.record.provenance import git_state, package_versions
+from mnist_study.report.page.design import claim_design
 from mnist_study.report.page.figures import Captions, figure
 from mnist_study.report.page.results import Results
 from mnist_study.report.page.rulegraph import INSTALL_HINT, draw
@@ -116,9 +117,10 @@ def results_section(r: Results) -> list[dict]:
     return rows
 
 
-def claims_section(r: Results) -> list[dict]:
+def claims_section(r: Results, outcomes: Mapping[str, Mapping] | None = None) -> list[dict]:
     """Per claim: verdict, effect with interval, smallest effect of interest, p before and after
-    Holm, the detectable effect where inconclusive, the observed shape of trends."""
+    Holm, the detectable effect where inconclusive, the observed shape of trends; its design
+    label and, with ``outcomes`` (the replication's, by claim), the replicate's outcome."""
     rows = []
     for c in r.claims:
         extra = ""
@@ -165,6 +167,7 @@ def claims_section(r: Results) -> list[dict]:
                 "test": c.get("test", ""),
                 # A claim the design does not cover ran on its variants' pinned or default seeds.
                 "not_designed": c.get("design", {}).get("designed") is False,
+                **claim_design(c, (outcomes or {}).get(c["name"])),
             }
         )
     return rows
