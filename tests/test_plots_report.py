@@ -692,7 +692,7 @@ def test_the_report_gives_each_claim_its_label_and_its_replicate_s_outcome(study
         REPO / "report/report.html.j2", report.build_context(inputs, study["params"])
     )
     row_html = html.split(f'id="claim-{first["name"]}"', 1)[1].split("</tr>", 1)[0]
-    assert "budget-limited, bounded by the test set, F_same 61.0%" in row_html
+    assert "budget-limited, bounded by the test set, F_same 61.0%, F_new 80.3%" in row_html
     assert "replicate: inconclusive, consistent" in row_html
     assert "would repeat only 80.3% of the time (F_new)" in row_html
     others = [html.split(f'id="claim-{c["name"]}"', 1)[1].split("</tr>", 1)[0] for c in rest]

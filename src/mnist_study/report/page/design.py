@@ -127,6 +127,7 @@ def claim_design(record: Mapping, outcome: Mapping | None) -> dict:
     return {
         "label": label,
         "f_same": None if missing(row.get("f_same")) else _share(row["f_same"]),
+        "f_new": None if missing(f_new) else _share(f_new),
         "bounded": (
             f"The test set bounds this claim: on a fresh test set of the same size, even with "
             f"unlimited seeds, the verdict would repeat only {_share(f_new)} of the time (F_new)."
