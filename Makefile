@@ -95,18 +95,21 @@ quick: setup
 # report is rendered again with each outcome beside its verdict; exit 1 on a disagreement or on
 # fewer identical verdicts than the design forecast, 2 where the two cannot be judged (no
 # committed design, another design or test set). DATASET=<name> replicates that dataset's study
-# (its layer, then the replicate's) in results/<name>-replicate/. Run make report first.
+# (its layer, then the replicate's) in results/<name>-replicate/. Run make report first, or
+# name a kept first run with FIRST=<its claims.json> (docs/records/): the study's own report is
+# then not rendered again.
 REPLICATE := --directory $(REPLICATE_DIR) \
 	--configfile $(CURDIR)/config.yaml $(LAYER) $(CURDIR)/workflow/replicate.yaml
-FIRST_CLAIMS := $(STUDY)/results/analysis/claims.json
+FIRST_CLAIMS := $(or $(FIRST),$(STUDY)/results/analysis/claims.json)
+RENDER_STUDY := $(SNAKEMAKE) --workflow-profile $(PROFILE) $(STUDY_ARGS) results/report.html || \
+	{ status=$$?; sh workflow/lock-hint.sh $(STUDY) 'make $(UNLOCK)'; exit $$status; }
 
 replicate: setup dataset-layer
 	@test -f $(FIRST_CLAIMS) || { echo "$(FIRST_CLAIMS): not found; the replicate is judged" \
 		"against the study: run make report$(ON_DATASET) first" >&2; exit 2; }
 	$(call run_snakemake,$(REPLICATE),$(REPLICATE_DIR),unlock-replicate$(ON_DATASET))
 	$(PY) -m mnist_study.record.history record $(REPLICATE_DIR)
-	$(SNAKEMAKE) --workflow-profile $(PROFILE) $(STUDY_ARGS) results/report.html || { \
-		status=$$?; sh workflow/lock-hint.sh $(STUDY) 'make $(UNLOCK)'; exit $$status; }
+	$(if $(FIRST),,$(RENDER_STUDY))
 	$(PY) -m mnist_study.record.replication $(FIRST_CLAIMS) \
 		$(REPLICATE_DIR)/results/analysis/claims.json --out $(REPLICATE_DIR)/replication.md
 
