@@ -168,7 +168,10 @@ def test_confusion_matrices_and_galleries_name_the_classes(tmp_path, monkeypatch
                 "--directory results/fashion-mnist-replicate",
                 "workflow/datasets/fashion-mnist.yaml",
                 "workflow/replicate.yaml",
-                "mnist_study.evidence.verdicts results/fashion-mnist/results/analysis/claims.json "
+                # The study's own report again, with each claim's outcome beside its verdict.
+                "--directory results/fashion-mnist --configfile config.yaml "
+                "workflow/datasets/fashion-mnist.yaml results/report.html",
+                "mnist_study.record.replication results/fashion-mnist/results/analysis/claims.json "
                 "results/fashion-mnist-replicate/results/analysis/claims.json",
             ],
         ),

@@ -20,6 +20,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
+import yaml
 
 from mnist_study import StudyError
 from mnist_study.atomic import write_json, write_text
@@ -198,8 +199,6 @@ def _git(repo: Path, *args: str) -> bytes | None:
 def committed_design(repo: Path, file: str, sha256: str) -> tuple[dict, str]:
     """The design whose bytes hash to ``sha256``, as some commit of ``repo`` holds it at
     ``file``, and that commit: the forecasts were declared before the run only if so."""
-    import yaml
-
     commits = _git(repo, "log", "--all", "--format=%H", "--", file)
     for commit in (commits or b"").decode().split():
         blob = _git(repo, "show", f"{commit}:{file}")
