@@ -211,18 +211,26 @@ def committed_design(repo: Path, file: str, sha256: str) -> tuple[dict, str]:
     )
 
 
-def _one(records: Sequence[Mapping], key: str, where: str) -> object:
-    """A value every record of a claims.json holds alike (the design's hash, the test set)."""
-    values = {json.dumps(r.get(key), sort_keys=True) for r in records}
+def _alike(records: Sequence[Mapping], value, what: str, where: str):
+    """What every record of one claims.json holds alike (its test set, its design)."""
+    values = {json.dumps(value(r), sort_keys=True) for r in records}
     if len(values) != 1:
-        raise ReplicationError(f"{where}: its claims disagree on {key!r}; rerun that study")
-    return records[0].get(key) if records else None
+        raise ReplicationError(
+            f"{where}: its claims name {len(values)} {what}s, not one; rerun that study"
+        )
+    return value(records[0])
+
+
+def _design_of(record: Mapping) -> list:
+    design = record.get("design") or {}
+    return [design.get("file"), design.get("sha256")]
 
 
 def check_pair(first: Sequence[Mapping], second: Sequence[Mapping], names: Sequence[str]):
     """The design (file, sha256) both ran, after the checks that make them comparable: both
     scored on one test set, the first at a design, the replicate at the same."""
-    tests = [_one(r, "test_set", n) for r, n in zip((first, second), names, strict=True)]
+    pairs = list(zip((first, second), names, strict=True))
+    tests = [_alike(r, lambda x: x.get("test_set"), "test set", n) for r, n in pairs]
     if None in tests:
         where = names[tests.index(None)]
         raise ReplicationError(f"{where}: no test-set hash; rerun that study (only the claims)")
@@ -231,7 +239,7 @@ def check_pair(first: Sequence[Mapping], second: Sequence[Mapping], names: Seque
             f"{names[0]} and {names[1]} are scored on different test sets ({tests[0]} and "
             f"{tests[1]}): that is no replication; `make carry-over` compares two datasets"
         )
-    designs = [_design_of(r, n) for r, n in zip((first, second), names, strict=True)]
+    designs = [_alike(r, _design_of, "design", n) for r, n in pairs]
     (file, sha), (_, other) = designs
     if not file or not sha:
         raise ReplicationError(f"{names[0]}: the study read no design; run it at one")
@@ -241,16 +249,6 @@ def check_pair(first: Sequence[Mapping], second: Sequence[Mapping], names: Seque
             f"({sha[:16]}…); rerun the replicate at the first study's design"
         )
     return file, sha
-
-
-def _design_of(records: Sequence[Mapping], where: str) -> tuple[str | None, str | None]:
-    found = {
-        ((r.get("design") or {}).get("file"), (r.get("design") or {}).get("sha256"))
-        for r in records
-    }
-    if len(found) != 1:
-        raise ReplicationError(f"{where}: its claims name {len(found)} designs; rerun that study")
-    return next(iter(found))
 
 
 def judge(
@@ -307,6 +305,11 @@ def forecast_text(forecast: Mapping) -> str:
     )
 
 
+def counts_text(counts: Mapping[str, int]) -> str:
+    """'20 identical, 3 consistent, 1 differs, 0 disagrees'."""
+    return ", ".join(f"{n} {k}" for k, n in counts.items())
+
+
 def markdown(result: Mapping, names: Sequence[str]) -> str:
     """The outcome table, the counts and the forecast check, as the console and notes show."""
     lines = [
@@ -328,7 +331,7 @@ def markdown(result: Mapping, names: Sequence[str]) -> str:
             f"| {c['name']} | {c['label']} | {f_same} | {c['verdicts'][0]} | "
             f"{c['verdicts'][1]} | {effects} | {word} |"
         )
-    counts = ", ".join(f"{n} {k}" for k, n in result["counts"].items())
+    counts = counts_text(result["counts"])
     verdict = "passes" if result["exit"] == 0 else "fails"
     return (
         "\n".join(

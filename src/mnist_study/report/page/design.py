@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from mnist_study.evidence.allocation import BOUNDED
 from mnist_study.evidence.design import DEFAULT_RATIO, METHOD
 from mnist_study.formatting import missing, pct
-from mnist_study.record.replication import RULE, forecast_text
+from mnist_study.record.replication import RULE, counts_text, forecast_text
 
 
 def _share(x) -> str:
@@ -108,12 +108,12 @@ def replication_section(replication: Mapping | None) -> dict | None:
         return None
     if "error" in replication:
         return {"rule": RULE, "error": replication["error"]}
-    counts = ", ".join(f"{n} {k}" for k, n in replication["counts"].items())
     return {
         "rule": RULE,
         "error": None,
         "design": replication["design"],
-        "summary": f"{counts}; {forecast_text(replication['forecast'])}.",
+        "summary": f"{counts_text(replication['counts'])}; "
+        f"{forecast_text(replication['forecast'])}.",
         "passes": replication["exit"] == 0,
     }
 
