@@ -251,13 +251,15 @@ def svg_text(fig) -> str:
     return text[text.index("<svg") :]
 
 
-def plot_forest(claims_path, studies: Mapping[str, Mapping], alpha: float, out_svg) -> None:
-    claims = json.loads(open(claims_path, encoding="utf-8").read())
-    rows = forest_rows(claims, studies, alpha)
-    fig = draw(rows)
-    text = svg_text(fig)
+def forest_svg(claims: Sequence[Mapping], studies: Mapping[str, Mapping], alpha: float) -> str:
+    """The forest plot of ``claims`` as an <svg> element (the report's, and the README's)."""
+    text = svg_text(draw(forest_rows(claims, studies, alpha)))
     # The figure's role and name for assistive technology; its caption sits beside it.
-    text = re.sub(
+    return re.sub(
         r"<svg ", '<svg role="img" aria-label="Forest plot of the claims" ', text, count=1
     )
-    write_text(out_svg, text)
+
+
+def plot_forest(claims_path, studies: Mapping[str, Mapping], alpha: float, out_svg) -> None:
+    claims = json.loads(open(claims_path, encoding="utf-8").read())
+    write_text(out_svg, forest_svg(claims, studies, alpha))
