@@ -139,3 +139,19 @@ def test_keep_refuses_a_study_without_its_report(tmp_path):
     (study / "results" / "analysis" / "claims.json").unlink()
     with pytest.raises(StudyError, match="claims.json: missing; run the study to its report"):
         pages.keep(study, "mnist", tmp_path, [])
+
+
+def test_a_kept_replicate_is_judged_as_make_replicate_judges_it(tmp_path, monkeypatch):
+    text = "<!-- generated: replication mnist -->\n<!-- end generated -->\n"
+    root, kept = _root(tmp_path, text)
+    assert "No replicate of `mnist` is kept yet" in pages.regenerate(root, root / "README.md", {})
+    shutil.copytree(kept, root / "docs" / "records" / "mnist-replicate" / kept.name)
+    # The tmp project has no git history; the design is read from this checkout's.
+    committed = pages.replication.committed_design
+    monkeypatch.setattr(
+        pages.replication, "committed_design", lambda _, file, sha: committed(REPO, file, sha)
+    )
+    body = pages.regenerate(root, root / "README.md", {})
+    n = len(page_tables.read_kept(kept).claims)
+    assert f"{n} identical, 0 consistent, 0 differs, 0 disagrees" in body
+    assert "The replication passes." in body

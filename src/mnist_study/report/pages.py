@@ -19,6 +19,7 @@ import yaml
 
 from mnist_study import StudyError
 from mnist_study.atomic import write_json, write_text
+from mnist_study.record import replication
 from mnist_study.report import page_tables as tables
 from mnist_study.report.plots.forest import forest_svg
 
@@ -62,6 +63,21 @@ def forest_block(root: Path, page: Path, study: str | None, files: dict) -> str:
     )
 
 
+def replication_block(root: Path, study: str | None) -> str:
+    """The latest kept replicate of STUDY (kept as STUDY-replicate) judged against the latest
+    kept STUDY, as `make replicate` judges it, its title left to the page."""
+    first = latest(root, study, "replication")
+    if not tables.kept_studies(root, f"{study}-replicate"):
+        return f"No replicate of `{study}` is kept yet (`docs/records/{study}-replicate/`)."
+    second = latest(root, f"{study}-replicate", "replication")
+    names = [first.name, second.name]
+    try:
+        result = replication.judge(first.claims, second.claims, root, names)
+    except replication.ReplicationError as error:
+        return f"`{names[1]}` cannot be judged against `{names[0]}`: {error}"
+    return replication.markdown(result, names).split("\n", 2)[2].rstrip()
+
+
 def pages_block(root: Path, page: Path) -> str:
     """A link to every docs/ page with its title, so that no page is left unlinked."""
     lines = []
@@ -101,7 +117,9 @@ def render(root: Path, page: Path, kind: str, study: str | None, files: dict) ->
         return forest_block(root, page, study, files)
     if kind == "pages":
         return pages_block(root, page)
-    valid = sorted([*simple, "timings", "config", "commands", "forest", "pages"])
+    if kind == "replication":
+        return replication_block(root, study)
+    valid = sorted([*simple, "timings", "config", "commands", "forest", "pages", "replication"])
     raise StudyError(f"{page}: <!-- generated: {kind} -->: no such block; valid: {valid}")
 
 
