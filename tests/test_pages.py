@@ -155,3 +155,12 @@ def test_a_kept_replicate_is_judged_as_make_replicate_judges_it(tmp_path, monkey
     n = len(page_tables.read_kept(kept).claims)
     assert f"{n} identical, 0 consistent, 0 differs, 0 disagrees" in body
     assert "The replication passes." in body
+
+
+def test_keep_finds_a_replicates_record_in_its_own_history_folder(tmp_path):
+    study = _finished_study(tmp_path)
+    own = study / "history" / "mnist"
+    (tmp_path / "history" / "replicate").mkdir(parents=True)
+    shutil.move(own, tmp_path / "history" / "replicate" / "mnist")
+    target = pages.keep(study, "mnist-replicate", tmp_path, [])
+    assert target == tmp_path / "docs" / "records" / "mnist-replicate" / "20260101T000000Z-abc"

@@ -170,7 +170,7 @@ def layered(files: Sequence[Path]) -> dict:
 def keep(study: Path, name: str, root: Path, configs: Sequence[Path]) -> Path:
     """Keep a finished study's small files as docs/records/NAME/<record id>/, the id of its
     latest history record (the one `make report` filed), with the config files it ran on."""
-    record = _record_of(study)
+    record = _record_of(study, root)
     meta = json.loads((record / "record.json").read_text(encoding="utf-8"))
     target = root / tables.RECORDS / name / meta["id"]
     results = study / "results"
@@ -190,17 +190,17 @@ def keep(study: Path, name: str, root: Path, configs: Sequence[Path]) -> Path:
     return target
 
 
-def _record_of(study: Path) -> Path:
+def _record_of(study: Path, root: Path) -> Path:
+    """The study's history record: its snapshot's content hash, in any history folder (the
+    replicate and the quick study keep theirs under history/<study>/)."""
     snapshot = study / "results" / "record" / "record.json"
     if not snapshot.is_file():
         raise StudyError(f"{snapshot}: missing; run the study to its report first")
     content = json.loads(snapshot.read_text(encoding="utf-8"))["content_hash"]
-    history = sorted(study.glob(f"history/*/*-{content}")) or sorted(
-        Path("history").glob(f"*/*-{content}")
-    )
-    if not history:
+    found = [p for h in (study / "history", root / "history") for p in h.rglob(f"*-{content}")]
+    if not found:
         raise StudyError(f"{study}: its record {content} is not in history/; run make report")
-    return history[-1]
+    return sorted(found, key=lambda p: p.name)[-1]
 
 
 def _provenance(meta: dict, results: Path) -> dict:
