@@ -26,3 +26,6 @@ rule all:
     input:
         all_targets(),
     localrule: True
+
+
+include: "rules/console.smk"

@@ -13,6 +13,7 @@ from mnist_study.config import (
     FILES,
     base_variant,
     cpu_model,
+    progress,
     raw_paths,
     stamp_path,
     train_split_size,
@@ -391,3 +392,76 @@ def all_targets():
         "results/report.html",
         "results/tables/efficiency.json",
     ]
+
+
+# ----------------------------------------------------------------- progress
+# Every run the study trains goes to results/progress/plan.json at each parse (written only where
+# it changed): each train job prints its finished runs against it, and `make status` reads it.
+
+
+def chosen_training(variant):
+    """A variant's training as its train jobs get it (tuned_training), or None while the lr it
+    trains at waits for a sweep's choice."""
+    training = training_of(variant)
+    source = lr_source(variant)
+    if source:
+        path = Path(chosen_lr_file(source))
+        if not path.exists():
+            return None
+        training["lr"] = json.loads(path.read_text(encoding="utf-8"))["lr"]
+    return training
+
+
+def asked_sweep_values(owner):
+    """The lrs of the owner's sweep as far as its rounds on disk tell (the parse cannot ask the
+    checkpoints): its grid and every point a round added, as lr_name spells them."""
+    values = list(sweep_of(owner).values)
+    for round_index in range(MAX_EXTENSIONS):
+        path = Path(round_file(owner, round_index))
+        added = json.loads(path.read_text(encoding="utf-8"))["added"] if path.exists() else []
+        if not added:
+            break
+        values += [point["lr"] for point in added]
+    return {tuning.lr_name(lr) for lr in values}
+
+
+def progress_plan():
+    """Every claim run and sweep run by its folder, with its label, training FLOPs and run id; a
+    sweep point no round has asked for yet is optional (it counts once trained)."""
+    train, runs = code("train"), []
+    for variant in VARIANTS:
+        seeds = study_config.seeds_of(config, variant)
+        flops = study_config.run_train_flops(config, variant, TRAIN_IMAGES)
+        training, model = chosen_training(variant), variant_model(variant)
+        for index, seed in enumerate(seeds):
+            run = None if training is None else progress.run_id(train, model, training, seed)
+            label = f"{variant} seed {index + 1}/{len(seeds)}"
+            folder = os.path.dirname(run_file(variant, seed, "train.json"))
+            runs.append(progress.planned_run(folder, label, flops, run))
+    for owner in SWEEP_OWNERS:
+        flops = study_config.run_train_flops(config, owner, TRAIN_IMAGES)
+        asked, model = asked_sweep_values(owner), variant_model(owner)
+        for lr in sweep_candidates(owner):
+            training, optional = sweep_training(owner, lr), tuning.lr_name(lr) not in asked
+            for index, seed in enumerate(SWEEP_SEEDS):
+                run = progress.run_id(train, model, training, seed)
+                label = f"{owner} lr {tuning.lr_name(lr)} seed {index + 1}/{len(SWEEP_SEEDS)}"
+                folder = os.path.dirname(sweep_file(owner, lr, seed, "train.json"))
+                runs.append(progress.planned_run(folder, label, flops, run, optional))
+    return runs
+
+
+progress.start_invocation()
+progress.write_plan(progress_plan())
+
+
+# ----------------------------------------------------------------- console
+def job_message(rule):
+    """One line for a job's start, where Snakemake would list every output (a train job's
+    ~180 paths): the rule and what it writes, in a few words."""
+    kind = "checkpoint" if rule.is_checkpoint else "rule"
+    outputs = [str(path) for path in rule.output]
+    if len(outputs) == 1:
+        return f"{kind} {rule.name}: {outputs[0]}"
+    where = os.path.commonpath(outputs) if outputs else ""
+    return f"{kind} {rule.name}: {len(outputs)} files under {where or '.'}/"

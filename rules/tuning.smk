@@ -102,8 +102,12 @@ for variant in TUNED:
 
 # The sweeps and their choices alone: `make` runs this first (snakemake --until sweeps), so that
 # the study's own run after it finds a choice that stands unchanged and reruns nothing for it
-# (within one invocation, Snakemake would rerun what follows a checkpoint's readers).
+# (within one invocation, Snakemake would rerun what follows a checkpoint's readers). The data
+# cache, which every sweep reads, is an input too: a study without sweeps (make quick) then
+# fetches its data first, and a finished one plans nothing (a rule with neither input nor
+# output would always run).
 rule sweeps:
     input:
+        DATA_CACHE,
         [chosen_lr_file(v) for v in TUNED],
     localrule: True

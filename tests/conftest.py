@@ -18,7 +18,7 @@ def smoke_study(tmp_path_factory) -> SmokeStudy:
 @pytest.fixture(scope="session")
 def smoke_run(smoke_study) -> SmokeStudy:
     """The smoke study after one complete Snakemake run (shared by the tests that read results)."""
-    smoke_study.snakemake(check=True)
+    smoke_study.console = smoke_study.snakemake(check=True).stdout
     return smoke_study
 
 

@@ -257,7 +257,7 @@ def fashion_like_data(data: dict) -> dict:
     }
 
 
-WORKFLOW_PARTS = ("Snakefile", "config.yaml", "rules", "workflow", "src", "report")
+WORKFLOW_PARTS = ("Snakefile", "config.yaml", "profiles", "rules", "workflow", "src", "report")
 
 
 @dataclass
@@ -269,6 +269,8 @@ class SmokeStudy:
     """
 
     root: Path
+    # What the first complete run printed on the console (stdout; conftest's smoke_run).
+    console: str = ""
 
     @property
     def repo(self) -> Path:
@@ -297,7 +299,7 @@ class SmokeStudy:
             "-d",
             str(self.workdir),
             "--workflow-profile",
-            str(self.repo / "workflow/profiles/default"),
+            str(self.repo / "profiles/default"),
         ]
         cmd += ["--cores", "2", *args]
         # Jobs import the copy's package, so that editing it is editing the code that runs.

@@ -122,3 +122,36 @@ def test_the_real_package_resolves(tmp_path):
     modules = codehash.script_modules(script)
     assert {"", "codehash", "engine", "engine.train", "engine.models"} <= set(modules)
     assert not any(m.startswith(("report", "evidence")) for m in modules)
+
+
+def test_an_edit_to_a_reporting_module_changes_no_hash(tmp_path):
+    """The progress line's module reports on a train job and shapes none of its outputs: a
+    rewording of it retrains nothing, while an edit to the training code still does."""
+    folder = tmp_path / "mnist_study"
+    files = {
+        "__init__.py": "",
+        "atomic.py": "def write(x):\n    return x\n",
+        "engine/__init__.py": "",
+        "engine/train.py": "from mnist_study.atomic import write\n",
+        "record/__init__.py": "",
+        "record/progress.py": "from mnist_study.atomic import write\nWORDS = 'done'\n",
+    }
+    for name, text in files.items():
+        (folder / name).parent.mkdir(parents=True, exist_ok=True)
+        (folder / name).write_text(text)
+    script = tmp_path / "train.py"
+    script.write_text(
+        "from mnist_study.engine import train\nfrom mnist_study.record import progress\n"
+    )
+
+    def code_hash():
+        codehash._python_tree.cache_clear()
+        return codehash.code_hash(script, folder)
+
+    before = code_hash()
+    assert "record.progress" not in codehash.script_modules(script, folder)
+    (folder / "record/progress.py").write_text("WORDS = 'finished'\n")
+    assert code_hash() == before
+    (folder / "engine/train.py").write_text("EPOCHS = 2\n")
+    assert code_hash() != before
+    assert all(codehash.module_file(m, codehash.package_dir()) for m in codehash.REPORTING)

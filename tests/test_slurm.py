@@ -19,7 +19,7 @@ from helpers import REPO, SmokeStudy, make_smoke_study
 
 pytestmark = pytest.mark.slurm
 
-PROFILE = REPO / "workflow" / "profiles" / "slurm"
+PROFILE = REPO / "profiles" / "slurm"
 # Hard bounds on each Snakemake process: a lost job or a hung status check fails the test.
 RUN_TIMEOUT = 900
 FAIL_TIMEOUT = 300

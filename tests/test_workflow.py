@@ -19,7 +19,7 @@ from helpers import REPO, SmokeStudy
 
 pytestmark = pytest.mark.slow
 
-RULE = re.compile(r"^(?:local)?(?:rule|checkpoint) (\w+):$")
+RULE = re.compile(r"^(?:Job \d+: )?(?:local)?(?:rule|checkpoint) (\w+):")
 
 
 def planned_jobs(study, *args) -> set[str]:

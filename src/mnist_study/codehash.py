@@ -16,6 +16,9 @@ from functools import cache
 from pathlib import Path
 
 PACKAGE = "mnist_study"
+# Modules that only tell a person how a job goes (the progress line), never shape its outputs:
+# rewording them must not retrain a study. What they import counts where other modules import it.
+REPORTING = frozenset({"record.progress"})
 
 
 def package_dir() -> Path:
@@ -95,12 +98,12 @@ def _with_parents(module: str) -> list[str]:
 
 
 def _closure(roots: Iterable[str], folder: Path) -> list[str]:
-    """The package modules reachable from ``roots`` through imports, sorted."""
+    """The package modules reachable from ``roots`` through imports (but REPORTING), sorted."""
     seen: set[str] = set()
     todo = [p for r in roots for p in _with_parents(r)]
     while todo:
         module = todo.pop()
-        if module in seen:
+        if module in seen or module in REPORTING:
             continue
         path = module_file(module, folder)
         if path is None:

@@ -29,6 +29,7 @@ from mnist_study.engine.tuning import Sweep, sweep_seeds
 from mnist_study.evidence.claims import Claim, base_variant
 from mnist_study.logs import stamp_path
 from mnist_study.machine import cpu_model
+from mnist_study.record import progress
 from mnist_study.seedplan import (
     SeedPlan,
     apply,
@@ -70,6 +71,7 @@ __all__ = [
     "labels",
     "lr_source",
     "plan_study_seeds",
+    "progress",
     "summary",
     "raw_paths",
     "recorded_config",

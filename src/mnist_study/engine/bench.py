@@ -184,6 +184,20 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+def mnist_files(root: str) -> dict[str, Path]:
+    """MNIST's four files under ``root`` (torchvision's layout, which the reference loop reads
+    too); a missing one stops the benchmark with what to run first."""
+    paths = raw_paths(root, "mnist")
+    missing = [str(path) for path in paths.values() if not path.is_file()]
+    if missing:
+        raise SystemExit(
+            f"{', '.join(missing)}: not found; the benchmark reads MNIST's four files under "
+            f"--root {root}. `make bench` fetches and verifies them first (the study's fetch_data "
+            "rule); or run `snakemake fetch_data` once, then this again"
+        )
+    return paths
+
+
 def main(argv: list[str] | None = None) -> dict:
     args = _arguments(argv)
     if args.threads:
@@ -191,7 +205,7 @@ def main(argv: list[str] | None = None) -> dict:
     device = resolve_device(args.device)
     threads = torch.get_num_threads()
     batch_size = args.batch_size or default_batch_size(Path(args.config))
-    paths = raw_paths(args.root, "mnist")
+    paths = mnist_files(args.root)
     images = read_idx(paths["train-images-idx3-ubyte"])
     labels = read_idx(paths["train-labels-idx1-ubyte"])
     where = device if device == "cpu" else torch.cuda.get_device_name()

@@ -5,6 +5,7 @@ Deterministic on the CPU (per thread count), resumable after a kill, fast: no Da
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import math
@@ -99,20 +100,20 @@ def train_run(
     on_epoch_end: Callable[[int, dict], None] | None = None,
     key_extra: dict | None = None,
     prepared: dict | None = None,
+    on_end: Callable[[dict, bool], None] | None = None,
 ) -> dict:
     """Train one model with one seed and write its checkpoint, history.csv and train.json.
 
-    ``best`` (default: ``model_best.pt`` beside the checkpoint) receives the weights of the
-    epoch of lowest validation loss: early stopping's checkpoint, chosen on validation only.
-    ``cache`` is the tensor cache path or its dict (``mnist_study.data.datasets.load_cache``).
-    After every epoch the full training state goes atomically to ``resume`` (default:
-    ``resume.pt`` beside the checkpoint); a later call with the same spec and config continues
-    from it, and it is deleted once the outputs are written. The finished outputs are kept
-    (``runstore``) under the same key plus ``key_extra``; a later call with that key puts them
-    back instead of training. ``on_epoch_end(epoch, row)`` runs after the state is saved (tests
-    raise from it to simulate a kill). ``prepared`` memoises the device data between the runs of
-    one process.
-    Returns the train.json dict.
+    ``best`` (default: ``model_best.pt`` beside the checkpoint) receives the weights of the epoch of
+    lowest validation loss: early stopping's checkpoint, chosen on validation only. ``cache`` is the
+    tensor cache path or its dict (``mnist_study.data.datasets.load_cache``). After every epoch the
+    full training state goes atomically to ``resume`` (default: ``resume.pt`` beside the
+    checkpoint); a later call with the same spec and config continues from it, and it is deleted
+    once the outputs are written. The finished outputs are kept (``runstore``) under the same key
+    plus ``key_extra``; a later call with that key puts them back instead of training.
+    ``on_epoch_end(epoch, row)`` runs after the state is saved (tests raise from it to simulate a
+    kill). ``prepared`` memoises the device data between the runs of one process. ``on_end(info,
+    kept)`` follows the outputs, written or put back (kept). Returns the train.json dict.
     """
     log = log or logger.info
     spec = as_spec(spec)
@@ -128,7 +129,7 @@ def train_run(
     kept_key = {**key, "threads": torch.get_num_threads()}
     if runstore.restore(outputs, kept_key):
         log(f"seed {cfg.seed}: finished before under the same key; kept outputs put back")
-        return json.loads(Path(info).read_text(encoding="utf-8"))
+        return _ended(on_end, json.loads(Path(info).read_text(encoding="utf-8")), kept=True)
 
     cache = cache if isinstance(cache, dict) else load_cache(cache)
     data = _device_data(cache, cfg, device, prepared)
@@ -145,7 +146,14 @@ def train_run(
         f"done: val_acc {run.rows[-1]['val_acc']:.4f}, {summary['train_seconds']:.1f} s; "
         f"wrote {outputs['checkpoint']}, {history}, {info}"
     )
-    return summary
+    return _ended(on_end, summary, kept=False)
+
+
+def _ended(on_end: Callable[[dict, bool], None] | None, info: dict, kept: bool) -> dict:
+    """A run's train.json dict, once ``on_end`` has seen it."""
+    if on_end is not None:
+        on_end(info, kept)
+    return info
 
 
 def _output_paths(checkpoint, lowest_val_loss_checkpoint, history, info) -> dict:
@@ -330,6 +338,7 @@ def train_block(
     code: str | None = None,
     log: Callable[[str], None] | None = None,
     on_epoch_end: Callable[[int, dict], None] | None = None,
+    on_run_end: Callable[[int, dict, bool], None] | None = None,
 ) -> list[dict]:
     """Train one variant's runs, one seed after another, in this process (one job).
 
@@ -337,6 +346,8 @@ def train_block(
     cache and the device data are loaded once for all of them; each run keeps its own generators,
     so its numbers do not depend on the others. ``code`` (the rule's code hash) joins each run's
     key: a finished run is kept until its spec, training, data or code change.
+    ``on_run_end(seed_index, info, kept)`` follows each run, trained or put back (kept): it sees
+    the outputs once written and changes none of them.
     """
     if len(seeds) != len(outputs):
         raise ValueError(f"{len(seeds)} seeds but {len(outputs)} output sets; they must match")
@@ -354,6 +365,7 @@ def train_block(
             on_epoch_end=on_epoch_end,
             key_extra=extra,
             prepared=prepared,
+            on_end=None if on_run_end is None else functools.partial(on_run_end, index),
         )
-        for seed, paths in zip(seeds, outputs, strict=True)
+        for index, (seed, paths) in enumerate(zip(seeds, outputs, strict=True))
     ]

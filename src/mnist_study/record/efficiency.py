@@ -17,6 +17,9 @@ from mnist_study.runrecord import run_flops
 # Idle time between jobs beyond this (seconds) means the study was stopped and started again:
 # its wall time then says nothing about speed, and the figures are labelled partial.
 MAX_IDLE_S = 60.0
+# Jobs whose outputs every study of a checkout shares (fetch_data: the files under data.root).
+# Where another study made them this one plans no such job, and that is no partial rerun.
+SHARED_JOBS = frozenset({"fetch_data"})
 
 
 def _read_json(path) -> dict | None:
@@ -59,7 +62,7 @@ def efficiency(
         stamp = _read_json(job["stamp"])
         if stamp is not None and stamp.get("start", -math.inf) > since:
             ran.append((job, stamp))
-        else:
+        elif job["name"] not in SHARED_JOBS:
             skipped.append(job["name"])
     intervals = [(s["start"], s["end"]) for _, s in ran] + [(report_start, report_end)]
     first = min(start for start, _ in intervals)

@@ -120,7 +120,10 @@ def timings(kept: Sequence[Kept]) -> str:
 
 def wrap_item(text: str) -> str:
     """A Markdown list item within the pages' line width."""
-    return "\n".join(textwrap.wrap(text, WIDTH, initial_indent="- ", subsequent_indent="  "))
+    lines = textwrap.wrap(
+        text, WIDTH, initial_indent="- ", subsequent_indent="  ", break_on_hyphens=False
+    )
+    return "\n".join(lines)
 
 
 def findings(k: Kept) -> str:
@@ -267,16 +270,20 @@ def config_keys(root: Path) -> str:
 
 
 def commands(root: Path) -> str:
-    """`make help` as a list: each target's `## ` comment in the Makefile, under its group
-    (a `##@ group` line), so the README and `make help` read one text."""
-    lines, group = [], None
-    for line in (root / "Makefile").read_text(encoding="utf-8").splitlines():
-        if line.startswith("##@ "):
-            group = line[4:].strip()
-            lines += ["", f"*{group}*", ""] if lines else [f"*{group}*", ""]
-            continue
-        target, _, doc = line.partition("## ")
-        name = target.split(":", 1)[0].strip()
-        if doc and ":" in target and re.fullmatch(r"[a-z][\w-]*", name):
-            lines.append(wrap_item(f"`make {name}`: {doc.strip()}"))
-    return "\n".join(lines)
+    """`make help` as a list: each target's `## group: text` comment in the Makefile, under its
+    group in the Makefile's HELP_GROUPS order, so the README and `make help` read one text."""
+    text = (root / "Makefile").read_text(encoding="utf-8")
+    order = re.search(r"^HELP_GROUPS := (.*)$", text, flags=re.MULTILINE)[1].split()
+    groups: dict[str, list[str]] = {name: [] for name in order}
+    for target, group, doc in re.findall(
+        r"^([a-z][a-z0-9-]*):[^\n#]*## ([a-z]+): (.*)$", text, flags=re.MULTILINE
+    ):
+        groups.setdefault(group, []).append(wrap_item(f"`make {target}`: {doc.strip()}"))
+    # The groups a reader starts with in full; the others by name (make help has them all).
+    full = [f"*{g}*\n\n" + "\n".join(items) for g, items in groups.items() if g in order[:2]]
+    names = [
+        f"*{g}*: " + ", ".join(re.findall(r"`make ([a-z0-9-]+)`", " ".join(items)))
+        for g, items in groups.items()
+        if g not in order[:2] and items
+    ]
+    return "\n\n".join(full) + "\n\n" + "\n".join(wrap_item(n) for n in names)

@@ -99,8 +99,13 @@ def pages_block(root: Path, page: Path) -> str:
 def render(root: Path, page: Path, kind: str, study: str | None, files: dict) -> str:
     """One block's text; ``files`` gathers the files it draws (the forest's SVG)."""
     if kind == "timings":
-        folders = tables.kept_studies(root, study)
-        return tables.timings([tables.read_kept(f) for f in folders])
+        # A named study: its latest kept run; none named: every kept study.
+        kept = (
+            [latest(root, study, kind)]
+            if study
+            else map(tables.read_kept, tables.kept_studies(root))
+        )
+        return tables.timings(list(kept))
     simple: dict[str, Callable[[tables.Kept], str]] = {
         "claims": tables.claims_table,
         "results": tables.results_table,
