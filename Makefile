@@ -134,8 +134,8 @@ quick: setup ## run: the baseline study on one seed and one epoch, in results/qu
 	$(call unless_dry,@echo "Report: $(CURDIR)/results/quick/results/report.html")
 
 # The full study again with disjoint seeds (workflow/replicate.yaml), judged claim by claim
-# against the main study (mnist_study.record.replication, README "Replication"): the study's
-# report is rendered again with each outcome beside its verdict; exit 1 on a disagreement or on
+# against the main study (mnist_study.record.replication; docs/evidence.md, "Replication"): the
+# study's report is rendered again with each outcome beside its verdict; exit 1 on a disagreement or on
 # fewer identical verdicts than the design forecast, 2 where the two cannot be judged (no
 # committed design, another design or test set). DATASET=<name> replicates that dataset's study
 # (its layer, then the replicate's) in results/<name>-replicate/. Run make report first, or
@@ -160,7 +160,7 @@ replicate: setup dataset-layer ## run: the study again on other seeds, judged cl
 	$(if $(FIRST),,$(RENDER_STUDY))
 	$(call unless_dry,$(REPLICATION))
 
-# The design's pilots, run before a design's first full run (README, "Power by design").
+# The design's pilots, run before a design's first full run (docs/evidence.md, "Seeds by design").
 # make pilot: every variant with three seeds of its own (workflow/pilot.yaml) in
 # results/pilot/<dataset>/, then the seeds each claim needs, into results/pilot/<dataset>/plan.md.
 PILOT_DIR := results/pilot/$(DATASET)
