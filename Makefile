@@ -135,8 +135,8 @@ quick: setup ## run: the baseline study on one seed and one epoch, in results/qu
 
 # The full study again with disjoint seeds (workflow/replicate.yaml), judged claim by claim
 # against the main study (mnist_study.record.replication; docs/evidence.md, "Replication"): the
-# study's report is rendered again with each outcome beside its verdict; exit 1 on a disagreement or on
-# fewer identical verdicts than the design forecast, 2 where the two cannot be judged (no
+# study's report is rendered again with each outcome beside its verdict; exit 1 on a disagreement
+# or on fewer identical verdicts than the design forecast, 2 where the two cannot be judged (no
 # committed design, another design or test set). DATASET=<name> replicates that dataset's study
 # (its layer, then the replicate's) in results/<name>-replicate/. Run make report first, or
 # name a kept first run with FIRST=<its claims.json> (docs/records/): the study's own report is
