@@ -159,6 +159,13 @@ def slurm_run(slurm_base):
     return study, done
 
 
+def progress_line(run: tuple[str, int], seeds: list) -> str:
+    """The start of the line a train job prints when a run ends (record.progress)."""
+    variant, seed = run
+    index = [int(s) for s in seeds].index(seed)
+    return f"{variant} seed {index + 1}/{len(seeds)} done"
+
+
 def test_smoke_study_runs_through_sbatch(slurm_run):
     study, done = slurm_run
     output = done.stdout + done.stderr
@@ -182,7 +189,8 @@ def test_smoke_study_runs_through_sbatch(slurm_run):
     for job, (rule, log) in train.items():
         text = log.read_text()
         assert f"rule {rule}:" in text, f"SLURM log {log} of job {job} shows no training"
-        claimed += [r for r in runs if f"results/runs/{r[0]}/seed{r[1]}/model.pt" in text]
+        # A run shows as its progress line (a job's start line names no single output).
+        claimed += [r for r in runs if progress_line(r, config["seeds"]) in text]
     assert sorted(claimed) == sorted(runs)
 
     states = final_states(set(jobs))
